@@ -1,0 +1,15 @@
+//! The Ansible binary-module protocol, shared by every module.
+//!
+//! Owns: reading the args file, validating and coercing options against the
+//! module's typed option spec, the `_ansible_*` meta keys, and the one JSON
+//! object printed on stdout. Must not know any module's domain.
+
+pub mod args;
+pub mod result;
+pub mod runner;
+pub mod spec;
+
+pub use args::{AnsibleMeta, ArgsError, ValidatedArgs};
+pub use result::{DiffEntry, ModuleResult, NO_LOG_MASK};
+pub use runner::{Module, ModuleContext, ModuleError, ModuleOutcome};
+pub use spec::{OptionKind, OptionSpec, OptionsSpec};
