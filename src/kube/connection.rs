@@ -1,0 +1,160 @@
+//! Connection options, named and resolved like kubernetes.core's, and the
+//! client built from them.
+//!
+//! Precedence: module option, then its `K8S_AUTH_*` environment variable
+//! (applied by the args validator), then `KUBECONFIG` / `~/.kube/config`, then
+//! the in-cluster service account.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Options shared by every module that talks to a cluster (the `cluster` action group).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct ConnectionParams {
+    /// Path to a kubeconfig file. Without it (and without `host`), `KUBECONFIG`,
+    /// `~/.kube/config` and then the in-cluster service account are tried, as kubectl does.
+    #[schemars(extend("x-env" = ["K8S_AUTH_KUBECONFIG"], "x-ansible-type" = "path"))]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the kubeconfig's current context).
+    #[schemars(extend("x-env" = ["K8S_AUTH_CONTEXT"]))]
+    pub context: Option<String>,
+    /// URL of the Kubernetes API server, e.g. `https://api.cluster.example.com:6443`.
+    /// Overrides the kubeconfig's server.
+    #[schemars(extend("x-env" = ["K8S_AUTH_HOST"]))]
+    pub host: Option<String>,
+    /// Bearer token for the API server (e.g. a service account token). Never logged.
+    #[schemars(extend("x-env" = ["K8S_AUTH_API_KEY"], "x-no-log" = true))]
+    pub api_key: Option<String>,
+    /// Whether to verify the API server's TLS certificate. `false` accepts any certificate.
+    #[schemars(extend("x-env" = ["K8S_AUTH_VERIFY_SSL"], "x-aliases" = ["verify_ssl"]))]
+    pub validate_certs: Option<bool>,
+    /// Path to a CA certificate (PEM) that signs the API server's certificate.
+    #[schemars(extend("x-env" = ["K8S_AUTH_SSL_CA_CERT"], "x-aliases" = ["ssl_ca_cert"], "x-ansible-type" = "path"))]
+    pub ca_cert: Option<PathBuf>,
+    /// Path to a client certificate (PEM) for mutual TLS.
+    #[schemars(extend("x-env" = ["K8S_AUTH_CERT_FILE"], "x-aliases" = ["cert_file"], "x-ansible-type" = "path"))]
+    pub client_cert: Option<PathBuf>,
+    /// Path to the client certificate's private key (PEM). Never logged.
+    #[schemars(extend("x-env" = ["K8S_AUTH_KEY_FILE"], "x-aliases" = ["key_file"], "x-no-log" = true, "x-ansible-type" = "path"))]
+    pub client_key: Option<PathBuf>,
+    /// HTTP proxy URL for API requests, e.g. `http://proxy.example.com:3128`.
+    #[schemars(extend("x-env" = ["K8S_AUTH_PROXY"]))]
+    pub proxy: Option<String>,
+    /// User name to impersonate for API requests.
+    #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_USER"]))]
+    pub impersonate_user: Option<String>,
+    /// Groups to impersonate for API requests.
+    #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_GROUPS"]))]
+    pub impersonate_groups: Option<Vec<String>>,
+}
+
+/// A connected client and the server it talks to (for messages).
+#[derive(Clone)]
+pub struct Connection {
+    pub client: kube::Client,
+    pub server: String,
+}
+
+fn read_pem_certs(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
+    let pem = std::fs::read(path).with_context(|| format!("reading ca_cert {}", path.display()))?;
+    let mut ders = Vec::new();
+    for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
+        let block = block.map_err(|_| {
+            anyhow::anyhow!("ca_cert {} is not a PEM certificate file", path.display())
+        })?;
+        if block.label == "CERTIFICATE" {
+            ders.push(block.contents);
+        }
+    }
+    if ders.is_empty() {
+        anyhow::bail!("ca_cert {} holds no CERTIFICATE block", path.display());
+    }
+    Ok(ders)
+}
+
+impl ConnectionParams {
+    /// Builds the kube client configuration from these options.
+    pub async fn config(&self) -> Result<kube::Config> {
+        use kube::config::{KubeConfigOptions, Kubeconfig};
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = if let Some(path) = &self.kubeconfig {
+            let kc = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .with_context(|| format!("loading kubeconfig {}", path.display()))?
+        } else if let Some(host) = &self.host {
+            kube::Config::new(
+                host.parse()
+                    .with_context(|| format!("host {host:?} is not a valid URL"))?,
+            )
+        } else if self.context.is_some() {
+            kube::Config::from_kubeconfig(&options)
+                .await
+                .context("loading the default kubeconfig (KUBECONFIG or ~/.kube/config)")?
+        } else {
+            kube::Config::infer().await.context(
+                "no cluster connection: give `kubeconfig`/`host` (or K8S_AUTH_KUBECONFIG, \
+                 K8S_AUTH_HOST, KUBECONFIG), or `dump_dir` to read a cluster dump",
+            )?
+        };
+        if let Some(host) = &self.host {
+            config.cluster_url = host
+                .parse()
+                .with_context(|| format!("host {host:?} is not a valid URL"))?;
+        }
+        if let Some(key) = &self.api_key {
+            config.auth_info.token = Some(key.clone().into());
+            config.auth_info.client_certificate = None;
+            config.auth_info.client_certificate_data = None;
+            config.auth_info.client_key = None;
+            config.auth_info.client_key_data = None;
+        }
+        if self.validate_certs == Some(false) {
+            config.accept_invalid_certs = true;
+        }
+        if let Some(ca) = &self.ca_cert {
+            config.root_cert = Some(read_pem_certs(ca)?);
+        }
+        if let Some(cert) = &self.client_cert {
+            config.auth_info.client_certificate = Some(cert.display().to_string());
+            config.auth_info.client_certificate_data = None;
+        }
+        if let Some(key) = &self.client_key {
+            config.auth_info.client_key = Some(key.display().to_string());
+            config.auth_info.client_key_data = None;
+        }
+        if let Some(proxy) = &self.proxy {
+            config.proxy_url = Some(
+                proxy
+                    .parse()
+                    .with_context(|| format!("proxy {proxy:?} is not a valid URL"))?,
+            );
+        }
+        if let Some(user) = &self.impersonate_user {
+            config.auth_info.impersonate = Some(user.clone());
+        }
+        if let Some(groups) = &self.impersonate_groups {
+            config.auth_info.impersonate_groups = Some(groups.clone());
+        }
+        config.connect_timeout = Some(Duration::from_secs(10));
+        config.read_timeout = Some(Duration::from_secs(60));
+        Ok(config)
+    }
+
+    /// Connects (no request is made yet).
+    pub async fn connect(&self) -> Result<Connection> {
+        let config = self.config().await?;
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config)
+            .with_context(|| format!("creating a client for {server}"))?;
+        Ok(Connection { client, server })
+    }
+}

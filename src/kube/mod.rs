@@ -1,0 +1,16 @@
+//! Observing a cluster: over HTTP from the Kubernetes API, or from a dump
+//! directory, into one [`Snapshot`] that the pure planners read.
+//!
+//! Owns the connection options, the kinds this tool reads, label selectors,
+//! the dump loader and the snapshot. Must not make decisions about boot images.
+
+pub mod connection;
+pub mod dump;
+pub mod resources;
+pub mod selector;
+pub mod snapshot;
+
+pub use connection::ConnectionParams;
+pub use resources::Kind;
+pub use selector::LabelSelector;
+pub use snapshot::{Selection, Snapshot};

@@ -1,0 +1,323 @@
+//! The snapshot: every object the planners read, observed in one pass.
+//!
+//! From a live cluster: one LIST per collection kind (MachineSets with the
+//! label selector applied by the server, Secrets of the MachineSet namespace,
+//! MachineAutoscalers, ClusterAutoscalers) and one GET per singleton
+//! (ClusterVersion, Infrastructure, MachineConfiguration, the stream ConfigMap,
+//! the MCS certificate secret), all concurrently. From a dump: the same
+//! objects picked out of the files. Both apply the same selection, so the
+//! planners cannot tell the two apart.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::Value;
+
+use super::connection::Connection;
+use super::dump::Dump;
+use super::resources::{self, Kind};
+use super::selector::LabelSelector;
+
+/// Which MachineSets to look at.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub namespace: String,
+    /// Names to keep (empty = all).
+    pub names: Vec<String>,
+    pub label_selector: Option<LabelSelector>,
+}
+
+/// The objects one run reads. Secret contents are kept only for the secrets
+/// the planners need (user-data secrets and the MCS certificate).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Selected MachineSets, sorted by name.
+    pub machinesets: Vec<Value>,
+    /// Secrets of the MachineSet namespace whose name ends in `user-data` or
+    /// `user-data-managed`, or that a MachineSet references; by name.
+    pub user_data_secrets: BTreeMap<String, Value>,
+    /// Whether the Secrets of the namespace could be read.
+    pub secrets_readable: bool,
+    pub mcs_tls_secret: Option<Value>,
+    pub bootimages_configmap: Option<Value>,
+    pub cluster_version: Option<Value>,
+    pub infrastructure: Option<Value>,
+    pub machine_configuration: Option<Value>,
+    pub machine_autoscalers: Vec<Value>,
+    pub cluster_autoscalers: Vec<Value>,
+    /// Things that could not be read (shown as warnings; they make the audit incomplete).
+    pub unreadable: Vec<String>,
+}
+
+/// Labels of an object as a map.
+pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `metadata.name` or "".
+pub fn name_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// `metadata.namespace` or "".
+pub fn namespace_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The user-data secret a MachineSet references, if any.
+pub fn user_data_secret_of(ms: &Value) -> Option<&str> {
+    ms.pointer("/spec/template/spec/providerSpec/value/userDataSecret/name")
+        .and_then(Value::as_str)
+}
+
+/// The four secrets an installer creates.
+pub const DEFAULT_USER_DATA_SECRETS: [&str; 4] = [
+    "master-user-data",
+    "master-user-data-managed",
+    "worker-user-data",
+    "worker-user-data-managed",
+];
+
+fn is_user_data_name(name: &str) -> bool {
+    name.ends_with("user-data") || name.ends_with("user-data-managed") || name.contains("user-data-")
+}
+
+impl Snapshot {
+    fn select_machinesets(&mut self, all: Vec<Value>, sel: &Selection, filter_labels: bool) {
+        let mut sets: Vec<Value> = all
+            .into_iter()
+            .filter(|ms| sel.names.is_empty() || sel.names.iter().any(|n| n == name_of(ms)))
+            .filter(|ms| {
+                !filter_labels
+                    || sel
+                        .label_selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&labels_of(ms)))
+            })
+            .collect();
+        sets.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        self.machinesets = sets;
+    }
+
+    fn keep_user_data_secrets(&mut self, secrets: Vec<Value>) {
+        let referenced: Vec<String> = self
+            .machinesets
+            .iter()
+            .filter_map(user_data_secret_of)
+            .map(str::to_string)
+            .collect();
+        for s in secrets {
+            let name = name_of(&s).to_string();
+            if referenced.contains(&name) || is_user_data_name(&name) {
+                self.user_data_secrets.insert(name, s);
+            }
+        }
+    }
+
+    /// Builds a snapshot from a loaded dump.
+    pub fn from_dump(dump: &Dump, sel: &Selection) -> Snapshot {
+        let of_kind = |k: Kind, ns: Option<&str>| -> Vec<Value> {
+            dump.objects
+                .iter()
+                .filter(|o| o.kind == k)
+                .filter(|o| ns.is_none_or(|ns| {
+                    let got = namespace_of(&o.object);
+                    got == ns || got.is_empty()
+                }))
+                .map(|o| o.object.clone())
+                .collect()
+        };
+        let single = |k: Kind, ns: Option<&str>, name: &str| -> Option<Value> {
+            of_kind(k, ns).into_iter().find(|o| name_of(o) == name)
+        };
+        let mut snap = Snapshot {
+            secrets_readable: true,
+            ..Snapshot::default()
+        };
+        snap.select_machinesets(of_kind(resources::MACHINE_SET, Some(&sel.namespace)), sel, true);
+        snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
+        snap.mcs_tls_secret = single(
+            resources::SECRET,
+            Some(resources::MCO_NAMESPACE),
+            resources::MCS_TLS_SECRET,
+        );
+        snap.bootimages_configmap = single(
+            resources::CONFIG_MAP,
+            Some(resources::MCO_NAMESPACE),
+            resources::BOOTIMAGES_CONFIGMAP,
+        );
+        // Insights archives keep ClusterVersion/Infrastructure under other names; take the
+        // canonical name first, else the only one.
+        let singleton = |k: Kind, name: &str| {
+            single(k, None, name).or_else(|| {
+                let all = of_kind(k, None);
+                (all.len() == 1).then(|| all.into_iter().next()).flatten()
+            })
+        };
+        snap.cluster_version = singleton(resources::CLUSTER_VERSION, "version");
+        snap.infrastructure = singleton(resources::INFRASTRUCTURE, "cluster");
+        snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
+        snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
+        snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+        snap
+    }
+
+    /// Observes a live cluster: 4 LISTs and 5 GETs, concurrently.
+    pub async fn from_cluster(conn: &Connection, sel: &Selection) -> Result<Snapshot> {
+        let ns = sel.namespace.as_str();
+        let mut lp = ListParams::default();
+        if let Some(s) = &sel.label_selector {
+            if !s.as_str().is_empty() {
+                lp = lp.labels(s.as_str());
+            }
+        }
+        let all = ListParams::default();
+        let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
+            list(conn, resources::MACHINE_SET, Some(ns), &lp),
+            list(conn, resources::SECRET, Some(ns), &all),
+            get(conn, resources::SECRET, Some(resources::MCO_NAMESPACE), resources::MCS_TLS_SECRET),
+            get(conn, resources::CONFIG_MAP, Some(resources::MCO_NAMESPACE), resources::BOOTIMAGES_CONFIGMAP),
+            get(conn, resources::CLUSTER_VERSION, None, "version"),
+            get(conn, resources::INFRASTRUCTURE, None, "cluster"),
+            get(conn, resources::MACHINE_CONFIGURATION, None, "cluster"),
+            list(conn, resources::MACHINE_AUTOSCALER, Some(ns), &all),
+            list(conn, resources::CLUSTER_AUTOSCALER, None, &all),
+        );
+        let mut snap = Snapshot::default();
+        // MachineSets are the point of the run: any failure is fatal.
+        let machinesets = machinesets?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "the API server at {} does not serve machinesets.machine.openshift.io: \
+                 is this an OpenShift cluster with the Machine API?",
+                conn.server
+            )
+        })?;
+        snap.select_machinesets(machinesets, sel, false);
+        match secrets {
+            Ok(Some(s)) => {
+                snap.secrets_readable = true;
+                snap.keep_user_data_secrets(s);
+            }
+            Ok(None) => snap.secrets_readable = true,
+            Err(e) => snap.unreadable.push(format!("user-data secrets: {e:#}")),
+        }
+        snap.mcs_tls_secret = optional(&mut snap.unreadable, "machine-config-server-tls secret", mcs);
+        snap.bootimages_configmap = optional(&mut snap.unreadable, "coreos-bootimages ConfigMap", cm);
+        snap.cluster_version = optional(&mut snap.unreadable, "ClusterVersion", cv);
+        snap.infrastructure = optional(&mut snap.unreadable, "Infrastructure", infra);
+        snap.machine_configuration = optional(&mut snap.unreadable, "MachineConfiguration", mc);
+        snap.machine_autoscalers =
+            optional(&mut snap.unreadable, "MachineAutoscalers", mas).unwrap_or_default();
+        snap.cluster_autoscalers =
+            optional(&mut snap.unreadable, "ClusterAutoscalers", cas).unwrap_or_default();
+        Ok(snap)
+    }
+}
+
+fn optional<T>(unreadable: &mut Vec<String>, what: &str, r: Result<Option<T>>) -> Option<T> {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            unreadable.push(format!("{what}: {e:#}"));
+            None
+        }
+    }
+}
+
+fn api(conn: &Connection, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
+    let ar = kind.api_resource();
+    match ns {
+        Some(ns) if kind.namespaced => Api::namespaced_with(conn.client.clone(), ns, &ar),
+        _ => Api::all_with(conn.client.clone(), &ar),
+    }
+}
+
+/// Explains a kube error the way a person can act on it.
+pub fn explain(err: &kube::Error, conn: &Connection, verb: &str, kind: Kind, ns: Option<&str>) -> String {
+    let where_ = ns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
+    match err {
+        kube::Error::Api(status) if status.code == 403 => format!(
+            "forbidden: cannot {verb} {}{where_}; grant the `{verb}` verb on `{}` (API server said: {})",
+            kind.resource_name(),
+            kind.resource_name(),
+            status.message
+        ),
+        kube::Error::Api(status) if status.code == 401 => format!(
+            "unauthorized at {}: the credentials were rejected ({})",
+            conn.server, status.message
+        ),
+        kube::Error::Api(status) => format!(
+            "{verb} {}{where_} failed: HTTP {} {} ({})",
+            kind.resource_name(),
+            status.code,
+            status.reason,
+            status.message
+        ),
+        other => format!("cannot reach the Kubernetes API at {}: {other}", conn.server),
+    }
+}
+
+async fn list(
+    conn: &Connection,
+    kind: Kind,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Result<Option<Vec<Value>>> {
+    match api(conn, kind, ns).list(lp).await {
+        Ok(list) => {
+            let items = list
+                .items
+                .into_iter()
+                .map(|o| {
+                    let mut v = serde_json::to_value(o)?;
+                    set_type(&mut v, kind);
+                    Ok(v)
+                })
+                .collect::<Result<Vec<Value>, serde_json::Error>>()
+                .context("decoding list items")?;
+            Ok(Some(items))
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "list", kind, ns))),
+    }
+}
+
+async fn get(conn: &Connection, kind: Kind, ns: Option<&str>, name: &str) -> Result<Option<Value>> {
+    match api(conn, kind, ns).get_opt(name).await {
+        Ok(Some(o)) => {
+            let mut v = serde_json::to_value(o).context("decoding object")?;
+            set_type(&mut v, kind);
+            Ok(Some(v))
+        }
+        Ok(None) => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "get", kind, ns))),
+    }
+}
+
+/// List items come without apiVersion/kind; put them back so objects look the same everywhere.
+fn set_type(v: &mut Value, kind: Kind) {
+    if let Some(m) = v.as_object_mut() {
+        m.entry("apiVersion")
+            .or_insert_with(|| Value::String(kind.api_version()));
+        m.entry("kind")
+            .or_insert_with(|| Value::String(kind.kind.to_string()));
+    }
+}
