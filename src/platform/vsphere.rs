@@ -1,0 +1,39 @@
+//! vSphere: `template` names a VM template in vCenter. Its build is known only
+//! from the user's mapping (`image_builds`) or a build id in the template name;
+//! the target is the stream's `artifacts.vmware.release` (the OVA must be
+//! imported as a template first, so the target is a build, not a name).
+
+use serde_json::Value;
+
+use super::{artifact_target, str_at, BootImage, Lookup, Platform, ProviderRead, Target};
+use crate::stream::{ArchStream, BuildId};
+
+/// Reads the template name.
+pub fn read(spec: &Value) -> ProviderRead {
+    let template = str_at(spec, "/template");
+    ProviderRead {
+        platform: Platform::Vsphere,
+        region: str_at(spec, "/workspace/datacenter").map(str::to_string),
+        image: template.map(|t| BootImage::VsphereTemplate(t.to_string())),
+        skip: template
+            .is_none()
+            .then(|| "providerSpec has no template".to_string()),
+    }
+}
+
+/// The stream's vmware release.
+pub fn target(_read: &ProviderRead, arch: &ArchStream) -> Target {
+    artifact_target(
+        arch,
+        "vmware",
+        "import the stream's OVA as a new template and name it in the MachineSet",
+    )
+}
+
+/// A build id in the template name, else unknown.
+pub fn current_build(image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
+    match image {
+        BootImage::VsphereTemplate(t) => BuildId::from_image_name(t),
+        _ => None,
+    }
+}
