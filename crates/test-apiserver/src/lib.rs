@@ -1,0 +1,351 @@
+//! An in-process, Kubernetes-API-compatible HTTP server for tests and benchmarks.
+//!
+//! [`TestApiServer::start`] serves a small set of kinds (core namespaces, secrets,
+//! configmaps, pods, nodes; OpenShift machine API, autoscaling, config and operator
+//! kinds) on `127.0.0.1` with the real API server's URL layout, JSON shapes, `Status`
+//! errors, optimistic concurrency, merge/JSON patches, dry runs, selectors and watches.
+//! Tests can seed and inspect objects directly, read a log of requests, deny verbs
+//! (403) and inject faults (error codes, delays, connection resets).
+//!
+//! ```no_run
+//! use test_apiserver::TestApiServer;
+//! let server = TestApiServer::start()?;
+//! server.load_path(std::path::Path::new("tests/fixtures/machinesets"))?;
+//! // point a kube client at server.url() or server.kubeconfig_path()
+//! assert_eq!(server.write_count(), 0);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+mod conn;
+mod discovery;
+mod faults;
+mod kinds;
+mod load;
+mod patch;
+mod router;
+mod selector;
+mod status;
+mod store;
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+pub use faults::{Fault, FaultAction};
+pub use router::POD_LOG_ANNOTATION;
+
+/// The bearer token the written kubeconfig carries.
+pub const TEST_TOKEN: &str = "test-token";
+
+/// The user named in 403 messages unless [`TestApiServer::set_user`] says otherwise.
+pub const DEFAULT_USER: &str = "system:serviceaccount:test:test-client";
+
+/// One request the server saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method (`GET`, `PATCH`, ...).
+    pub method: String,
+    /// URL path.
+    pub path: String,
+    /// Raw query string, if non-empty.
+    pub query: Option<String>,
+    /// Status code answered; 0 while in flight or when the connection was reset.
+    pub status: u16,
+    /// `Content-Type` of the request, if any.
+    pub content_type: Option<String>,
+    /// Request body (lossy UTF-8), if non-empty.
+    pub body: Option<String>,
+    /// Whether the request was a dry run (`dryRun=All`).
+    pub dry_run: bool,
+}
+
+impl RequestRecord {
+    /// Whether the method may change state (POST, PUT, PATCH, DELETE).
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    }
+}
+
+/// (namespace, pod, container) of a registered pod log.
+pub(crate) type PodLogKey = (String, String, Option<String>);
+
+/// State shared between the handle and the server thread.
+pub(crate) struct Shared {
+    pub store: Mutex<store::Store>,
+    pub log: Mutex<Vec<RequestRecord>>,
+    pub faults: Mutex<Vec<Fault>>,
+    /// (verb, resource) pairs answered with 403; `*` matches anything.
+    pub denies: Mutex<Vec<(String, String)>>,
+    pub user: Mutex<String>,
+    /// Pod logs by (namespace, pod, container).
+    pub pod_logs: Mutex<HashMap<PodLogKey, String>>,
+}
+
+/// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the server).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running test API server. Stops when dropped.
+pub struct TestApiServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApiServer")
+            .field("url", &self.url())
+            .finish()
+    }
+}
+
+impl TestApiServer {
+    /// Starts on 127.0.0.1 on a free port, in a background thread with its own tokio
+    /// runtime (so it works from sync tests and from `#[tokio::test]` alike); returns
+    /// once listening.
+    pub fn start() -> anyhow::Result<TestApiServer> {
+        TestApiServer::start_on(0)
+    }
+
+    /// Like [`TestApiServer::start`] on a given port (0 = any free port).
+    pub fn start_on(port: u16) -> anyhow::Result<TestApiServer> {
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store::Store::new()),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            denies: Mutex::new(Vec::new()),
+            user: Mutex::new(DEFAULT_USER.to_string()),
+            pod_logs: Mutex::new(HashMap::new()),
+        });
+        let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+        let app = router::app(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("test-apiserver-{}", addr.port()))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let serve = axum::serve(
+                        conn::KillableListener(listener),
+                        app.into_make_service_with_connect_info::<conn::ConnInfo>(),
+                    )
+                    .into_future();
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = shutdown_rx => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(200));
+            })?;
+        ready_rx
+            .recv()
+            .context("test API server thread exited before listening")??;
+        let dir = tempfile::tempdir()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        let server = TestApiServer {
+            shared,
+            addr,
+            kubeconfig,
+            _dir: dir,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        };
+        std::fs::write(&server.kubeconfig, server.kubeconfig_yaml())?;
+        Ok(server)
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A kubeconfig file (cluster server = [`TestApiServer::url`], user token
+    /// [`TEST_TOKEN`], context `test`) that lives as long as the server.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The kubeconfig's text.
+    pub fn kubeconfig_yaml(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n\
+             users:\n- name: test\n  user:\n    token: {TEST_TOKEN}\n\
+             contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n\
+             current-context: test\npreferences: {{}}\n",
+            self.url()
+        )
+    }
+
+    /// Stores a full object (or every item of a `kind: List`), replacing any object of
+    /// the same name, and fills in uid, resourceVersion, creationTimestamp and generation
+    /// when missing. A known group with another version maps onto the served version.
+    /// Unknown kinds and objects without a name are errors; a namespaced object without
+    /// a namespace goes to `default`.
+    pub fn insert(&self, obj: Value) -> anyhow::Result<()> {
+        lock(&self.shared.store).insert(obj)
+    }
+
+    /// Loads every `.yaml`/`.yml`/`.json` file under `path` (a file or a directory,
+    /// recursively; multi-document YAML and `List`s allowed). Documents without
+    /// `apiVersion`/`kind` or of unknown kinds are skipped. Returns how many objects were
+    /// loaded; an unreadable or unparsable file is an error.
+    pub fn load_path(&self, path: &Path) -> anyhow::Result<usize> {
+        load::load_path(&mut lock(&self.shared.store), path)
+    }
+
+    /// One stored object, by apiVersion (group matched, version ignored), kind,
+    /// namespace (ignored for cluster-scoped kinds) and name.
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        let k = kinds::by_api_version_kind(api_version, kind)?;
+        let ns = if k.namespaced {
+            namespace.unwrap_or("default")
+        } else {
+            ""
+        };
+        lock(&self.shared.store).get(k, ns, name).cloned()
+    }
+
+    /// Stored objects of a kind, in one namespace or all (`None`), sorted by namespace
+    /// and name.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        let Some(k) = kinds::by_api_version_kind(api_version, kind) else {
+            return Vec::new();
+        };
+        let ns = if k.namespaced { namespace } else { None };
+        lock(&self.shared.store).list(k, ns)
+    }
+
+    /// The current (latest) resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        lock(&self.shared.store).current_rv()
+    }
+
+    /// Every request seen, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// How many logged requests were attempted writes (POST/PUT/PATCH/DELETE that were
+    /// not dry runs), whatever their outcome.
+    pub fn write_count(&self) -> usize {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|r| r.is_write() && !r.dry_run)
+            .count()
+    }
+
+    /// Queues a fault: the next `fault.times` matching requests get it. Faults are tried
+    /// in the order they were injected.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared.faults).push(fault);
+    }
+
+    /// Drops every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Answers `verb` (get, list, watch, create, update, patch, delete,
+    /// deletecollection; `*` for all) on `resource` with 403 Forbidden from now on.
+    /// Like RBAC, `resource` names a plural (`machinesets`) or one subresource
+    /// (`machinesets/status`, `pods/log`) exactly; `*` matches all.
+    pub fn deny(&self, verb: &str, resource: &str) {
+        lock(&self.shared.denies).push((verb.to_string(), resource.to_string()));
+    }
+
+    /// Lifts every [`TestApiServer::deny`].
+    pub fn clear_denies(&self) {
+        lock(&self.shared.denies).clear();
+    }
+
+    /// The user named in 403 messages (default [`DEFAULT_USER`]).
+    pub fn set_user(&self, user: &str) {
+        *lock(&self.shared.user) = user.to_string();
+    }
+
+    /// Registers the text `GET .../pods/{pod}/log` returns (for one container, or for
+    /// any when `container` is `None`). Without one, the pod's
+    /// [`POD_LOG_ANNOTATION`] annotation is used, else an empty log.
+    pub fn set_pod_log(&self, namespace: &str, pod: &str, container: Option<&str>, text: &str) {
+        lock(&self.shared.pod_logs).insert(
+            (
+                namespace.to_string(),
+                pod.to_string(),
+                container.map(str::to_string),
+            ),
+            text.to_string(),
+        );
+    }
+
+    /// Stops the server (also done on drop).
+    pub fn stop(self) {}
+
+    /// Blocks until the server thread ends (it only ends when stopped: for binaries that
+    /// serve in the foreground).
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestApiServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
