@@ -1,0 +1,260 @@
+//! The command line for people: `ocp-bootimage audit …`, each module as
+//! `ocp-bootimage <module> --args-file F | --args JSON`, and `schemas`.
+//! Same engine as Ansible mode; only the rendering differs.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use crate::ansible::ModuleResult;
+use crate::modules;
+
+pub mod table;
+
+/// Safe, idempotent OpenShift boot image updates (and audits).
+///
+/// Run as `<module> <args-file>` (a copy or link named after a module) it is an
+/// Ansible module; run with a subcommand it is this CLI.
+#[derive(Debug, Parser)]
+#[command(name = "ocp-bootimage", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit the boot images of a cluster or a cluster dump (read-only).
+    Audit(AuditArgs),
+    /// Run the `bootimage_info` module with Ansible-style arguments.
+    #[command(name = "bootimage_info")]
+    BootimageInfo(ModuleArgs),
+    /// Print or write the JSON Schemas of every module's input and output.
+    Schemas {
+        /// Write `<module>.input.json` and `<module>.output.json` into this directory.
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
+}
+
+/// Output format of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Json,
+    Yaml,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Read a cluster dump directory (YAML/JSON as `oc get -o yaml` writes it) instead of the API.
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<PathBuf>,
+    /// Stream metadata file (`openshift-install coreos print-stream-json` output, a legacy
+    /// rhcos.json, or a coreos-bootimages ConfigMap). Default: the cluster's ConfigMap.
+    #[arg(long, value_name = "FILE")]
+    pub stream_file: Option<PathBuf>,
+    /// OS stream of a multi-stream ConfigMap (`rhel-9`, `rhel-10`).
+    #[arg(long)]
+    pub os_stream: Option<String>,
+    /// Kubeconfig file (default: $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// API server URL (overrides the kubeconfig's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Namespace of the MachineSets.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Only this MachineSet (repeatable).
+    #[arg(long = "machineset", value_name = "NAME")]
+    pub machinesets: Vec<String>,
+    /// Only MachineSets matching this label selector.
+    #[arg(long, short = 'l')]
+    pub selector: Option<String>,
+    /// The cluster's architecture when ClusterVersion does not say it.
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// Map an image/template name to its build id: `NAME=BUILD` (repeatable).
+    #[arg(long = "image-build", value_name = "NAME=BUILD")]
+    pub image_builds: Vec<String>,
+    /// Exit 1 when the cluster is not compliant.
+    #[arg(long)]
+    pub fail_on_noncompliant: bool,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModuleArgs {
+    /// A JSON file with the module's arguments (as Ansible writes it).
+    #[arg(long, value_name = "FILE", conflicts_with = "args")]
+    pub args_file: Option<PathBuf>,
+    /// The module's arguments as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub args: Option<String>,
+    /// Check mode: report what would change, change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Return before/after diffs.
+    #[arg(long)]
+    pub diff: bool,
+}
+
+/// Runs a module on a fresh single-threaded runtime (the process runs one module).
+pub fn block_on_module(name: &str, raw: &Value) -> ModuleResult {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return ModuleResult::failure(format!("cannot start the async runtime: {e}")),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    rt.block_on(modules::run_by_name(name, raw, &env))
+        .unwrap_or_else(|| ModuleResult::failure(format!("unknown module {name}")))
+}
+
+fn audit_args_json(a: &AuditArgs) -> Result<Value, String> {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("dump_dir", a.from_dir.as_ref().map(|p| json!(p)));
+    put("stream_file", a.stream_file.as_ref().map(|p| json!(p)));
+    put("os_stream", a.os_stream.as_ref().map(|p| json!(p)));
+    put("kubeconfig", a.kubeconfig.as_ref().map(|p| json!(p)));
+    put("context", a.context.as_ref().map(|p| json!(p)));
+    put("host", a.host.as_ref().map(|p| json!(p)));
+    put("namespace", a.namespace.as_ref().map(|p| json!(p)));
+    put("label_selector", a.selector.as_ref().map(|p| json!(p)));
+    put("architecture", a.architecture.as_ref().map(|p| json!(p)));
+    if !a.machinesets.is_empty() {
+        put("machinesets", Some(json!(a.machinesets)));
+    }
+    let mut builds = Map::new();
+    for kv in &a.image_builds {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--image-build {kv:?}: expected NAME=BUILD"))?;
+        builds.insert(k.to_string(), json!(v));
+    }
+    if !builds.is_empty() {
+        put("image_builds", Some(Value::Object(builds)));
+    }
+    put("fail_on_noncompliant", Some(json!(a.fail_on_noncompliant)));
+    Ok(Value::Object(m))
+}
+
+fn run_audit(a: &AuditArgs) -> ExitCode {
+    let raw = match audit_args_json(a) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = block_on_module("bootimage_info", &raw);
+    let format = a.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Output::Table
+    } else {
+        Output::Json
+    });
+    let mut value = result.to_json();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("invocation");
+    }
+    match format {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        Output::Yaml => print!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
+        Output::Table => {
+            if result.failed && !result.values.contains_key("machinesets") {
+                eprintln!("error: {}", result.msg);
+            } else {
+                print!("{}", table::render(&value));
+            }
+        }
+    }
+    if result.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
+    let text = match (&a.args_file, &a.args) {
+        (Some(f), _) => match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(s)) => s.clone(),
+        (None, None) => "{}".to_string(),
+    };
+    let mut raw: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("{}", ModuleResult::failure(format!("arguments are not JSON: {e}")).to_json());
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(obj) = raw.as_object_mut() {
+        if a.check {
+            obj.insert("_ansible_check_mode".into(), json!(true));
+        }
+        if a.diff {
+            obj.insert("_ansible_diff".into(), json!(true));
+        }
+    }
+    let result = block_on_module(name, &raw);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result.to_json()).unwrap_or_default()
+    );
+    ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
+}
+
+fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
+    for (name, input, output) in modules::schemas() {
+        let pairs = [("input", input), ("output", output)];
+        for (which, schema) in pairs {
+            let text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(schema.as_value()).unwrap_or_default()
+            );
+            match dir {
+                Some(d) => {
+                    let path = d.join(format!("{name}.{which}.json"));
+                    if let Err(e) = std::fs::create_dir_all(d).and_then(|_| std::fs::write(&path, text)) {
+                        eprintln!("error: writing {}: {e}", path.display());
+                        return ExitCode::from(1);
+                    }
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// CLI entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Audit(a) => run_audit(a),
+        Command::BootimageInfo(a) => run_module_cmd("bootimage_info", a),
+        Command::Schemas { write } => write_schemas(write.as_ref()),
+    }
+}

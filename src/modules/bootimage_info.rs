@@ -1,0 +1,219 @@
+//! `bootimage_info`: the read-only boot image audit (never changes anything).
+//!
+//! Reads a live cluster (connection options) or a cluster dump (`dump_dir`),
+//! takes targets from `stream_file` or the cluster's `coreos-bootimages`
+//! ConfigMap, and reports every selected MachineSet, the stub Ignition
+//! secrets, the MCS certificate, the autoscalers and a compliance verdict.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::kube::{dump, resources, ConnectionParams, LabelSelector, Selection, Snapshot};
+use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
+use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
+
+fn default_namespace() -> String {
+    resources::MACHINE_API_NAMESPACE.to_string()
+}
+
+/// Options of `bootimage_info`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct Params {
+    #[serde(flatten)]
+    pub connection: ConnectionParams,
+    /// Read the cluster from a dump directory (YAML/JSON files as `oc get -o yaml` or
+    /// `-o json` writes them: single objects, multi-document YAML, `kind: List`, any
+    /// layout) instead of the API. Connection options are then ignored.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    pub dump_dir: Option<PathBuf>,
+    /// Stream metadata to take target images from: the output of
+    /// `openshift-install coreos print-stream-json`, a legacy pre-4.8 `rhcos.json`, or a
+    /// `coreos-bootimages` ConfigMap file. Default: the cluster's ConfigMap
+    /// `openshift-machine-config-operator/coreos-bootimages`.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    pub stream_file: Option<PathBuf>,
+    /// Azure marketplace image metadata to add to the stream (the installer's
+    /// `marketplace-rhcos.json` / `marketplace/coreos-*.json`), for MachineSets that
+    /// use marketplace images when the stream itself lists none.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    pub marketplace_file: Option<PathBuf>,
+    /// OS stream of a multi-stream source (5.0+ ConfigMaps: `rhel-9`, `rhel-10`).
+    /// Default: the source's default stream.
+    pub os_stream: Option<String>,
+    /// Namespace of the MachineSets, user-data secrets and MachineAutoscalers.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Only these MachineSets (names). Default: all in `namespace`.
+    #[serde(default)]
+    pub machinesets: Vec<String>,
+    /// Only MachineSets matching this label selector (e.g. `machine.openshift.io/cluster-api-machine-role=worker`).
+    pub label_selector: Option<String>,
+    /// Fail the task when the cluster is not compliant (an outdated or too-new boot image,
+    /// a stub Ignition needing migration, or an MCS certificate needing regeneration).
+    #[serde(default)]
+    pub fail_on_noncompliant: bool,
+    /// The cluster's architecture (`x86_64`, `aarch64`, `ppc64le`, `s390x`, or the
+    /// Kubernetes names `amd64`, `arm64`), when ClusterVersion does not tell it.
+    pub architecture: Option<String>,
+    /// Image or template name → build id, for images whose build cannot be read from
+    /// the stream or the name (vSphere templates, cluster-local images),
+    /// e.g. `{"ocp-cl02-xdqkk-rhcos": "49.84.202110081407-0"}`.
+    #[serde(default)]
+    pub image_builds: BTreeMap<String, String>,
+}
+
+/// The module.
+pub struct BootimageInfo;
+
+/// Reads the stream metadata: the file when given, else the cluster's ConfigMap.
+fn load_streams(
+    params: &Params,
+    snapshot: &Snapshot,
+) -> Result<std::result::Result<(StreamSet, StreamSource, Option<String>), String>> {
+    let marketplace = params
+        .marketplace_file
+        .as_ref()
+        .map(|path| {
+            stream::parse_stream_file(path).with_context(|| format!("marketplace_file {}", path.display()))
+        })
+        .transpose()?;
+    let with_marketplace = |mut set: StreamSet| {
+        if let Some(m) = &marketplace {
+            set.add_marketplace(&m.default);
+        }
+        set
+    };
+    if let Some(path) = &params.stream_file {
+        let set = stream::parse_stream_file(path)
+            .with_context(|| format!("stream_file {}", path.display()))?;
+        return Ok(Ok((with_marketplace(set), StreamSource::File, Some(path.display().to_string()))));
+    }
+    match &snapshot.bootimages_configmap {
+        Some(cm) => Ok(stream::parse::parse_configmap(cm)
+            .map(|s| (with_marketplace(s), StreamSource::Configmap, None))
+            .map_err(|e| format!("ConfigMap coreos-bootimages: {e}"))),
+        None => Ok(Err(
+            "no stream metadata: the ConfigMap openshift-machine-config-operator/coreos-bootimages \
+             was not found; give `stream_file` (openshift-install coreos print-stream-json)"
+                .into(),
+        )),
+    }
+}
+
+/// Observes the cluster or the dump.
+async fn observe(params: &Params, sel: &Selection) -> Result<Snapshot> {
+    match &params.dump_dir {
+        Some(dir) => {
+            let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
+            Ok(Snapshot::from_dump(&d, sel))
+        }
+        None => {
+            let conn = params.connection.connect().await?;
+            Snapshot::from_cluster(&conn, sel).await
+        }
+    }
+}
+
+fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
+    let label_selector = params
+        .label_selector
+        .as_deref()
+        .map(LabelSelector::parse)
+        .transpose()?;
+    let architecture = params
+        .architecture
+        .as_deref()
+        .map(|a| {
+            Arch::parse_any(a).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "architecture {a:?} is not one of x86_64, aarch64, ppc64le, s390x (or amd64, arm64)"
+                )
+            })
+        })
+        .transpose()?;
+    let mut image_builds = BTreeMap::new();
+    for (image, build) in &params.image_builds {
+        let b: BuildId = build
+            .parse()
+            .map_err(|e| anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}"))?;
+        image_builds.insert(image.clone(), b);
+    }
+    Ok((
+        Selection {
+            namespace: params.namespace.clone(),
+            names: params.machinesets.clone(),
+            label_selector,
+        },
+        AuditOptions {
+            os_stream: params.os_stream.clone(),
+            architecture,
+            image_builds,
+        },
+    ))
+}
+
+/// Runs the audit end to end (also used by the CLI).
+pub async fn run_audit(params: &Params) -> Result<AuditReport> {
+    let (sel, options) = parse_options(params)?;
+    let snapshot = observe(params, &sel).await?;
+    let streams = load_streams(params, &snapshot)?;
+    let input = AuditInput {
+        snapshot: &snapshot,
+        streams: streams.as_ref().map(|(s, src, p)| (s, src.clone(), p.clone())).map_err(Clone::clone),
+        catalog: Catalog::embedded(),
+        options: &options,
+        now: std::time::SystemTime::now(),
+    };
+    let mut report = audit(&input);
+    for name in &params.machinesets {
+        if !report.machinesets.iter().any(|m| &m.name == name) {
+            report
+                .warnings
+                .push(format!("MachineSet {name} not found in namespace {}", params.namespace));
+        }
+    }
+    Ok(report)
+}
+
+/// The one-line summary used as `msg`.
+pub fn summary_line(r: &AuditReport) -> String {
+    let s = &r.summary;
+    let counts = format!(
+        "{} MachineSet(s): {} current, {} outdated, {} newer than cluster, {} unknown, {} skipped",
+        s.total, s.current, s.outdated, s.newer_than_cluster, s.unknown, s.skipped
+    );
+    if r.compliant {
+        format!("compliant; {counts}")
+    } else {
+        format!("not compliant: {}; {counts}", r.noncompliant_reasons.join("; "))
+    }
+}
+
+impl Module for BootimageInfo {
+    const NAME: &'static str = "bootimage_info";
+    const SHORT_DESCRIPTION: &'static str =
+        "Audit the boot images of an OpenShift cluster's MachineSets (read-only)";
+    type Params = Params;
+    type Output = AuditReport;
+
+    async fn run(
+        params: Params,
+        _ctx: &ModuleContext,
+    ) -> Result<ModuleOutcome<AuditReport>, ModuleError> {
+        let mut report = run_audit(&params).await?;
+        let warnings = std::mem::take(&mut report.warnings);
+        Ok(ModuleOutcome {
+            changed: false,
+            failed: params.fail_on_noncompliant && !report.compliant,
+            msg: summary_line(&report),
+            warnings,
+            diff: Vec::new(),
+            output: report,
+        })
+    }
+}

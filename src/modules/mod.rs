@@ -1,0 +1,68 @@
+//! The Ansible modules, one file each, and the registry that dispatches on a
+//! module name (argv[0] in Ansible mode, a subcommand in CLI mode).
+
+pub mod bootimage_info;
+
+use schemars::Schema;
+use serde_json::Value;
+
+use crate::ansible::result::ModuleResult;
+use crate::ansible::runner::{run_module, Module};
+use crate::ansible::spec::schema_of;
+
+/// Every module this binary serves.
+pub const MODULES: &[&str] = &[bootimage_info::BootimageInfo::NAME];
+
+/// Whether `name` is a module of this binary.
+pub fn is_module(name: &str) -> bool {
+    MODULES.contains(&name)
+}
+
+/// Runs the module `name` on raw args; None for an unknown name.
+pub async fn run_by_name(
+    name: &str,
+    raw: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<ModuleResult> {
+    match name {
+        bootimage_info::BootimageInfo::NAME => {
+            Some(run_module::<bootimage_info::BootimageInfo>(raw, env).await)
+        }
+        _ => None,
+    }
+}
+
+/// The common result keys every module returns, for the output schemas.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct CommonResult<O> {
+    /// Whether the module changed (or, in check mode, would change) anything.
+    changed: bool,
+    /// Whether the task failed.
+    failed: bool,
+    /// A one-line summary or the error.
+    msg: String,
+    /// Things worth a look (skipped MachineSets, unreadable objects, …).
+    warnings: Option<Vec<String>>,
+    /// Before/after of every change (with `--diff`): one dict or a list of dicts.
+    diff: Option<Value>,
+    /// The options as the module understood them, no_log values masked.
+    invocation: Option<Value>,
+    #[schemars(flatten)]
+    output: O,
+}
+
+/// `(module, input schema, output schema)` for every module.
+pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
+    fn of<M: Module>() -> (&'static str, Schema, Schema)
+    where
+        M::Output: 'static,
+    {
+        (
+            M::NAME,
+            schema_of::<M::Params>(),
+            schema_of::<CommonResult<M::Output>>(),
+        )
+    }
+    vec![of::<bootimage_info::BootimageInfo>()]
+}

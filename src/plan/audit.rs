@@ -1,0 +1,529 @@
+//! The read-only audit behind `bootimage_info`: cluster facts, stream, every
+//! selected MachineSet, the user-data secrets, the MCS certificate and the
+//! autoscalers, with a compliance verdict. Pure: the caller passes the
+//! snapshot, the stream and the clock.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
+use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
+use crate::cert::{self, McsCertificateReport};
+use crate::ignition;
+use crate::kube::snapshot::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
+use crate::kube::Snapshot;
+use crate::platform::{Lookup, Platform};
+use crate::stream::{Arch, BuildId, Catalog, StreamSet};
+
+/// Where the stream metadata came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamSource {
+    /// The `stream_file` option.
+    File,
+    /// The in-cluster ConfigMap `openshift-machine-config-operator/coreos-bootimages`.
+    Configmap,
+    /// None could be read.
+    None,
+}
+
+/// Options of the audit that are not about where to read from.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// OS stream of a multi-stream source (`rhel-9`, `rhel-10`); None = the default stream.
+    pub os_stream: Option<String>,
+    /// Overrides the cluster's architecture.
+    pub architecture: Option<Arch>,
+    /// User-supplied image name → build.
+    pub image_builds: BTreeMap<String, BuildId>,
+}
+
+/// Everything the audit reads.
+pub struct AuditInput<'a> {
+    pub snapshot: &'a Snapshot,
+    /// The stream set and where it came from (`path` for files), or why there is none.
+    pub streams: Result<(&'a StreamSet, StreamSource, Option<String>), String>,
+    pub catalog: &'a Catalog,
+    pub options: &'a AuditOptions,
+    pub now: SystemTime,
+}
+
+/// The stream used for targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct StreamReport {
+    pub source: StreamSource,
+    /// The stream file's path when `source` is `file`.
+    pub path: Option<String>,
+    /// The stream's name (`rhcos-4.18`, …).
+    pub name: Option<String>,
+    /// The OS stream chosen from a multi-stream ConfigMap (`rhel-9`, `rhel-10`).
+    pub os_stream: Option<String>,
+    /// Other OS streams the source offers.
+    pub available_os_streams: Vec<String>,
+    /// The ConfigMap's `releaseVersion`.
+    pub release_version: Option<String>,
+    /// Newest release per architecture (RPM arch name → build id).
+    pub releases: BTreeMap<String, String>,
+    /// Why there is no stream, when there is none.
+    pub error: Option<String>,
+}
+
+/// One user-data (stub Ignition) secret. Never any of its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserDataSecretReport {
+    pub name: String,
+    /// Whether the secret exists.
+    pub present: bool,
+    /// MachineSets that reference it.
+    pub referenced_by: Vec<String>,
+    /// `ignition.version` of the stub (e.g. `2.2.0`, `3.1.0`).
+    pub ignition_version: Option<String>,
+    /// True for spec 2.x stubs: new boot images cannot read them.
+    pub migration_required: bool,
+    /// `merge` (3.x), `append` (2.x) or `replace`.
+    pub config_mode: Option<String>,
+    /// Number of CA certificates in `ignition.security.tls.certificateAuthorities`.
+    pub ca_count: usize,
+    /// SHA-256 of the decoded userData (to compare without showing it).
+    pub sha256: Option<String>,
+    /// Why the content is not a usable Ignition stub (never the content itself).
+    pub error: Option<String>,
+}
+
+/// The machine-config-server TLS certificate check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct McsCertificateSection {
+    /// Whether the secret `openshift-machine-config-operator/machine-config-server-tls` was found.
+    pub present: bool,
+    /// The certificate's facts (null when absent or unreadable).
+    pub certificate: Option<McsCertificateReport>,
+    /// Why the certificate could not be checked.
+    pub error: Option<String>,
+}
+
+/// One MachineAutoscaler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct MachineAutoscalerReport {
+    pub name: String,
+    pub namespace: String,
+    /// `spec.scaleTargetRef.kind` / `.name`.
+    pub target_kind: Option<String>,
+    pub target_name: Option<String>,
+    pub min_replicas: Option<i64>,
+    pub max_replicas: Option<i64>,
+    /// Whether `autoscaling` paused it (carries the original min/max annotation).
+    pub paused: bool,
+}
+
+/// Autoscaling that could start nodes while boot images change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct AutoscalingReport {
+    /// Whether a ClusterAutoscaler exists.
+    pub cluster_autoscaler: bool,
+    pub cluster_autoscalers: Vec<String>,
+    pub machine_autoscalers: Vec<MachineAutoscalerReport>,
+    /// Selected MachineSets with cluster-autoscaler min/max annotations but no MachineAutoscaler.
+    pub annotated_without_autoscaler: Vec<String>,
+}
+
+/// Counts of MachineSets by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Summary {
+    pub total: usize,
+    pub current: usize,
+    pub outdated: usize,
+    pub newer_than_cluster: usize,
+    pub unknown: usize,
+    pub skipped: usize,
+    pub user_data_secrets_needing_migration: usize,
+    pub certificate_regeneration_required: bool,
+}
+
+/// The whole audit (the return values of `bootimage_info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct AuditReport {
+    pub cluster: ClusterInfo,
+    pub stream: StreamReport,
+    pub machinesets: Vec<MachineSetReport>,
+    pub user_data_secrets: Vec<UserDataSecretReport>,
+    pub mcs_certificate: McsCertificateSection,
+    pub autoscaling: AutoscalingReport,
+    pub summary: Summary,
+    /// No outdated or too-new MachineSet, no stub needing migration, no certificate
+    /// needing regeneration, and everything could be read.
+    pub compliant: bool,
+    /// One sentence per reason the cluster is not compliant.
+    pub noncompliant_reasons: Vec<String>,
+    /// Things worth a look that do not make the cluster non-compliant.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+fn stream_report(input: &AuditInput, warnings: &mut Vec<String>) -> StreamReport {
+    match &input.streams {
+        Ok((set, source, path)) => {
+            let chosen = set.stream_for(input.options.os_stream.as_deref());
+            let (name, releases, error) = match chosen {
+                Ok(s) => (
+                    s.name.clone(),
+                    s.architectures
+                        .iter()
+                        .filter_map(|(a, st)| {
+                            st.artifacts
+                                .values()
+                                .chain(st.aws_regions.values().map(|r| &r.release))
+                                .max()
+                                .map(|b| (a.as_rpm().to_string(), b.to_string()))
+                        })
+                        .collect(),
+                    None,
+                ),
+                Err(e) => (None, BTreeMap::new(), Some(e.to_string())),
+            };
+            if let Some(e) = &error {
+                warnings.push(e.clone());
+            }
+            StreamReport {
+                source: source.clone(),
+                path: path.clone(),
+                name,
+                os_stream: input.options.os_stream.clone(),
+                available_os_streams: set.named.keys().cloned().collect(),
+                release_version: set.release_version.clone(),
+                releases,
+                error,
+            }
+        }
+        Err(e) => StreamReport {
+            source: StreamSource::None,
+            path: None,
+            name: None,
+            os_stream: input.options.os_stream.clone(),
+            available_os_streams: Vec::new(),
+            release_version: None,
+            releases: BTreeMap::new(),
+            error: Some(e.clone()),
+        },
+    }
+}
+
+fn user_data_report(snapshot: &Snapshot) -> Vec<UserDataSecretReport> {
+    let mut referenced: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ms in &snapshot.machinesets {
+        if let Some(s) = user_data_secret_of(ms) {
+            referenced
+                .entry(s.to_string())
+                .or_default()
+                .push(name_of(ms).to_string());
+        }
+    }
+    for d in DEFAULT_USER_DATA_SECRETS {
+        if snapshot.user_data_secrets.contains_key(d) {
+            referenced.entry(d.to_string()).or_default();
+        }
+    }
+    referenced
+        .into_iter()
+        .map(|(name, by)| {
+            let mut r = UserDataSecretReport {
+                name: name.clone(),
+                present: false,
+                referenced_by: by,
+                ignition_version: None,
+                migration_required: false,
+                config_mode: None,
+                ca_count: 0,
+                sha256: None,
+                error: None,
+            };
+            match snapshot.user_data_secrets.get(&name) {
+                None if !snapshot.secrets_readable => {
+                    r.error = Some("secrets could not be read".into())
+                }
+                None => r.error = Some("secret not found: MachineSets that reference it cannot boot new machines".into()),
+                Some(secret) => {
+                    r.present = true;
+                    match ignition::decode_secret_user_data(secret) {
+                        Err(e) => r.error = Some(e.to_string()),
+                        Ok(bytes) => {
+                            let i = ignition::inspect_user_data(&bytes);
+                            r.ignition_version = i.ignition_version;
+                            r.migration_required = i.migration_required;
+                            r.config_mode = i.merge_or_append;
+                            r.ca_count = i.ca_count;
+                            r.sha256 = Some(i.sha256);
+                            r.error = i.error;
+                        }
+                    }
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// CA certificates from the stub secrets: what a new node uses to trust the MCS.
+fn stub_cas(snapshot: &Snapshot) -> Vec<Vec<u8>> {
+    let mut cas = Vec::new();
+    for secret in snapshot.user_data_secrets.values() {
+        let Ok(bytes) = ignition::decode_secret_user_data(secret) else { continue };
+        let Ok(ign) = ignition::parse_ignition(&bytes) else { continue };
+        for ca in cert::ca_pems_from_ignition(&ign) {
+            if !cas.contains(&ca) {
+                cas.push(ca);
+            }
+        }
+    }
+    cas
+}
+
+fn mcs_section(snapshot: &Snapshot, now: SystemTime) -> McsCertificateSection {
+    let Some(secret) = &snapshot.mcs_tls_secret else {
+        return McsCertificateSection {
+            present: false,
+            certificate: None,
+            error: Some("secret openshift-machine-config-operator/machine-config-server-tls not found".into()),
+        };
+    };
+    let pem = secret
+        .pointer("/data/tls.crt")
+        .and_then(Value::as_str)
+        .map(|b64| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(b64.trim())
+        });
+    match pem {
+        None => McsCertificateSection {
+            present: true,
+            certificate: None,
+            error: Some("the secret has no data.tls.crt".into()),
+        },
+        Some(Err(_)) => McsCertificateSection {
+            present: true,
+            certificate: None,
+            error: Some("data.tls.crt is not valid base64".into()),
+        },
+        Some(Ok(pem)) => match cert::analyze_mcs_certificate(&pem, &stub_cas(snapshot), now) {
+            Ok(c) => McsCertificateSection {
+                present: true,
+                certificate: Some(c),
+                error: None,
+            },
+            Err(e) => McsCertificateSection {
+                present: true,
+                certificate: None,
+                error: Some(e.to_string()),
+            },
+        },
+    }
+}
+
+/// Annotation `autoscaling` writes with the original min/max.
+pub const PAUSED_ANNOTATION: &str = "ocp-bootimage.openshift.io/paused-autoscaling";
+const MIN_ANNOTATION: &str = "machine.openshift.io/cluster-api-autoscaler-node-group-min-size";
+const MAX_ANNOTATION: &str = "machine.openshift.io/cluster-api-autoscaler-node-group-max-size";
+
+fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
+    let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let machine_autoscalers: Vec<MachineAutoscalerReport> = snapshot
+        .machine_autoscalers
+        .iter()
+        .map(|ma| MachineAutoscalerReport {
+            name: name_of(ma).to_string(),
+            namespace: crate::kube::snapshot::namespace_of(ma).to_string(),
+            target_kind: s(ma, "/spec/scaleTargetRef/kind"),
+            target_name: s(ma, "/spec/scaleTargetRef/name"),
+            min_replicas: ma.pointer("/spec/minReplicas").and_then(Value::as_i64),
+            max_replicas: ma.pointer("/spec/maxReplicas").and_then(Value::as_i64),
+            paused: ma
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(PAUSED_ANNOTATION))
+                .is_some(),
+        })
+        .collect();
+    let annotated_without_autoscaler = snapshot
+        .machinesets
+        .iter()
+        .filter(|ms| {
+            let ann = ms.pointer("/metadata/annotations");
+            ann.and_then(|a| a.get(MIN_ANNOTATION).or_else(|| a.get(MAX_ANNOTATION)))
+                .is_some()
+        })
+        .map(|ms| name_of(ms).to_string())
+        .filter(|n| {
+            !machine_autoscalers
+                .iter()
+                .any(|m| m.target_name.as_deref() == Some(n.as_str()))
+        })
+        .collect();
+    AutoscalingReport {
+        cluster_autoscaler: !snapshot.cluster_autoscalers.is_empty(),
+        cluster_autoscalers: snapshot
+            .cluster_autoscalers
+            .iter()
+            .map(|c| name_of(c).to_string())
+            .collect(),
+        machine_autoscalers,
+        annotated_without_autoscaler,
+    }
+}
+
+/// Runs the audit.
+pub fn audit(input: &AuditInput) -> AuditReport {
+    let snap = input.snapshot;
+    let mut warnings: Vec<String> = snap
+        .unreadable
+        .iter()
+        .map(|u| format!("could not read {u}"))
+        .collect();
+    let cluster = cluster_info(
+        snap.cluster_version.as_ref(),
+        snap.infrastructure.as_ref(),
+        &snap.machinesets,
+        input.options.architecture,
+    );
+    let stream = stream_report(input, &mut warnings);
+    let cluster_version = cluster.version.as_deref().and_then(ocp_minor);
+
+    // The stream to take targets from; a stream file newer than the cluster is refused.
+    let chosen: Result<_, String> = match &input.streams {
+        Ok((set, source, _)) => match set.stream_for(input.options.os_stream.as_deref()) {
+            Ok(s) => match (source, s.ocp_version(), cluster_version) {
+                (StreamSource::File, Some(sv), Some(cv)) if sv > cv => Err(format!(
+                    "the stream {} is for OpenShift {}.{}, newer than the cluster ({}.{}); use the stream of the cluster's version",
+                    s.name.as_deref().unwrap_or("file"),
+                    sv.0, sv.1, cv.0, cv.1
+                )),
+                _ => Ok(s),
+            },
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.clone()),
+    };
+    if let Err(e) = &chosen {
+        warnings.push(format!("no targets: {e}"));
+    }
+    let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
+    let ctx = MachineSetContext {
+        cluster_platform: cluster
+            .platform
+            .as_deref()
+            .and_then(Platform::from_infrastructure_type),
+        cluster_arch: cluster_arch.or(if cluster.architecture.is_none() {
+            Some(Arch::X86_64)
+        } else {
+            None
+        }),
+        multi_arch: cluster.architecture.as_deref() == Some("multi"),
+        cluster_version,
+        stream: chosen,
+        lookup: Lookup {
+            catalog: input.catalog,
+            image_builds: &input.options.image_builds,
+        },
+        machine_configuration: snap.machine_configuration.as_ref(),
+    };
+    if cluster.architecture.is_none() && !snap.machinesets.is_empty() {
+        warnings.push(
+            "the cluster's architecture is unknown (no ClusterVersion); assuming x86_64 for MachineSets without an arch annotation".into(),
+        );
+    }
+    let machinesets: Vec<MachineSetReport> =
+        snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
+    for m in &machinesets {
+        if m.status == Status::Skipped {
+            warnings.push(format!(
+                "skipped MachineSet {}: {}",
+                m.name,
+                m.reason.as_deref().unwrap_or_default()
+            ));
+        }
+        if m.mco_managed && m.status != Status::Skipped {
+            warnings.push(format!(
+                "MachineSet {} is managed by the Machine Config Operator (managedBootImages); changing its image here would fight MCO",
+                m.name
+            ));
+        }
+    }
+    let user_data_secrets = user_data_report(snap);
+    let mcs_certificate = mcs_section(snap, input.now);
+    let autoscaling = autoscaling_report(snap);
+    for n in &autoscaling.annotated_without_autoscaler {
+        warnings.push(format!(
+            "MachineSet {n} has cluster-autoscaler min/max annotations but no MachineAutoscaler"
+        ));
+    }
+
+    let count = |s: Status| machinesets.iter().filter(|m| m.status == s).count();
+    let regen = mcs_certificate
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.regeneration_required);
+    let summary = Summary {
+        total: machinesets.len(),
+        current: count(Status::Current),
+        outdated: count(Status::Outdated),
+        newer_than_cluster: count(Status::NewerThanCluster),
+        unknown: count(Status::Unknown),
+        skipped: count(Status::Skipped),
+        user_data_secrets_needing_migration: user_data_secrets
+            .iter()
+            .filter(|s| s.migration_required)
+            .count(),
+        certificate_regeneration_required: regen,
+    };
+    let mut reasons = Vec::new();
+    let names = |s: Status| {
+        machinesets
+            .iter()
+            .filter(|m| m.status == s)
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if summary.outdated > 0 {
+        reasons.push(format!("{} outdated MachineSet(s): {}", summary.outdated, names(Status::Outdated)));
+    }
+    if summary.newer_than_cluster > 0 {
+        reasons.push(format!(
+            "{} MachineSet(s) with a boot image newer than the cluster: {}",
+            summary.newer_than_cluster,
+            names(Status::NewerThanCluster)
+        ));
+    }
+    if summary.user_data_secrets_needing_migration > 0 {
+        let n: Vec<&str> = user_data_secrets
+            .iter()
+            .filter(|s| s.migration_required)
+            .map(|s| s.name.as_str())
+            .collect();
+        reasons.push(format!("stub Ignition spec 2.x needs migration: {}", n.join(", ")));
+    }
+    if regen {
+        let why = mcs_certificate
+            .certificate
+            .as_ref()
+            .map(|c| c.reasons.join("; "))
+            .unwrap_or_default();
+        reasons.push(format!("machine-config-server certificate must be regenerated: {why}"));
+    }
+    for u in &snap.unreadable {
+        reasons.push(format!("could not check {u}"));
+    }
+    AuditReport {
+        cluster,
+        stream,
+        machinesets,
+        user_data_secrets,
+        mcs_certificate,
+        autoscaling,
+        summary,
+        compliant: reasons.is_empty(),
+        noncompliant_reasons: reasons,
+        warnings,
+    }
+}

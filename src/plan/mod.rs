@@ -1,0 +1,11 @@
+//! Planning: pure functions from a [`crate::kube::Snapshot`] (and stream
+//! metadata) to a report or a plan. No client, no clock, no environment:
+//! everything a planner needs is passed in.
+
+pub mod audit;
+pub mod cluster;
+pub mod machineset;
+
+pub use audit::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
+pub use cluster::ClusterInfo;
+pub use machineset::{MachineSetReport, Status};
