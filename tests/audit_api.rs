@@ -1,0 +1,152 @@
+//! `bootimage_info` over HTTP against a Kubernetes-API-compatible server: the
+//! in-process test server by default, or a real API server when
+//! `OCP_BOOTIMAGE_TEST_KUBECONFIG` names a kubeconfig (objects are loaded into it
+//! and removed afterwards). The answers must equal the offline audit of the same objects.
+
+mod common;
+
+use common::{machineset, objects_under, root, run_module, TestCluster};
+use serde_json::{json, Value};
+
+fn shipped_dump() -> std::path::PathBuf {
+    root().join("examples/cluster-dump")
+}
+
+fn cluster_with_dump() -> TestCluster {
+    let mut c = TestCluster::start();
+    c.load(&objects_under(&shipped_dump()));
+    c.clear_requests();
+    c
+}
+
+/// Drops what legitimately differs between a live read and a dump read.
+fn comparable(mut v: Value) -> Value {
+    let o = v.as_object_mut().unwrap();
+    o.remove("invocation");
+    v
+}
+
+#[test]
+fn live_audit_equals_the_offline_audit() {
+    let c = cluster_with_dump();
+    let live = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(live.json["failed"], false, "{}", live.stdout);
+    let offline = run_module("bootimage_info", &json!({"dump_dir": shipped_dump()}));
+    assert_eq!(comparable(live.json.clone()), comparable(offline.json));
+    let ms = machineset(&live.json, "build09-kcxpl-worker-aarch64-us-east-2a");
+    assert_eq!(ms["architecture"], "aarch64");
+    assert_eq!(ms["current_build"], "418.94.202501221327-0");
+    assert_eq!(ms["status"], "outdated");
+    assert_eq!(live.json["stream"]["source"], "configmap");
+}
+
+#[test]
+fn one_request_per_kind_and_no_writes() {
+    let c = cluster_with_dump();
+    let Some(server) = c.server() else { return };
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false);
+    let reqs = server.requests();
+    assert!(reqs.iter().all(|q| q.method == "GET"), "{reqs:?}");
+    assert_eq!(server.write_count(), 0);
+    let ms_lists = reqs.iter().filter(|q| q.path.ends_with("/machinesets")).count();
+    assert_eq!(ms_lists, 1, "{reqs:?}");
+    assert!(reqs.len() <= 9, "{} requests: {reqs:?}", reqs.len());
+}
+
+#[test]
+fn thousand_machinesets_cost_the_same_requests() {
+    let mut c = TestCluster::start();
+    if c.is_real() {
+        return; // a real server is not loaded with 1,000 objects by the tests
+    }
+    let mut objects = objects_under(&shipped_dump());
+    let template = objects
+        .iter()
+        .find(|o| o["kind"] == "MachineSet")
+        .cloned()
+        .unwrap();
+    for i in 0..1000 {
+        let mut ms = template.clone();
+        ms["metadata"]["name"] = json!(format!("generated-{i:04}"));
+        objects.push(ms);
+    }
+    c.load(&objects);
+    c.clear_requests();
+    let start = std::time::Instant::now();
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    let elapsed = start.elapsed();
+    assert_eq!(r.json["summary"]["total"], 1004);
+    let reqs = c.requests().unwrap();
+    assert!(reqs.len() <= 9, "{} requests", reqs.len());
+    eprintln!("audit of 1,004 MachineSets: {} requests, {:?}", reqs.len(), elapsed);
+}
+
+#[test]
+fn label_selector_and_names_are_applied() {
+    let c = cluster_with_dump();
+    let r = run_module(
+        "bootimage_info",
+        &json!({"kubeconfig": c.kubeconfig(), "label_selector": "machine.openshift.io/cluster-api-cluster=build09-kcxpl", "machinesets": ["build09-kcxpl-worker-us-east-1a"]}),
+    );
+    assert_eq!(r.json["summary"]["total"], 1, "{}", r.stdout);
+    if let Some(reqs) = c.requests() {
+        let list = reqs.iter().find(|q| q.path.ends_with("/machinesets")).unwrap();
+        assert!(list.query.as_deref().unwrap_or_default().contains("labelSelector"), "{list:?}");
+    }
+}
+
+#[test]
+fn forbidden_machinesets_is_a_clear_failure() {
+    let c = cluster_with_dump();
+    let Some(server) = c.server() else { return };
+    server.deny("list", "machinesets");
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], true);
+    let msg = r.json["msg"].as_str().unwrap();
+    assert!(msg.contains("forbidden") && msg.contains("list") && msg.contains("machinesets.machine.openshift.io"), "{msg}");
+}
+
+#[test]
+fn forbidden_secrets_makes_the_audit_incomplete_not_wrong() {
+    let c = cluster_with_dump();
+    let Some(server) = c.server() else { return };
+    server.deny("list", "secrets");
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["compliant"], false);
+    let warnings = r.json["warnings"].to_string();
+    assert!(warnings.contains("user-data secrets") && warnings.contains("forbidden"), "{warnings}");
+}
+
+#[test]
+fn server_errors_on_reads_are_retried() {
+    let c = cluster_with_dump();
+    let Some(server) = c.server() else { return };
+    server.inject(test_apiserver::Fault::status(503).on_path("/machinesets").times(1));
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["summary"]["total"], 4);
+}
+
+#[test]
+fn stream_file_overrides_the_configmap() {
+    let c = cluster_with_dump();
+    let stream = common::fixture("stream/rhcos-4.18-at-e3b4c94fca.json");
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig(), "stream_file": stream}));
+    assert_eq!(r.json["stream"]["source"], "file");
+    let ms = machineset(&r.json, "build09-kcxpl-worker-aarch64-us-east-2a");
+    assert_eq!(ms["status"], "current", "{ms}");
+    assert_eq!(ms["target_image"], "ami-0b04071739ccf4af2");
+}
+
+#[test]
+fn env_fallbacks_connect_like_kubernetes_core() {
+    let c = cluster_with_dump();
+    let kc = c.kubeconfig();
+    let r = common::run_module_env("bootimage_info", &json!({}), &[("K8S_AUTH_KUBECONFIG", kc.to_str().unwrap())]);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let r = common::run_module_env("bootimage_info", &json!({}), &[("KUBECONFIG", kc.to_str().unwrap())]);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["summary"]["total"], 4);
+}

@@ -1,0 +1,243 @@
+//! Test harness shared by the integration tests: the cluster to talk to (the
+//! in-process test API server, or a real API server named by
+//! `OCP_BOOTIMAGE_TEST_KUBECONFIG`), fixture loading, and running the built
+//! binary the way Ansible runs a module.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use serde_json::Value;
+use test_apiserver::TestApiServer;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under tests/fixtures.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// Every object in a YAML/JSON file (multi-document, `List`, Template unwrapped).
+pub fn objects_in(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs = ocp_bootimage::kube::dump::parse_documents(&text, path).unwrap();
+    let mut out = Vec::new();
+    for d in docs {
+        match d.get("kind").and_then(Value::as_str) {
+            Some("List") => out.extend(d["items"].as_array().cloned().unwrap_or_default()),
+            Some("Template") => out.extend(d["objects"].as_array().cloned().unwrap_or_default()),
+            _ => out.push(d),
+        }
+    }
+    out
+}
+
+/// Every object of a dump directory, in file order.
+pub fn objects_under(dir: &Path) -> Vec<Value> {
+    let dump = ocp_bootimage::kube::dump::load(dir).unwrap();
+    dump.objects.into_iter().map(|o| o.object).collect()
+}
+
+/// Real API servers are shared: tests that use one run one at a time.
+fn real_lock() -> MutexGuard<'static, ()> {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The cluster a test talks to.
+pub enum TestCluster {
+    InProcess(TestApiServer),
+    Real {
+        kubeconfig: PathBuf,
+        created: Vec<Value>,
+        _guard: MutexGuard<'static, ()>,
+    },
+}
+
+/// The kubectl-like tool used to load objects into a real server.
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()));
+    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl is needed with OCP_BOOTIMAGE_TEST_KUBECONFIG");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+impl TestCluster {
+    /// The real server when `OCP_BOOTIMAGE_TEST_KUBECONFIG` is set, else a fresh in-process one.
+    pub fn start() -> TestCluster {
+        match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
+            Ok(k) if !k.is_empty() => TestCluster::Real {
+                kubeconfig: PathBuf::from(k),
+                created: Vec::new(),
+                _guard: real_lock(),
+            },
+            _ => TestCluster::InProcess(TestApiServer::start().expect("start test API server")),
+        }
+    }
+
+    pub fn is_real(&self) -> bool {
+        matches!(self, TestCluster::Real { .. })
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        match self {
+            TestCluster::InProcess(s) => s.kubeconfig_path().to_path_buf(),
+            TestCluster::Real { kubeconfig, .. } => kubeconfig.clone(),
+        }
+    }
+
+    /// Loads objects (status included: written through the status subresource on a real server).
+    pub fn load(&mut self, objects: &[Value]) {
+        match self {
+            TestCluster::InProcess(s) => {
+                for o in objects {
+                    s.insert(o.clone()).unwrap();
+                }
+            }
+            TestCluster::Real {
+                kubeconfig,
+                created,
+                ..
+            } => {
+                for o in objects {
+                    let mut o = o.clone();
+                    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                        for k in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "selfLink", "generation"] {
+                            m.remove(k);
+                        }
+                    }
+                    let text = serde_json::to_string(&o).unwrap();
+                    let (ok, out) = kubectl(kubeconfig, &["create", "-f", "-"], Some(&text));
+                    assert!(ok, "kubectl create failed: {out}");
+                    if o.get("status").is_some() {
+                        let kind = o["kind"].as_str().unwrap().to_ascii_lowercase();
+                        let name = o["metadata"]["name"].as_str().unwrap();
+                        let patch = serde_json::json!({"status": o["status"]}).to_string();
+                        let mut args = vec!["patch", &kind, name, "--subresource=status", "--type=merge", "-p", &patch];
+                        let ns = o["metadata"]["namespace"].as_str().map(str::to_string);
+                        let ns_arg;
+                        if let Some(ns) = &ns {
+                            ns_arg = ns.clone();
+                            args.push("-n");
+                            args.push(&ns_arg);
+                        }
+                        let (_ok, _out) = kubectl(kubeconfig, &args, None);
+                    }
+                    created.push(o);
+                }
+            }
+        }
+    }
+
+    /// Requests seen by the in-process server since the last `clear_requests` (None on a real server).
+    pub fn requests(&self) -> Option<Vec<test_apiserver::RequestRecord>> {
+        match self {
+            TestCluster::InProcess(s) => Some(s.requests()),
+            TestCluster::Real { .. } => None,
+        }
+    }
+
+    pub fn clear_requests(&self) {
+        if let TestCluster::InProcess(s) = self {
+            s.clear_requests();
+        }
+    }
+
+    pub fn server(&self) -> Option<&TestApiServer> {
+        match self {
+            TestCluster::InProcess(s) => Some(s),
+            TestCluster::Real { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if let TestCluster::Real {
+            kubeconfig,
+            created,
+            ..
+        } = self
+        {
+            for o in created.iter().rev() {
+                let text = serde_json::to_string(o).unwrap();
+                let _ = kubectl(kubeconfig, &["delete", "--ignore-not-found", "--wait=false", "-f", "-"], Some(&text));
+            }
+        }
+    }
+}
+
+/// The built binary.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ocp-bootimage"))
+}
+
+/// The result of running the binary as a module.
+pub struct ModuleRun {
+    pub json: Value,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// Runs the binary exactly as Ansible runs a binary module: copied under
+/// `AnsiballZ_<module>` and called with one argument, the path of a JSON args file.
+pub fn run_module(module: &str, args: &Value) -> ModuleRun {
+    run_module_env(module, args, &[])
+}
+
+/// Same, with extra environment variables.
+pub fn run_module_env(module: &str, args: &Value, env: &[(&str, &str)]) -> ModuleRun {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join(format!("AnsiballZ_{module}"));
+    std::os::unix::fs::symlink(binary(), &exe).unwrap();
+    let args_file = dir.path().join("args");
+    std::fs::write(&args_file, serde_json::to_string(args).unwrap()).unwrap();
+    let mut cmd = Command::new(&exe);
+    cmd.arg(&args_file).stdin(std::process::Stdio::null());
+    for k in ["KUBECONFIG", "K8S_AUTH_KUBECONFIG", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "K8S_AUTH_VERIFY_SSL", "K8S_AUTH_SSL_CA_CERT"] {
+        cmd.env_remove(k);
+    }
+    cmd.env("HOME", dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
+    ModuleRun {
+        json,
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// A MachineSet report by name.
+pub fn machineset<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["machinesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no MachineSet {name} in {}", result["machinesets"]))
+}
