@@ -69,6 +69,14 @@ impl Platform {
         })
     }
 
+    /// The architecture every machine of this platform has (PowerVS is Power only).
+    pub fn implied_arch(self) -> Option<Arch> {
+        match self {
+            Platform::Powervs => Some(Arch::Ppc64le),
+            _ => None,
+        }
+    }
+
     /// Lower-case name, also the stream's artifact key where one exists.
     pub fn as_str(self) -> &'static str {
         match self {
