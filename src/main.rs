@@ -31,7 +31,9 @@ fn ansible_main(name: &str, args: &[String]) -> ExitCode {
         };
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) => return ModuleResult::failure(format!("cannot read the args file {path}: {e}")),
+            Err(e) => {
+                return ModuleResult::failure(format!("cannot read the args file {path}: {e}"))
+            }
         };
         let raw: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
@@ -47,7 +49,9 @@ fn ansible_main(name: &str, args: &[String]) -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        ModuleResult::failure(format!("internal error (a bug in ocp-bootimage, please report it): {what}"))
+        ModuleResult::failure(format!(
+            "internal error (a bug in ocp-bootimage, please report it): {what}"
+        ))
     });
     emit(&result)
 }

@@ -49,7 +49,10 @@ fn one_request_per_kind_and_no_writes() {
     let reqs = server.requests();
     assert!(reqs.iter().all(|q| q.method == "GET"), "{reqs:?}");
     assert_eq!(server.write_count(), 0);
-    let ms_lists = reqs.iter().filter(|q| q.path.ends_with("/machinesets")).count();
+    let ms_lists = reqs
+        .iter()
+        .filter(|q| q.path.ends_with("/machinesets"))
+        .count();
     assert_eq!(ms_lists, 1, "{reqs:?}");
     assert!(reqs.len() <= 9, "{} requests: {reqs:?}", reqs.len());
 }
@@ -79,7 +82,11 @@ fn thousand_machinesets_cost_the_same_requests() {
     assert_eq!(r.json["summary"]["total"], 1004);
     let reqs = c.requests().unwrap();
     assert!(reqs.len() <= 9, "{} requests", reqs.len());
-    eprintln!("audit of 1,004 MachineSets: {} requests, {:?}", reqs.len(), elapsed);
+    eprintln!(
+        "audit of 1,004 MachineSets: {} requests, {:?}",
+        reqs.len(),
+        elapsed
+    );
 }
 
 #[test]
@@ -91,8 +98,17 @@ fn label_selector_and_names_are_applied() {
     );
     assert_eq!(r.json["summary"]["total"], 1, "{}", r.stdout);
     if let Some(reqs) = c.requests() {
-        let list = reqs.iter().find(|q| q.path.ends_with("/machinesets")).unwrap();
-        assert!(list.query.as_deref().unwrap_or_default().contains("labelSelector"), "{list:?}");
+        let list = reqs
+            .iter()
+            .find(|q| q.path.ends_with("/machinesets"))
+            .unwrap();
+        assert!(
+            list.query
+                .as_deref()
+                .unwrap_or_default()
+                .contains("labelSelector"),
+            "{list:?}"
+        );
     }
 }
 
@@ -104,7 +120,12 @@ fn forbidden_machinesets_is_a_clear_failure() {
     let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["failed"], true);
     let msg = r.json["msg"].as_str().unwrap();
-    assert!(msg.contains("forbidden") && msg.contains("list") && msg.contains("machinesets.machine.openshift.io"), "{msg}");
+    assert!(
+        msg.contains("forbidden")
+            && msg.contains("list")
+            && msg.contains("machinesets.machine.openshift.io"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -116,14 +137,21 @@ fn forbidden_secrets_makes_the_audit_incomplete_not_wrong() {
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["compliant"], false);
     let warnings = r.json["warnings"].to_string();
-    assert!(warnings.contains("user-data secrets") && warnings.contains("forbidden"), "{warnings}");
+    assert!(
+        warnings.contains("user-data secrets") && warnings.contains("forbidden"),
+        "{warnings}"
+    );
 }
 
 #[test]
 fn server_errors_on_reads_are_retried() {
     let c = cluster_with_dump();
     let Some(server) = c.server() else { return };
-    server.inject(test_apiserver::Fault::status(503).on_path("/machinesets").times(1));
+    server.inject(
+        test_apiserver::Fault::status(503)
+            .on_path("/machinesets")
+            .times(1),
+    );
     let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["summary"]["total"], 4);
@@ -133,7 +161,10 @@ fn server_errors_on_reads_are_retried() {
 fn stream_file_overrides_the_configmap() {
     let c = cluster_with_dump();
     let stream = common::fixture("stream/rhcos-4.18-at-e3b4c94fca.json");
-    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig(), "stream_file": stream}));
+    let r = run_module(
+        "bootimage_info",
+        &json!({"kubeconfig": c.kubeconfig(), "stream_file": stream}),
+    );
     assert_eq!(r.json["stream"]["source"], "file");
     let ms = machineset(&r.json, "build09-kcxpl-worker-aarch64-us-east-2a");
     assert_eq!(ms["status"], "current", "{ms}");
@@ -144,9 +175,17 @@ fn stream_file_overrides_the_configmap() {
 fn env_fallbacks_connect_like_kubernetes_core() {
     let c = cluster_with_dump();
     let kc = c.kubeconfig();
-    let r = common::run_module_env("bootimage_info", &json!({}), &[("K8S_AUTH_KUBECONFIG", kc.to_str().unwrap())]);
+    let r = common::run_module_env(
+        "bootimage_info",
+        &json!({}),
+        &[("K8S_AUTH_KUBECONFIG", kc.to_str().unwrap())],
+    );
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
-    let r = common::run_module_env("bootimage_info", &json!({}), &[("KUBECONFIG", kc.to_str().unwrap())]);
+    let r = common::run_module_env(
+        "bootimage_info",
+        &json!({}),
+        &[("KUBECONFIG", kc.to_str().unwrap())],
+    );
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["summary"]["total"], 4);
 }

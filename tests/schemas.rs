@@ -11,7 +11,10 @@ fn schemas_are_in_sync_with_the_code() {
     for (module, input, output) in ocp_bootimage::modules::schemas() {
         for (which, schema) in [("input", input), ("output", output)] {
             let path = dir.join(format!("{module}.{which}.json"));
-            let want = format!("{}\n", serde_json::to_string_pretty(schema.as_value()).unwrap());
+            let want = format!(
+                "{}\n",
+                serde_json::to_string_pretty(schema.as_value()).unwrap()
+            );
             if update {
                 std::fs::create_dir_all(&dir).unwrap();
                 std::fs::write(&path, &want).unwrap();
@@ -20,7 +23,10 @@ fn schemas_are_in_sync_with_the_code() {
             }
         }
     }
-    assert!(stale.is_empty(), "stale schemas (run UPDATE_SCHEMAS=1 cargo test --test schemas): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale schemas (run UPDATE_SCHEMAS=1 cargo test --test schemas): {stale:?}"
+    );
 }
 
 #[test]
@@ -41,9 +47,13 @@ fn module_output_validates_against_its_schema() {
         "bootimage_info",
         &serde_json::json!({"dump_dir": common::root().join("examples/cluster-dump")}),
     );
-    let schema_text = std::fs::read_to_string(common::root().join("schemas/bootimage_info.output.json")).unwrap();
+    let schema_text =
+        std::fs::read_to_string(common::root().join("schemas/bootimage_info.output.json")).unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&r.json).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&r.json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }

@@ -38,7 +38,9 @@ pub enum ArgsError {
         supported: String,
     },
     /// A value that cannot be converted to the option's type.
-    #[error("argument '{name}' is of type {found} and we were unable to convert to {wanted}: {detail}")]
+    #[error(
+        "argument '{name}' is of type {found} and we were unable to convert to {wanted}: {detail}"
+    )]
     WrongType {
         name: String,
         found: String,
@@ -77,9 +79,9 @@ pub fn validate(
     spec: &OptionsSpec,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ValidatedArgs, ArgsError> {
-    let obj = raw.as_object().ok_or_else(|| {
-        ArgsError::NotAnObject(format!("got {}", json_type_name(raw)))
-    })?;
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| ArgsError::NotAnObject(format!("got {}", json_type_name(raw))))?;
     let mut out = ValidatedArgs::default();
     let mut unknown = Vec::new();
     for (key, value) in obj {
@@ -113,7 +115,11 @@ pub fn validate(
         if out.options.contains_key(&opt.name) {
             continue;
         }
-        if let Some(v) = opt.env.iter().find_map(|e| env(e).filter(|v| !v.is_empty())) {
+        if let Some(v) = opt
+            .env
+            .iter()
+            .find_map(|e| env(e).filter(|v| !v.is_empty()))
+        {
             out.options.insert(opt.name.clone(), Value::String(v));
         }
     }
@@ -243,12 +249,10 @@ pub fn coerce(name: &str, kind: OptionKind, v: &Value) -> Result<Value, ArgsErro
                     })
                     .collect(),
             )),
-            Value::String(s) if s.trim_start().starts_with('[') => {
-                serde_json::from_str::<Value>(s)
-                    .ok()
-                    .filter(Value::is_array)
-                    .ok_or_else(|| wrong(name, v, "list", "not a JSON list".into()))
-            }
+            Value::String(s) if s.trim_start().starts_with('[') => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_array)
+                .ok_or_else(|| wrong(name, v, "list", "not a JSON list".into())),
             Value::String(s) => Ok(Value::Array(
                 s.split(',')
                     .map(str::trim)
@@ -261,12 +265,10 @@ pub fn coerce(name: &str, kind: OptionKind, v: &Value) -> Result<Value, ArgsErro
         },
         OptionKind::Dict => match v {
             Value::Object(_) => Ok(v.clone()),
-            Value::String(s) if s.trim_start().starts_with('{') => {
-                serde_json::from_str::<Value>(s)
-                    .ok()
-                    .filter(Value::is_object)
-                    .ok_or_else(|| wrong(name, v, "dict", "not a JSON object".into()))
-            }
+            Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| wrong(name, v, "dict", "not a JSON object".into())),
             Value::String(s) => {
                 // Ansible's `k1=v1, k2=v2` form.
                 let mut map = Map::new();

@@ -76,8 +76,7 @@ pub async fn run_module<M: Module>(
         Err(e) => return ModuleResult::failure(e.to_string()),
     };
     let module_args = invocation_args(&spec, &validated.options, validated.meta.no_log);
-    let params: M::Params = match serde_json::from_value(Value::Object(validated.options.clone()))
-    {
+    let params: M::Params = match serde_json::from_value(Value::Object(validated.options.clone())) {
         Ok(p) => p,
         Err(e) => {
             let mut r = ModuleResult::failure(ArgsError::Invalid(e.to_string()).to_string());

@@ -70,7 +70,9 @@ pub fn schema_settings() -> SchemaSettings {
 
 /// The JSON Schema of `T` as this project writes it into `schemas/`.
 pub fn schema_of<T: JsonSchema>() -> Schema {
-    schema_settings().into_generator().into_root_schema_for::<T>()
+    schema_settings()
+        .into_generator()
+        .into_root_schema_for::<T>()
 }
 
 impl OptionsSpec {

@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Audit the boot images of a cluster or a cluster dump (read-only).
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// Run the `bootimage_info` module with Ansible-style arguments.
     #[command(name = "bootimage_info")]
     BootimageInfo(ModuleArgs),
@@ -174,7 +174,10 @@ fn run_audit(a: &AuditArgs) -> ExitCode {
         obj.remove("invocation");
     }
     match format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
         Output::Yaml => print!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
         Output::Table => {
             if result.failed && !result.values.contains_key("machinesets") {
@@ -206,7 +209,10 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
     let mut raw: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            println!("{}", ModuleResult::failure(format!("arguments are not JSON: {e}")).to_json());
+            println!(
+                "{}",
+                ModuleResult::failure(format!("arguments are not JSON: {e}")).to_json()
+            );
             return ExitCode::from(1);
         }
     };
@@ -237,7 +243,9 @@ fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
             match dir {
                 Some(d) => {
                     let path = d.join(format!("{name}.{which}.json"));
-                    if let Err(e) = std::fs::create_dir_all(d).and_then(|_| std::fs::write(&path, text)) {
+                    if let Err(e) =
+                        std::fs::create_dir_all(d).and_then(|_| std::fs::write(&path, text))
+                    {
                         eprintln!("error: writing {}: {e}", path.display());
                         return ExitCode::from(1);
                     }

@@ -48,7 +48,14 @@ pub fn render(result: &Value) -> String {
             .unwrap_or_default()
     ));
     let mut t = table(&[
-        "MachineSet", "Platform", "Arch", "Region", "Status", "Current build", "Target build", "Reason",
+        "MachineSet",
+        "Platform",
+        "Arch",
+        "Region",
+        "Status",
+        "Current build",
+        "Target build",
+        "Reason",
     ]);
     for m in result
         .get("machinesets")
@@ -64,11 +71,21 @@ pub fn render(result: &Value) -> String {
             s(m, "status"),
             s(m, "current_build"),
             s(m, "target_build"),
-            m.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
+            m.get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         ]);
     }
     out.push_str(&format!("{t}\n\n"));
-    let mut t = table(&["User-data secret", "Present", "Ignition", "Migration", "Used by", "Error"]);
+    let mut t = table(&[
+        "User-data secret",
+        "Present",
+        "Ignition",
+        "Migration",
+        "Used by",
+        "Error",
+    ]);
     for u in result
         .get("user_data_secrets")
         .and_then(Value::as_array)
@@ -78,7 +95,12 @@ pub fn render(result: &Value) -> String {
         let by = u
             .get("referenced_by")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
         t.add_row(vec![
             s(u, "name"),
@@ -90,11 +112,17 @@ pub fn render(result: &Value) -> String {
                 "no".into()
             },
             by,
-            u.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
+            u.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         ]);
     }
     out.push_str(&format!("{t}\n\n"));
-    let mcs = result.get("mcs_certificate").cloned().unwrap_or(Value::Null);
+    let mcs = result
+        .get("mcs_certificate")
+        .cloned()
+        .unwrap_or(Value::Null);
     match mcs.get("certificate").filter(|c| !c.is_null()) {
         Some(c) => {
             let sans: Vec<String> = ["dns_sans", "ip_sans"]
@@ -127,10 +155,21 @@ pub fn render(result: &Value) -> String {
     let asr = result.get("autoscaling").cloned().unwrap_or(Value::Null);
     out.push_str(&format!(
         "Autoscaling: ClusterAutoscaler {} · {} MachineAutoscaler(s)\n\n",
-        if asr.get("cluster_autoscaler").and_then(Value::as_bool) == Some(true) { "present" } else { "absent" },
-        asr.get("machine_autoscalers").and_then(Value::as_array).map_or(0, Vec::len)
+        if asr.get("cluster_autoscaler").and_then(Value::as_bool) == Some(true) {
+            "present"
+        } else {
+            "absent"
+        },
+        asr.get("machine_autoscalers")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
     ));
-    for w in result.get("warnings").and_then(Value::as_array).into_iter().flatten() {
+    for w in result
+        .get("warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         out.push_str(&format!("warning: {}\n", w.as_str().unwrap_or_default()));
     }
     out.push_str(&format!("{}\n", s(result, "msg")));

@@ -33,7 +33,10 @@ pub struct Dump {
 
 fn is_data_file(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("yaml" | "yml" | "json")
     )
 }
@@ -65,9 +68,8 @@ pub fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
     }
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
-        let v = Value::deserialize(doc).with_context(|| {
-            format!("{} is not valid YAML/JSON", path.display())
-        })?;
+        let v = Value::deserialize(doc)
+            .with_context(|| format!("{} is not valid YAML/JSON", path.display()))?;
         if !v.is_null() {
             docs.push(v);
         }
@@ -169,13 +171,19 @@ mod tests {
     use super::*;
 
     fn fixtures(p: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(p)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(p)
     }
 
     #[test]
     fn reads_multi_document_yaml_with_machinesets_and_autoscalers() {
         let d = load(&fixtures("machinesets/aws-arm64")).unwrap();
-        let sets = d.objects.iter().filter(|o| o.kind == resources::MACHINE_SET).count();
+        let sets = d
+            .objects
+            .iter()
+            .filter(|o| o.kind == resources::MACHINE_SET)
+            .count();
         let mas = d
             .objects
             .iter()

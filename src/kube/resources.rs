@@ -66,7 +66,13 @@ pub const MACHINE_SET: Kind = kind(
     "machinesets",
     true,
 );
-pub const MACHINE: Kind = kind("machine.openshift.io", "v1beta1", "Machine", "machines", true);
+pub const MACHINE: Kind = kind(
+    "machine.openshift.io",
+    "v1beta1",
+    "Machine",
+    "machines",
+    true,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const CONFIG_MAP: Kind = kind("", "v1", "ConfigMap", "configmaps", true);
 pub const NODE: Kind = kind("", "v1", "Node", "nodes", false);

@@ -77,9 +77,15 @@ impl LabelSelector {
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 Requirement::Equals(k.trim().to_string(), v.trim().to_string())
             } else if let Some((k, rest)) = part.split_once(" notin ") {
-                Requirement::NotIn(k.trim().to_string(), set_values(rest).ok_or_else(|| err("expected `key notin (v1,v2)`"))?)
+                Requirement::NotIn(
+                    k.trim().to_string(),
+                    set_values(rest).ok_or_else(|| err("expected `key notin (v1,v2)`"))?,
+                )
             } else if let Some((k, rest)) = part.split_once(" in ") {
-                Requirement::In(k.trim().to_string(), set_values(rest).ok_or_else(|| err("expected `key in (v1,v2)`"))?)
+                Requirement::In(
+                    k.trim().to_string(),
+                    set_values(rest).ok_or_else(|| err("expected `key in (v1,v2)`"))?,
+                )
             } else {
                 Requirement::Exists(part.to_string())
             };
@@ -158,7 +164,11 @@ mod tests {
             ("gpu notin (x)", true),
             ("role=worker,zone in (b)", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&l), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&l),
+                want,
+                "{sel}"
+            );
         }
     }
 

@@ -59,7 +59,9 @@ pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
                 .map(|(k, v)| {
                     (
                         k.clone(),
-                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
                     )
                 })
                 .collect()
@@ -96,7 +98,9 @@ pub const DEFAULT_USER_DATA_SECRETS: [&str; 4] = [
 ];
 
 fn is_user_data_name(name: &str) -> bool {
-    name.ends_with("user-data") || name.ends_with("user-data-managed") || name.contains("user-data-")
+    name.ends_with("user-data")
+        || name.ends_with("user-data-managed")
+        || name.contains("user-data-")
 }
 
 impl Snapshot {
@@ -137,10 +141,12 @@ impl Snapshot {
             dump.objects
                 .iter()
                 .filter(|o| o.kind == k)
-                .filter(|o| ns.is_none_or(|ns| {
-                    let got = namespace_of(&o.object);
-                    got == ns || got.is_empty()
-                }))
+                .filter(|o| {
+                    ns.is_none_or(|ns| {
+                        let got = namespace_of(&o.object);
+                        got == ns || got.is_empty()
+                    })
+                })
                 .map(|o| o.object.clone())
                 .collect()
         };
@@ -151,7 +157,11 @@ impl Snapshot {
             secrets_readable: true,
             ..Snapshot::default()
         };
-        snap.select_machinesets(of_kind(resources::MACHINE_SET, Some(&sel.namespace)), sel, true);
+        snap.select_machinesets(
+            of_kind(resources::MACHINE_SET, Some(&sel.namespace)),
+            sel,
+            true,
+        );
         snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
         snap.mcs_tls_secret = single(
             resources::SECRET,
@@ -192,8 +202,18 @@ impl Snapshot {
         let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
             list(conn, resources::MACHINE_SET, Some(ns), &lp),
             list(conn, resources::SECRET, Some(ns), &all),
-            get(conn, resources::SECRET, Some(resources::MCO_NAMESPACE), resources::MCS_TLS_SECRET),
-            get(conn, resources::CONFIG_MAP, Some(resources::MCO_NAMESPACE), resources::BOOTIMAGES_CONFIGMAP),
+            get(
+                conn,
+                resources::SECRET,
+                Some(resources::MCO_NAMESPACE),
+                resources::MCS_TLS_SECRET
+            ),
+            get(
+                conn,
+                resources::CONFIG_MAP,
+                Some(resources::MCO_NAMESPACE),
+                resources::BOOTIMAGES_CONFIGMAP
+            ),
             get(conn, resources::CLUSTER_VERSION, None, "version"),
             get(conn, resources::INFRASTRUCTURE, None, "cluster"),
             get(conn, resources::MACHINE_CONFIGURATION, None, "cluster"),
@@ -218,8 +238,13 @@ impl Snapshot {
             Ok(None) => snap.secrets_readable = true,
             Err(e) => snap.unreadable.push(format!("user-data secrets: {e:#}")),
         }
-        snap.mcs_tls_secret = optional(&mut snap.unreadable, "machine-config-server-tls secret", mcs);
-        snap.bootimages_configmap = optional(&mut snap.unreadable, "coreos-bootimages ConfigMap", cm);
+        snap.mcs_tls_secret = optional(
+            &mut snap.unreadable,
+            "machine-config-server-tls secret",
+            mcs,
+        );
+        snap.bootimages_configmap =
+            optional(&mut snap.unreadable, "coreos-bootimages ConfigMap", cm);
         snap.cluster_version = optional(&mut snap.unreadable, "ClusterVersion", cv);
         snap.infrastructure = optional(&mut snap.unreadable, "Infrastructure", infra);
         snap.machine_configuration = optional(&mut snap.unreadable, "MachineConfiguration", mc);
@@ -250,7 +275,13 @@ fn api(conn: &Connection, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
 }
 
 /// Explains a kube error the way a person can act on it.
-pub fn explain(err: &kube::Error, conn: &Connection, verb: &str, kind: Kind, ns: Option<&str>) -> String {
+pub fn explain(
+    err: &kube::Error,
+    conn: &Connection,
+    verb: &str,
+    kind: Kind,
+    ns: Option<&str>,
+) -> String {
     let where_ = ns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
     match err {
         kube::Error::Api(status) if status.code == 403 => format!(

@@ -70,16 +70,18 @@ pub struct Params {
 /// The module.
 pub struct BootimageInfo;
 
+/// The stream set with its source and path, or why there is none (not an error: the
+/// audit still reports everything else).
+type LoadedStreams = std::result::Result<(StreamSet, StreamSource, Option<String>), String>;
+
 /// Reads the stream metadata: the file when given, else the cluster's ConfigMap.
-fn load_streams(
-    params: &Params,
-    snapshot: &Snapshot,
-) -> Result<std::result::Result<(StreamSet, StreamSource, Option<String>), String>> {
+fn load_streams(params: &Params, snapshot: &Snapshot) -> Result<LoadedStreams> {
     let marketplace = params
         .marketplace_file
         .as_ref()
         .map(|path| {
-            stream::parse_stream_file(path).with_context(|| format!("marketplace_file {}", path.display()))
+            stream::parse_stream_file(path)
+                .with_context(|| format!("marketplace_file {}", path.display()))
         })
         .transpose()?;
     let with_marketplace = |mut set: StreamSet| {
@@ -91,7 +93,11 @@ fn load_streams(
     if let Some(path) = &params.stream_file {
         let set = stream::parse_stream_file(path)
             .with_context(|| format!("stream_file {}", path.display()))?;
-        return Ok(Ok((with_marketplace(set), StreamSource::File, Some(path.display().to_string()))));
+        return Ok(Ok((
+            with_marketplace(set),
+            StreamSource::File,
+            Some(path.display().to_string()),
+        )));
     }
     match &snapshot.bootimages_configmap {
         Some(cm) => Ok(stream::parse::parse_configmap(cm)
@@ -138,9 +144,9 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
         .transpose()?;
     let mut image_builds = BTreeMap::new();
     for (image, build) in &params.image_builds {
-        let b: BuildId = build
-            .parse()
-            .map_err(|e| anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}"))?;
+        let b: BuildId = build.parse().map_err(|e| {
+            anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}")
+        })?;
         image_builds.insert(image.clone(), b);
     }
     Ok((
@@ -164,7 +170,10 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let streams = load_streams(params, &snapshot)?;
     let input = AuditInput {
         snapshot: &snapshot,
-        streams: streams.as_ref().map(|(s, src, p)| (s, src.clone(), p.clone())).map_err(Clone::clone),
+        streams: streams
+            .as_ref()
+            .map(|(s, src, p)| (s, src.clone(), p.clone()))
+            .map_err(Clone::clone),
         catalog: Catalog::embedded(),
         options: &options,
         now: std::time::SystemTime::now(),
@@ -172,9 +181,10 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let mut report = audit(&input);
     for name in &params.machinesets {
         if !report.machinesets.iter().any(|m| &m.name == name) {
-            report
-                .warnings
-                .push(format!("MachineSet {name} not found in namespace {}", params.namespace));
+            report.warnings.push(format!(
+                "MachineSet {name} not found in namespace {}",
+                params.namespace
+            ));
         }
     }
     Ok(report)
@@ -190,7 +200,10 @@ pub fn summary_line(r: &AuditReport) -> String {
     if r.compliant {
         format!("compliant; {counts}")
     } else {
-        format!("not compliant: {}; {counts}", r.noncompliant_reasons.join("; "))
+        format!(
+            "not compliant: {}; {counts}",
+            r.noncompliant_reasons.join("; ")
+        )
     }
 }
 

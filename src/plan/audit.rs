@@ -244,7 +244,12 @@ fn user_data_report(snapshot: &Snapshot) -> Vec<UserDataSecretReport> {
                 None if !snapshot.secrets_readable => {
                     r.error = Some("secrets could not be read".into())
                 }
-                None => r.error = Some("secret not found: MachineSets that reference it cannot boot new machines".into()),
+                None => {
+                    r.error = Some(
+                        "secret not found: MachineSets that reference it cannot boot new machines"
+                            .into(),
+                    )
+                }
                 Some(secret) => {
                     r.present = true;
                     match ignition::decode_secret_user_data(secret) {
@@ -270,8 +275,12 @@ fn user_data_report(snapshot: &Snapshot) -> Vec<UserDataSecretReport> {
 fn stub_cas(snapshot: &Snapshot) -> Vec<Vec<u8>> {
     let mut cas = Vec::new();
     for secret in snapshot.user_data_secrets.values() {
-        let Ok(bytes) = ignition::decode_secret_user_data(secret) else { continue };
-        let Ok(ign) = ignition::parse_ignition(&bytes) else { continue };
+        let Ok(bytes) = ignition::decode_secret_user_data(secret) else {
+            continue;
+        };
+        let Ok(ign) = ignition::parse_ignition(&bytes) else {
+            continue;
+        };
         for ca in cert::ca_pems_from_ignition(&ign) {
             if !cas.contains(&ca) {
                 cas.push(ca);
@@ -286,7 +295,10 @@ fn mcs_section(snapshot: &Snapshot, now: SystemTime) -> McsCertificateSection {
         return McsCertificateSection {
             present: false,
             certificate: None,
-            error: Some("secret openshift-machine-config-operator/machine-config-server-tls not found".into()),
+            error: Some(
+                "secret openshift-machine-config-operator/machine-config-server-tls not found"
+                    .into(),
+            ),
         };
     };
     let pem = secret
@@ -486,7 +498,11 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             .join(", ")
     };
     if summary.outdated > 0 {
-        reasons.push(format!("{} outdated MachineSet(s): {}", summary.outdated, names(Status::Outdated)));
+        reasons.push(format!(
+            "{} outdated MachineSet(s): {}",
+            summary.outdated,
+            names(Status::Outdated)
+        ));
     }
     if summary.newer_than_cluster > 0 {
         reasons.push(format!(
@@ -501,7 +517,10 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             .filter(|s| s.migration_required)
             .map(|s| s.name.as_str())
             .collect();
-        reasons.push(format!("stub Ignition spec 2.x needs migration: {}", n.join(", ")));
+        reasons.push(format!(
+            "stub Ignition spec 2.x needs migration: {}",
+            n.join(", ")
+        ));
     }
     if regen {
         let why = mcs_certificate
@@ -509,7 +528,9 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             .as_ref()
             .map(|c| c.reasons.join("; "))
             .unwrap_or_default();
-        reasons.push(format!("machine-config-server certificate must be regenerated: {why}"));
+        reasons.push(format!(
+            "machine-config-server certificate must be regenerated: {why}"
+        ));
     }
     for u in &snap.unreadable {
         reasons.push(format!("could not check {u}"));

@@ -60,7 +60,8 @@ fn completed_version(cv: &Value) -> Option<String> {
 /// Architecture from ClusterVersion: `status.desired.architecture`,
 /// `spec.desiredUpdate.architecture`, or the ReleaseAccepted message's `architecture="…"`.
 fn cluster_arch(cv: &Value) -> Option<String> {
-    let explicit = s(cv, "/status/desired/architecture").or_else(|| s(cv, "/spec/desiredUpdate/architecture"));
+    let explicit =
+        s(cv, "/status/desired/architecture").or_else(|| s(cv, "/spec/desiredUpdate/architecture"));
     let from_message = || {
         cv.pointer("/status/conditions")
             .and_then(Value::as_array)?
@@ -102,20 +103,36 @@ fn tags(infra: &Value) -> Vec<(String, String)> {
 pub fn managed_reason(infra: Option<&Value>, machinesets: &[Value]) -> Option<String> {
     if let Some(infra) = infra {
         if s(infra, "/status/controlPlaneTopology").as_deref() == Some("External") {
-            return Some("hosted control plane (Infrastructure controlPlaneTopology: External)".into());
+            return Some(
+                "hosted control plane (Infrastructure controlPlaneTopology: External)".into(),
+            );
         }
-        if s(infra, "/metadata/labels/hypershift.openshift.io~1managed").as_deref() == Some("true") {
-            return Some("hosted control plane (label hypershift.openshift.io/managed=true)".into());
+        if s(infra, "/metadata/labels/hypershift.openshift.io~1managed").as_deref() == Some("true")
+        {
+            return Some(
+                "hosted control plane (label hypershift.openshift.io/managed=true)".into(),
+            );
         }
         let tags = tags(infra);
         if let Some((_, v)) = tags.iter().find(|(k, _)| k == "red-hat-clustertype") {
-            return Some(format!("{} (resource tag red-hat-clustertype={v})", v.to_ascii_uppercase()));
+            return Some(format!(
+                "{} (resource tag red-hat-clustertype={v})",
+                v.to_ascii_uppercase()
+            ));
         }
-        if tags.iter().any(|(k, v)| k == "red-hat-managed" && v == "true") {
+        if tags
+            .iter()
+            .any(|(k, v)| k == "red-hat-managed" && v == "true")
+        {
             return Some("ROSA/OSD (resource tag red-hat-managed=true)".into());
         }
-        if let Some((k, _)) = tags.iter().find(|(k, _)| k.starts_with("api.openshift.com/")) {
-            return Some(format!("ROSA/OSD (OpenShift Cluster Manager resource tag {k})"));
+        if let Some((k, _)) = tags
+            .iter()
+            .find(|(k, _)| k.starts_with("api.openshift.com/"))
+        {
+            return Some(format!(
+                "ROSA/OSD (OpenShift Cluster Manager resource tag {k})"
+            ));
         }
         if let Some(rg) = s(infra, "/status/platformStatus/azure/resourceGroupName") {
             if rg.starts_with("aro-") {
@@ -126,9 +143,14 @@ pub fn managed_reason(infra: Option<&Value>, machinesets: &[Value]) -> Option<St
     // ARO's own marketplace images carry an OCP-versioned version (`411.86.20221004`);
     // self-managed 4.20+ clusters use the same publisher with RHEL-versioned images.
     for ms in machinesets {
-        let Some(spec) = platform::provider_spec(ms) else { continue };
+        let Some(spec) = platform::provider_spec(ms) else {
+            continue;
+        };
         let publisher = spec.pointer("/image/publisher").and_then(Value::as_str);
-        let version = spec.pointer("/image/version").and_then(Value::as_str).unwrap_or_default();
+        let version = spec
+            .pointer("/image/version")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if publisher == Some("azureopenshift")
             && BuildId::from_marketplace_version(version).is_ok_and(|b| b.ocp_version().is_some())
         {
@@ -160,7 +182,8 @@ pub fn cluster_info(
     });
     let managed_reason = managed_reason(infra, machinesets);
     ClusterInfo {
-        version: cv.and_then(|cv| completed_version(cv).or_else(|| s(cv, "/status/desired/version"))),
+        version: cv
+            .and_then(|cv| completed_version(cv).or_else(|| s(cv, "/status/desired/version"))),
         desired_version: cv.and_then(|cv| s(cv, "/status/desired/version")),
         platform,
         infrastructure_name: infra.and_then(|i| s(i, "/status/infrastructureName")),
@@ -209,12 +232,25 @@ mod tests {
     #[test]
     fn versions_and_arch() {
         let cv = load("resourcewatch-3nodes-gcp-okd-clusterversion.yaml");
-        let info = cluster_info(Some(&cv), Some(&load("resourcewatch-3nodes-gcp-infrastructure.yaml")), &[], None);
-        assert_eq!(info.version.as_deref(), Some("4.12.0-0.okd-2023-03-04-063026"));
+        let info = cluster_info(
+            Some(&cv),
+            Some(&load("resourcewatch-3nodes-gcp-infrastructure.yaml")),
+            &[],
+            None,
+        );
+        assert_eq!(
+            info.version.as_deref(),
+            Some("4.12.0-0.okd-2023-03-04-063026")
+        );
         assert_eq!(info.architecture.as_deref(), Some("x86_64"));
         assert_eq!(info.platform.as_deref(), Some("gcp"));
         let multi = load("oc-example-to-multi-arch-clusterversion.yaml");
-        assert_eq!(cluster_info(Some(&multi), None, &[], None).architecture.as_deref(), Some("multi"));
+        assert_eq!(
+            cluster_info(Some(&multi), None, &[], None)
+                .architecture
+                .as_deref(),
+            Some("multi")
+        );
         assert_eq!(ocp_minor("4.13.0-ec.4"), Some((4, 13)));
     }
 

@@ -88,7 +88,10 @@ pub fn annotated_arch(ms: &Value) -> Option<Result<Arch, String>> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| k.trim() == "kubernetes.io/arch")
         .map(|(_, v)| v.trim())?;
-    Some(Arch::parse_any(value).ok_or_else(|| format!("unknown architecture {value:?} in {ARCH_ANNOTATION}")))
+    Some(
+        Arch::parse_any(value)
+            .ok_or_else(|| format!("unknown architecture {value:?} in {ARCH_ANNOTATION}")),
+    )
 }
 
 fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
@@ -173,7 +176,10 @@ fn skip_reason(ms: &Value) -> Option<String> {
         .get("machine.openshift.io/os-id")
         .is_some_and(|v| v.eq_ignore_ascii_case("windows"))
     {
-        return Some("Windows MachineSet (machine.openshift.io/os-id: Windows); its image is not RHCOS".into());
+        return Some(
+            "Windows MachineSet (machine.openshift.io/os-id: Windows); its image is not RHCOS"
+                .into(),
+        );
     }
     None
 }

@@ -19,15 +19,18 @@ pub fn read(spec: &Value) -> ProviderRead {
             publisher: p.to_string(),
             offer: str_at(spec, "/image/offer").unwrap_or_default().to_string(),
             sku: str_at(spec, "/image/sku").unwrap_or_default().to_string(),
-            version: str_at(spec, "/image/version").unwrap_or_default().to_string(),
+            version: str_at(spec, "/image/version")
+                .unwrap_or_default()
+                .to_string(),
         }),
         (None, None) => None,
     };
     let security = str_at(spec, "/securityProfile/settings/securityType");
     let skip = match (security, &image) {
-        (Some(t), _) if t.eq_ignore_ascii_case("ConfidentialVM") => {
-            Some("confidential VM (securityType ConfidentialVM) needs a confidential image; not managed".to_string())
-        }
+        (Some(t), _) if t.eq_ignore_ascii_case("ConfidentialVM") => Some(
+            "confidential VM (securityType ConfidentialVM) needs a confidential image; not managed"
+                .to_string(),
+        ),
         (_, None) => Some("providerSpec has no image".to_string()),
         _ => None,
     };
@@ -61,9 +64,9 @@ fn marketplace_target<'a>(
         .iter()
         .find(|m| m.publisher == publisher && m.offer == offer && m.sku == sku)
         .or_else(|| {
-            arch.azure_marketplace.iter().find(|m| {
-                m.publisher == publisher && m.offer == offer && m.generation == gen
-            })
+            arch.azure_marketplace
+                .iter()
+                .find(|m| m.publisher == publisher && m.offer == offer && m.generation == gen)
         })
 }
 
@@ -110,7 +113,9 @@ pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
 /// Marketplace versions carry the build; resource ids may embed one in their name.
 pub fn current_build(image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
     match image {
-        BootImage::AzureMarketplace { version, .. } => BuildId::from_marketplace_version(version).ok(),
+        BootImage::AzureMarketplace { version, .. } => {
+            BuildId::from_marketplace_version(version).ok()
+        }
         BootImage::AzureResourceId(id) => {
             BuildId::from_image_name(id.rsplit('/').next().unwrap_or(id))
         }

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::{artifact_target, named_image, str_at, BootImage, Lookup, Platform, ProviderRead, Target};
+use super::{
+    artifact_target, named_image, str_at, BootImage, Lookup, Platform, ProviderRead, Target,
+};
 use crate::stream::{ArchStream, BuildId};
 
 /// Reads the image name.
@@ -22,7 +24,11 @@ pub fn read(spec: &Value) -> ProviderRead {
 
 /// The stream's ibmcloud release.
 pub fn target(_read: &ProviderRead, arch: &ArchStream) -> Target {
-    artifact_target(arch, "ibmcloud", "import the stream's IBM Cloud image as a VPC custom image and name it in the MachineSet")
+    artifact_target(
+        arch,
+        "ibmcloud",
+        "import the stream's IBM Cloud image as a VPC custom image and name it in the MachineSet",
+    )
 }
 
 /// A build id in the image name (`rhcos-4xx-9x-<timestamp>-0…`), else unknown.

@@ -254,7 +254,7 @@ pub fn current_build(read: &ProviderRead, target: &Target, lookup: &Lookup) -> O
     if let Some(b) = lookup.image_builds.get(&shown) {
         return Some(b.clone());
     }
-    let by_platform = match read.platform {
+    match read.platform {
         Platform::Aws => aws::current_build(image, lookup),
         Platform::Gcp => gcp::current_build(image, lookup),
         Platform::Azure => azure::current_build(image, lookup),
@@ -263,8 +263,7 @@ pub fn current_build(read: &ProviderRead, target: &Target, lookup: &Lookup) -> O
         Platform::Nutanix => nutanix::current_build(image, lookup),
         Platform::Ibmcloud => ibmcloud::current_build(image, lookup),
         Platform::Powervs => powervs::current_build(image, lookup),
-    };
-    by_platform
+    }
 }
 
 /// The architecture of the current image, when a known stream lists it
@@ -313,6 +312,8 @@ pub(crate) fn artifact_target(arch: &ArchStream, artifact: &str, how: &str) -> T
             build: b.clone(),
             how: how.to_string(),
         },
-        None => Target::None(format!("the stream has no `{artifact}` artifact for this architecture")),
+        None => Target::None(format!(
+            "the stream has no `{artifact}` artifact for this architecture"
+        )),
     }
 }

@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 
-use super::{artifact_target, named_image, str_at, BootImage, Lookup, Platform, ProviderRead, Target};
+use super::{
+    artifact_target, named_image, str_at, BootImage, Lookup, Platform, ProviderRead, Target,
+};
 use crate::stream::{ArchStream, BuildId};
 
 /// Reads the image name or id.
@@ -25,7 +27,11 @@ const HOW: &str = "import the stream's PowerVS OVA as a boot image and name it i
 
 /// The stream's PowerVS release for the region, else for the architecture.
 pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
-    if let Some(img) = read.region.as_ref().and_then(|r| arch.powervs_regions.get(r)) {
+    if let Some(img) = read
+        .region
+        .as_ref()
+        .and_then(|r| arch.powervs_regions.get(r))
+    {
         return Target::BuildOnly {
             build: img.release.clone(),
             how: HOW.to_string(),

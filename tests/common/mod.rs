@@ -61,23 +61,31 @@ pub enum TestCluster {
     },
 }
 
-/// The kubectl-like tool used to load objects into a real server.
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    use std::io::Write;
-    let mut cmd = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()));
-    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl is needed with OCP_BOOTIMAGE_TEST_KUBECONFIG");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+/// A kube client for the real server (tests only load and clean up through it).
+fn real_client(kubeconfig: &Path) -> (tokio::runtime::Runtime, kube::Client) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(cfg).unwrap()
+    });
+    (rt, client)
+}
+
+fn dynamic_api(client: &kube::Client, obj: &Value) -> kube::Api<kube::api::DynamicObject> {
+    let kind = ocp_bootimage::kube::resources::by_kind(obj["kind"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("unknown kind in {obj}"));
+    let ar = kind.api_resource();
+    match obj["metadata"]["namespace"].as_str() {
+        Some(ns) if kind.namespaced => kube::Api::namespaced_with(client.clone(), ns, &ar),
+        _ if kind.namespaced => kube::Api::namespaced_with(client.clone(), "default", &ar),
+        _ => kube::Api::all_with(client.clone(), &ar),
     }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 impl TestCluster {
@@ -117,29 +125,32 @@ impl TestCluster {
                 created,
                 ..
             } => {
+                let (rt, client) = real_client(kubeconfig);
                 for o in objects {
                     let mut o = o.clone();
                     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-                        for k in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "selfLink", "generation"] {
+                        for k in [
+                            "resourceVersion",
+                            "uid",
+                            "creationTimestamp",
+                            "managedFields",
+                            "selfLink",
+                            "generation",
+                            "ownerReferences",
+                        ] {
                             m.remove(k);
                         }
                     }
-                    let text = serde_json::to_string(&o).unwrap();
-                    let (ok, out) = kubectl(kubeconfig, &["create", "-f", "-"], Some(&text));
-                    assert!(ok, "kubectl create failed: {out}");
-                    if o.get("status").is_some() {
-                        let kind = o["kind"].as_str().unwrap().to_ascii_lowercase();
-                        let name = o["metadata"]["name"].as_str().unwrap();
-                        let patch = serde_json::json!({"status": o["status"]}).to_string();
-                        let mut args = vec!["patch", &kind, name, "--subresource=status", "--type=merge", "-p", &patch];
-                        let ns = o["metadata"]["namespace"].as_str().map(str::to_string);
-                        let ns_arg;
-                        if let Some(ns) = &ns {
-                            ns_arg = ns.clone();
-                            args.push("-n");
-                            args.push(&ns_arg);
-                        }
-                        let (_ok, _out) = kubectl(kubeconfig, &args, None);
+                    let api = dynamic_api(&client, &o);
+                    let name = o["metadata"]["name"].as_str().unwrap().to_string();
+                    let dynamic: kube::api::DynamicObject =
+                        serde_json::from_value(o.clone()).unwrap();
+                    rt.block_on(api.create(&Default::default(), &dynamic))
+                        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+                    if let Some(status) = o.get("status") {
+                        let patch = kube::api::Patch::Merge(serde_json::json!({"status": status}));
+                        // Kinds without a status subresource kept it on create.
+                        let _ = rt.block_on(api.patch_status(&name, &Default::default(), &patch));
                     }
                     created.push(o);
                 }
@@ -177,9 +188,11 @@ impl Drop for TestCluster {
             ..
         } = self
         {
+            let (rt, client) = real_client(kubeconfig);
             for o in created.iter().rev() {
-                let text = serde_json::to_string(o).unwrap();
-                let _ = kubectl(kubeconfig, &["delete", "--ignore-not-found", "--wait=false", "-f", "-"], Some(&text));
+                let api = dynamic_api(&client, o);
+                let name = o["metadata"]["name"].as_str().unwrap();
+                let _ = rt.block_on(api.delete(name, &Default::default()));
             }
         }
     }
@@ -213,7 +226,15 @@ pub fn run_module_env(module: &str, args: &Value, env: &[(&str, &str)]) -> Modul
     std::fs::write(&args_file, serde_json::to_string(args).unwrap()).unwrap();
     let mut cmd = Command::new(&exe);
     cmd.arg(&args_file).stdin(std::process::Stdio::null());
-    for k in ["KUBECONFIG", "K8S_AUTH_KUBECONFIG", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_CONTEXT", "K8S_AUTH_VERIFY_SSL", "K8S_AUTH_SSL_CA_CERT"] {
+    for k in [
+        "KUBECONFIG",
+        "K8S_AUTH_KUBECONFIG",
+        "K8S_AUTH_HOST",
+        "K8S_AUTH_API_KEY",
+        "K8S_AUTH_CONTEXT",
+        "K8S_AUTH_VERIFY_SSL",
+        "K8S_AUTH_SSL_CA_CERT",
+    ] {
         cmd.env_remove(k);
     }
     cmd.env("HOME", dir.path());
