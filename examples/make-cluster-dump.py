@@ -75,6 +75,8 @@ b01["metadata"]["labels"]["machine.openshift.io/cluster-api-cluster"] = "build09
 b01["spec"]["replicas"] = 2
 for s in sets + [b01]:
     s["metadata"].setdefault("resourceVersion", "1000")
+    # What `oc get` shows: the API server defaults spec.replicas to 1 (MachineSet CRD).
+    s["spec"].setdefault("replicas", 1)
 write("namespaces/openshift-machine-api/machine.openshift.io/machinesets.yaml",
       {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": sets + [b01]})
 for m in mas:

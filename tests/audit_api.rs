@@ -115,9 +115,17 @@ fn label_selector_and_names_are_applied() {
 #[test]
 fn forbidden_machinesets_is_a_clear_failure() {
     let c = cluster_with_dump();
-    let Some(server) = c.server() else { return };
-    server.deny("list", "machinesets");
-    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    // In-process: deny the verb. Real server: a context whose user has no RBAC grants
+    // (`limited` in ../shared/tools/kube-apiserver's kubeconfig).
+    let args = match c.server() {
+        Some(server) => {
+            server.deny("list", "machinesets");
+            json!({"kubeconfig": c.kubeconfig()})
+        }
+        None => json!({"kubeconfig": c.kubeconfig(),
+                       "context": std::env::var("OCP_BOOTIMAGE_TEST_LIMITED_CONTEXT").unwrap_or_else(|_| "limited".into())}),
+    };
+    let r = run_module("bootimage_info", &args);
     assert_eq!(r.json["failed"], true);
     let msg = r.json["msg"].as_str().unwrap();
     assert!(

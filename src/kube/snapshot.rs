@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub cluster_autoscalers: Vec<Value>,
     /// Things that could not be read (shown as warnings; they make the audit incomplete).
     pub unreadable: Vec<String>,
+    /// Remarks about what was read (shown as warnings), e.g. a dump with two ClusterVersions.
+    pub notes: Vec<String>,
 }
 
 /// Labels of an object as a map.
@@ -175,15 +177,23 @@ impl Snapshot {
         );
         // Insights archives keep ClusterVersion/Infrastructure under other names; take the
         // canonical name first, else the only one.
-        let singleton = |k: Kind, name: &str| {
-            single(k, None, name).or_else(|| {
-                let all = of_kind(k, None);
-                (all.len() == 1).then(|| all.into_iter().next()).flatten()
-            })
+        let mut notes = Vec::new();
+        let mut singleton = |k: Kind, name: &str| {
+            let all = of_kind(k, None);
+            if all.len() > 1 {
+                notes.push(format!(
+                    "the dump holds {} {} objects; using the one named {name:?} (or the first)",
+                    all.len(),
+                    k.kind
+                ));
+            }
+            let named = all.iter().position(|o| name_of(o) == name).unwrap_or(0);
+            all.into_iter().nth(named)
         };
         snap.cluster_version = singleton(resources::CLUSTER_VERSION, "version");
         snap.infrastructure = singleton(resources::INFRASTRUCTURE, "cluster");
         snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
+        snap.notes = notes;
         snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
         snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
         snap

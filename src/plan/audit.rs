@@ -391,6 +391,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         .unreadable
         .iter()
         .map(|u| format!("could not read {u}"))
+        .chain(snap.notes.iter().cloned())
         .collect();
     let cluster = cluster_info(
         snap.cluster_version.as_ref(),
@@ -441,7 +442,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
     };
     if cluster.architecture.is_none() && !snap.machinesets.is_empty() {
         warnings.push(
-            "the cluster's architecture is unknown (no ClusterVersion); assuming x86_64 for MachineSets without an arch annotation".into(),
+            "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
         );
     }
     let machinesets: Vec<MachineSetReport> =

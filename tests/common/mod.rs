@@ -145,14 +145,30 @@ impl TestCluster {
                     let name = o["metadata"]["name"].as_str().unwrap().to_string();
                     let dynamic: kube::api::DynamicObject =
                         serde_json::from_value(o.clone()).unwrap();
-                    rt.block_on(api.create(&Default::default(), &dynamic))
-                        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
-                    if let Some(status) = o.get("status") {
-                        let patch = kube::api::Patch::Merge(serde_json::json!({"status": status}));
-                        // Kinds without a status subresource kept it on create.
-                        let _ = rt.block_on(api.patch_status(&name, &Default::default(), &patch));
+                    let pp = kube::api::PostParams::default();
+                    let stored = match rt.block_on(api.create(&pp, &dynamic)) {
+                        Err(kube::Error::Api(e)) if e.code == 409 => {
+                            // Left over from an interrupted run: replace it.
+                            let _ = rt.block_on(api.delete(&name, &Default::default()));
+                            rt.block_on(api.create(&pp, &dynamic))
+                        }
+                        other => other,
                     }
-                    created.push(o);
+                    .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+                    created.push(o.clone());
+                    if let Some(status) = o.get("status") {
+                        // PUT the whole status (a merge patch would delete keys whose value is null).
+                        let mut with_status = serde_json::to_value(&stored).unwrap();
+                        with_status["status"] = status.clone();
+                        let body: kube::api::DynamicObject =
+                            serde_json::from_value(with_status).unwrap();
+                        match rt.block_on(api.replace_status(&name, &pp, &body)) {
+                            Ok(_) => {}
+                            // Kinds without a status subresource kept it on create.
+                            Err(kube::Error::Api(e)) if e.code == 404 => {}
+                            Err(e) => panic!("writing the status of {name}: {e}"),
+                        }
+                    }
                 }
             }
         }
