@@ -14,4 +14,5 @@ pub mod kube;
 pub mod modules;
 pub mod plan;
 pub mod platform;
+pub mod record;
 pub mod stream;

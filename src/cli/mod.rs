@@ -32,6 +32,9 @@ pub enum Command {
     /// Run the `bootimage_info` module with Ansible-style arguments.
     #[command(name = "bootimage_info")]
     BootimageInfo(ModuleArgs),
+    /// Run the `machineset_bootimage` module (swap boot images) with Ansible-style arguments.
+    #[command(name = "machineset_bootimage")]
+    MachinesetBootimage(ModuleArgs),
     /// Print or write the JSON Schemas of every module's input and output.
     Schemas {
         /// Write `<module>.input.json` and `<module>.output.json` into this directory.
@@ -263,6 +266,7 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Audit(a) => run_audit(a),
         Command::BootimageInfo(a) => run_module_cmd("bootimage_info", a),
+        Command::MachinesetBootimage(a) => run_module_cmd("machineset_bootimage", a),
         Command::Schemas { write } => write_schemas(write.as_ref()),
     }
 }

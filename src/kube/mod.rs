@@ -4,6 +4,8 @@
 //! Owns the connection options, the kinds this tool reads, label selectors,
 //! the dump loader and the snapshot. Must not make decisions about boot images.
 
+pub mod apply;
+pub mod client;
 pub mod connection;
 pub mod dump;
 pub mod resources;

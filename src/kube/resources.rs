@@ -73,6 +73,13 @@ pub const MACHINE: Kind = kind(
     "machines",
     true,
 );
+pub const CONTROL_PLANE_MACHINE_SET: Kind = kind(
+    "machine.openshift.io",
+    "v1",
+    "ControlPlaneMachineSet",
+    "controlplanemachinesets",
+    true,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const CONFIG_MAP: Kind = kind("", "v1", "ConfigMap", "configmaps", true);
 pub const NODE: Kind = kind("", "v1", "Node", "nodes", false);
@@ -117,6 +124,7 @@ pub const CLUSTER_AUTOSCALER: Kind = kind(
 pub const ALL: &[Kind] = &[
     MACHINE_SET,
     MACHINE,
+    CONTROL_PLANE_MACHINE_SET,
     SECRET,
     CONFIG_MAP,
     NODE,

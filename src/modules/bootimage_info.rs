@@ -72,12 +72,17 @@ pub struct BootimageInfo;
 
 /// The stream set with its source and path, or why there is none (not an error: the
 /// audit still reports everything else).
-type LoadedStreams = std::result::Result<(StreamSet, StreamSource, Option<String>), String>;
+pub(crate) type LoadedStreams =
+    std::result::Result<(StreamSet, StreamSource, Option<String>), String>;
 
-/// Reads the stream metadata: the file when given, else the cluster's ConfigMap.
-fn load_streams(params: &Params, snapshot: &Snapshot) -> Result<LoadedStreams> {
-    let marketplace = params
-        .marketplace_file
+/// Reads the stream metadata: the file when given, else the cluster's ConfigMap;
+/// marketplace data is added to either. Shared with `machineset_bootimage`.
+pub(crate) fn load_streams(
+    stream_file: Option<&PathBuf>,
+    marketplace_file: Option<&PathBuf>,
+    snapshot: &Snapshot,
+) -> Result<LoadedStreams> {
+    let marketplace = marketplace_file
         .as_ref()
         .map(|path| {
             stream::parse_stream_file(path)
@@ -90,7 +95,7 @@ fn load_streams(params: &Params, snapshot: &Snapshot) -> Result<LoadedStreams> {
         }
         set
     };
-    if let Some(path) = &params.stream_file {
+    if let Some(path) = stream_file {
         let set = stream::parse_stream_file(path)
             .with_context(|| format!("stream_file {}", path.display()))?;
         return Ok(Ok((
@@ -126,14 +131,27 @@ async fn observe(params: &Params, sel: &Selection) -> Result<Snapshot> {
 }
 
 fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
-    let label_selector = params
-        .label_selector
-        .as_deref()
-        .map(LabelSelector::parse)
-        .transpose()?;
-    let architecture = params
-        .architecture
-        .as_deref()
+    selection_and_options(
+        &params.namespace,
+        &params.machinesets,
+        params.label_selector.as_deref(),
+        params.architecture.as_deref(),
+        &params.image_builds,
+        params.os_stream.clone(),
+    )
+}
+
+/// Parses the selection and audit options shared by the audit and the swap.
+pub(crate) fn selection_and_options(
+    namespace: &str,
+    machinesets: &[String],
+    label_selector: Option<&str>,
+    architecture: Option<&str>,
+    builds: &BTreeMap<String, String>,
+    os_stream: Option<String>,
+) -> Result<(Selection, AuditOptions)> {
+    let label_selector = label_selector.map(LabelSelector::parse).transpose()?;
+    let architecture = architecture
         .map(|a| {
             Arch::parse_any(a).ok_or_else(|| {
                 anyhow::anyhow!(
@@ -143,7 +161,7 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
         })
         .transpose()?;
     let mut image_builds = BTreeMap::new();
-    for (image, build) in &params.image_builds {
+    for (image, build) in builds {
         let b: BuildId = build.parse().map_err(|e| {
             anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}")
         })?;
@@ -151,14 +169,15 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
     }
     Ok((
         Selection {
-            namespace: params.namespace.clone(),
-            names: params.machinesets.clone(),
+            namespace: namespace.to_string(),
+            names: machinesets.to_vec(),
             label_selector,
         },
         AuditOptions {
-            os_stream: params.os_stream.clone(),
+            os_stream,
             architecture,
             image_builds,
+            allow_newer_stream: false,
         },
     ))
 }
@@ -167,7 +186,11 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
 pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let (sel, options) = parse_options(params)?;
     let snapshot = observe(params, &sel).await?;
-    let streams = load_streams(params, &snapshot)?;
+    let streams = load_streams(
+        params.stream_file.as_ref(),
+        params.marketplace_file.as_ref(),
+        &snapshot,
+    )?;
     let input = AuditInput {
         snapshot: &snapshot,
         streams: streams

@@ -2,6 +2,8 @@
 //! module name (argv[0] in Ansible mode, a subcommand in CLI mode).
 
 pub mod bootimage_info;
+pub mod common;
+pub mod machineset_bootimage;
 
 use schemars::Schema;
 use serde_json::Value;
@@ -11,7 +13,10 @@ use crate::ansible::runner::{run_module, Module};
 use crate::ansible::spec::schema_of;
 
 /// Every module this binary serves.
-pub const MODULES: &[&str] = &[bootimage_info::BootimageInfo::NAME];
+pub const MODULES: &[&str] = &[
+    bootimage_info::BootimageInfo::NAME,
+    machineset_bootimage::MachinesetBootimage::NAME,
+];
 
 /// Whether `name` is a module of this binary.
 pub fn is_module(name: &str) -> bool {
@@ -27,6 +32,9 @@ pub async fn run_by_name(
     match name {
         bootimage_info::BootimageInfo::NAME => {
             Some(run_module::<bootimage_info::BootimageInfo>(raw, env).await)
+        }
+        machineset_bootimage::MachinesetBootimage::NAME => {
+            Some(run_module::<machineset_bootimage::MachinesetBootimage>(raw, env).await)
         }
         _ => None,
     }
@@ -64,5 +72,8 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
             schema_of::<CommonResult<M::Output>>(),
         )
     }
-    vec![of::<bootimage_info::BootimageInfo>()]
+    vec![
+        of::<bootimage_info::BootimageInfo>(),
+        of::<machineset_bootimage::MachinesetBootimage>(),
+    ]
 }

@@ -40,6 +40,8 @@ pub struct AuditOptions {
     pub architecture: Option<Arch>,
     /// User-supplied image name → build.
     pub image_builds: BTreeMap<String, BuildId>,
+    /// Accept a stream file for a newer OpenShift minor than the cluster.
+    pub allow_newer_stream: bool,
 }
 
 /// Everything the audit reads.
@@ -384,33 +386,29 @@ fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
     }
 }
 
-/// Runs the audit.
-pub fn audit(input: &AuditInput) -> AuditReport {
+/// The context every MachineSet is assessed in: the chosen stream (a stream file
+/// for a newer OpenShift minor than the cluster is refused unless
+/// `allow_newer_stream`), architecture, version, lookups. Shared by the audit
+/// and `machineset_bootimage`.
+pub fn machineset_context<'a>(
+    input: &'a AuditInput,
+    cluster: &ClusterInfo,
+    warnings: &mut Vec<String>,
+) -> MachineSetContext<'a> {
     let snap = input.snapshot;
-    let mut warnings: Vec<String> = snap
-        .unreadable
-        .iter()
-        .map(|u| format!("could not read {u}"))
-        .chain(snap.notes.iter().cloned())
-        .collect();
-    let cluster = cluster_info(
-        snap.cluster_version.as_ref(),
-        snap.infrastructure.as_ref(),
-        &snap.machinesets,
-        input.options.architecture,
-    );
-    let stream = stream_report(input, &mut warnings);
     let cluster_version = cluster.version.as_deref().and_then(ocp_minor);
-
-    // The stream to take targets from; a stream file newer than the cluster is refused.
     let chosen: Result<_, String> = match &input.streams {
         Ok((set, source, _)) => match set.stream_for(input.options.os_stream.as_deref()) {
             Ok(s) => match (source, s.ocp_version(), cluster_version) {
-                (StreamSource::File, Some(sv), Some(cv)) if sv > cv => Err(format!(
-                    "the stream {} is for OpenShift {}.{}, newer than the cluster ({}.{}); use the stream of the cluster's version",
-                    s.name.as_deref().unwrap_or("file"),
-                    sv.0, sv.1, cv.0, cv.1
-                )),
+                (StreamSource::File, Some(sv), Some(cv))
+                    if sv > cv && !input.options.allow_newer_stream =>
+                {
+                    Err(format!(
+                        "the stream {} is for OpenShift {}.{}, newer than the cluster ({}.{}); use the stream of the cluster's version",
+                        s.name.as_deref().unwrap_or("file"),
+                        sv.0, sv.1, cv.0, cv.1
+                    ))
+                }
                 _ => Ok(s),
             },
             Err(e) => Err(e.to_string()),
@@ -421,7 +419,12 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         warnings.push(format!("no targets: {e}"));
     }
     let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
-    let ctx = MachineSetContext {
+    if cluster.architecture.is_none() && !snap.machinesets.is_empty() {
+        warnings.push(
+            "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
+        );
+    }
+    MachineSetContext {
         cluster_platform: cluster
             .platform
             .as_deref()
@@ -439,12 +442,26 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             image_builds: &input.options.image_builds,
         },
         machine_configuration: snap.machine_configuration.as_ref(),
-    };
-    if cluster.architecture.is_none() && !snap.machinesets.is_empty() {
-        warnings.push(
-            "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
-        );
     }
+}
+
+/// Runs the audit.
+pub fn audit(input: &AuditInput) -> AuditReport {
+    let snap = input.snapshot;
+    let mut warnings: Vec<String> = snap
+        .unreadable
+        .iter()
+        .map(|u| format!("could not read {u}"))
+        .chain(snap.notes.iter().cloned())
+        .collect();
+    let cluster = cluster_info(
+        snap.cluster_version.as_ref(),
+        snap.infrastructure.as_ref(),
+        &snap.machinesets,
+        input.options.architecture,
+    );
+    let stream = stream_report(input, &mut warnings);
+    let ctx = machineset_context(input, &cluster, &mut warnings);
     let machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
     for m in &machinesets {

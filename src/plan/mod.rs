@@ -3,9 +3,11 @@
 //! everything a planner needs is passed in.
 
 pub mod audit;
+pub mod change;
 pub mod cluster;
 pub mod machineset;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
+pub use change::{FieldChange, ObjectChange};
 pub use cluster::ClusterInfo;
 pub use machineset::{MachineSetReport, Status};

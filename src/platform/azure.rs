@@ -99,13 +99,36 @@ pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
                 generation_of_sku(sku)
             )),
         },
-        Some(BootImage::AzureResourceId(_)) => match &arch.azure_disk {
-            Some((build, _)) => Target::BuildOnly {
-                build: build.clone(),
-                how: "upload the stream's azure-disk VHD as a new image and name it in the MachineSet".into(),
-            },
-            None => Target::None("the stream has no azure-disk image for this architecture".into()),
-        },
+        Some(BootImage::AzureResourceId(id)) => {
+            // Installer-made images (`…/images/<infra>` Gen1, `…-gen2` Gen2) are replaced by the
+            // stream's no-purchase-plan marketplace image of the same generation, when it has one.
+            let gen = if id.to_ascii_lowercase().contains("gen2") { "hyperVGen2" } else { "hyperVGen1" };
+            let marketplace = arch
+                .azure_marketplace
+                .iter()
+                .find(|m| m.plan == "no-purchase-plan" && m.generation == gen);
+            match (marketplace, &arch.azure_disk) {
+                (Some(m), _) => match BuildId::from_marketplace_version(&m.version) {
+                    Ok(build) => Target::Image {
+                        image: BootImage::AzureMarketplace {
+                            publisher: m.publisher.clone(),
+                            offer: m.offer.clone(),
+                            sku: m.sku.clone(),
+                            version: m.version.clone(),
+                        },
+                        build,
+                    },
+                    Err(_) => Target::None(format!("marketplace version {} is not a build id", m.version)),
+                },
+                (None, Some((build, _))) => Target::BuildOnly {
+                    build: build.clone(),
+                    how: "upload the stream's azure-disk VHD as a new image and name it in the MachineSet, \
+                          or give marketplace data (marketplace_file) to switch to the marketplace image"
+                        .into(),
+                },
+                (None, None) => Target::None("the stream has no azure-disk image for this architecture".into()),
+            }
+        }
         _ => Target::None("no image to compare".into()),
     }
 }

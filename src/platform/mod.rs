@@ -266,6 +266,133 @@ pub fn current_build(read: &ProviderRead, target: &Target, lookup: &Lookup) -> O
     }
 }
 
+/// Parses an explicit image value (the `image` option) for a platform: an AMI id,
+/// a GCP image path, an Azure URN `publisher:offer:sku:version` or resource id,
+/// a vSphere template or an image name.
+pub fn parse_image(platform: Platform, s: &str) -> BootImage {
+    let s = s.trim();
+    match platform {
+        Platform::Aws => BootImage::AwsAmi(s.to_string()),
+        Platform::Gcp => gcp::parse_image(s),
+        Platform::Azure if s.starts_with('/') => BootImage::AzureResourceId(s.to_string()),
+        Platform::Azure => {
+            let parts: Vec<&str> = s.split(':').collect();
+            match parts.as_slice() {
+                [publisher, offer, sku, version] => BootImage::AzureMarketplace {
+                    publisher: publisher.to_string(),
+                    offer: offer.to_string(),
+                    sku: sku.to_string(),
+                    version: version.to_string(),
+                },
+                _ => BootImage::AzureResourceId(s.to_string()),
+            }
+        }
+        Platform::Vsphere => BootImage::VsphereTemplate(s.to_string()),
+        _ => BootImage::Named(s.to_string()),
+    }
+}
+
+/// A boot image that cannot be written into a provider spec of this platform.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{image} is not a {platform} boot image")]
+pub struct WrongImage {
+    pub image: String,
+    pub platform: Platform,
+}
+
+/// Writes `image` into a provider spec value (the planner's only edit).
+pub fn write_image(
+    platform: Platform,
+    spec: &mut Value,
+    image: &BootImage,
+) -> Result<(), WrongImage> {
+    let wrong = || WrongImage {
+        image: image.to_string(),
+        platform,
+    };
+    let Some(obj) = spec.as_object_mut() else {
+        return Err(wrong());
+    };
+    match (platform, image) {
+        (Platform::Aws, BootImage::AwsAmi(id)) => {
+            obj.insert("ami".into(), serde_json::json!({ "id": id }));
+        }
+        (Platform::Gcp, BootImage::GcpImage { .. }) => {
+            let disks = obj
+                .get_mut("disks")
+                .and_then(Value::as_array_mut)
+                .ok_or_else(wrong)?;
+            let boot = disks
+                .iter_mut()
+                .find(|d| d.get("boot").and_then(Value::as_bool) == Some(true))
+                .ok_or_else(wrong)?;
+            boot["image"] = Value::String(image.to_string());
+        }
+        (
+            Platform::Azure,
+            BootImage::AzureMarketplace {
+                publisher,
+                offer,
+                sku,
+                version,
+            },
+        ) => {
+            let img = obj.entry("image").or_insert_with(|| serde_json::json!({}));
+            let plan = if publisher == "azureopenshift" {
+                "MarketplaceNoPlan"
+            } else {
+                "MarketplaceWithPlan"
+            };
+            if let Some(m) = img.as_object_mut() {
+                m.insert("publisher".into(), publisher.clone().into());
+                m.insert("offer".into(), offer.clone().into());
+                m.insert("sku".into(), sku.clone().into());
+                m.insert("version".into(), version.clone().into());
+                m.insert("resourceID".into(), "".into());
+                m.insert("type".into(), plan.into());
+            }
+        }
+        (Platform::Azure, BootImage::AzureResourceId(id)) => {
+            obj.insert(
+                "image".into(),
+                serde_json::json!({"publisher": "", "offer": "", "sku": "", "version": "", "resourceID": id}),
+            );
+        }
+        (Platform::Vsphere, BootImage::VsphereTemplate(t)) => {
+            obj.insert("template".into(), Value::String(t.clone()));
+        }
+        (Platform::Openstack | Platform::Ibmcloud, BootImage::Named(n)) => {
+            obj.insert("image".into(), Value::String(n.clone()));
+        }
+        (Platform::Nutanix | Platform::Powervs, BootImage::Named(n)) => {
+            match obj.get_mut("image") {
+                Some(Value::String(s)) => *s = n.clone(),
+                Some(Value::Object(m)) => {
+                    m.insert("name".into(), Value::String(n.clone()));
+                    let t = if platform == Platform::Powervs {
+                        "Name"
+                    } else {
+                        "name"
+                    };
+                    m.insert("type".into(), t.into());
+                    m.remove("uuid");
+                    m.remove("id");
+                }
+                _ => {
+                    let t = if platform == Platform::Powervs {
+                        "Name"
+                    } else {
+                        "name"
+                    };
+                    obj.insert("image".into(), serde_json::json!({"type": t, "name": n}));
+                }
+            }
+        }
+        _ => return Err(wrong()),
+    }
+    Ok(())
+}
+
 /// The architecture of the current image, when a known stream lists it
 /// (e.g. an aarch64 AMI in a MachineSet without an arch annotation).
 pub fn image_arch(read: &ProviderRead, lookup: &Lookup) -> Option<Arch> {

@@ -1,0 +1,200 @@
+//! Applying planned changes safely.
+//!
+//! 1. Record first: every field about to change goes into the rollback record
+//!    before the first write of the run.
+//! 2. Each object is changed with a JSON merge patch carrying the
+//!    `resourceVersion` that was read (or created with POST), so a concurrent
+//!    change gives 409 — never a blind overwrite.
+//! 3. On 409 the object is read again and re-planned with the module's own
+//!    planner (the change may no longer be needed, or differ); new fields are
+//!    recorded before the retry. Bounded.
+//! 4. The first other failure stops the run: what was applied is reported, and
+//!    the record holds every change that was written.
+//!
+//! Check mode never gets here: it is one `if` in each module, before `apply`.
+
+use std::time::Duration;
+
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+use super::client::{api, explain, get};
+use super::connection::Connection;
+use crate::plan::ObjectChange;
+use crate::record::{now_rfc3339, RecordEntry, RecordStore};
+
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Re-plans one object from a fresh read: `Ok(None)` when it needs no change any more.
+pub type Replan<'a> = dyn Fn(&Value) -> anyhow::Result<Option<ObjectChange>> + Sync + 'a;
+
+/// What `apply` did.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    /// The changes written, as finally applied (after re-planning).
+    pub applied: Vec<ObjectChange>,
+    /// Objects that needed no change after a conflict re-read.
+    pub settled: Vec<String>,
+    /// How many 409 conflicts were retried.
+    pub conflicts: u32,
+    /// Why the run stopped early (None: everything was applied).
+    pub error: Option<String>,
+}
+
+/// Applies the changes of one module run.
+pub struct Applier<'a> {
+    pub conn: &'a Connection,
+    pub store: &'a RecordStore,
+    pub module: &'static str,
+    pub run_id: &'a str,
+}
+
+fn same_fields(a: &ObjectChange, b: &ObjectChange) -> bool {
+    a.fields() == b.fields()
+}
+
+impl Applier<'_> {
+    async fn record(&self, changes: &[&ObjectChange]) -> anyhow::Result<()> {
+        let time = now_rfc3339();
+        let run_id = self.run_id.to_string();
+        let module = self.module;
+        self.store
+            .update(&|record| {
+                let mut entries: Vec<RecordEntry> = Vec::new();
+                for c in changes {
+                    let mut staged = record.clone();
+                    staged.append(entries.clone());
+                    entries.extend(staged.entries_for(c, &run_id, module, &time));
+                }
+                record.append(entries);
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn write(&self, change: &ObjectChange) -> Result<(), kube::Error> {
+        let api = api(self.conn, change.kind, change.namespace.as_deref());
+        match change.patch() {
+            Some(patch) => api
+                .patch(&change.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+            None if change.before.is_none() => {
+                let mut obj = change.after.clone();
+                if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("resourceVersion");
+                }
+                let dynamic: DynamicObject =
+                    serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
+                api.create(&PostParams::default(), &dynamic)
+                    .await
+                    .map(|_| ())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records, then applies, `changes` in order.
+    pub async fn apply(&self, changes: Vec<ObjectChange>, replan: &Replan<'_>) -> ApplyOutcome {
+        let mut out = ApplyOutcome::default();
+        let changes: Vec<ObjectChange> = changes.into_iter().filter(|c| !c.is_noop()).collect();
+        if changes.is_empty() {
+            return out;
+        }
+        if let Err(e) = self.record(&changes.iter().collect::<Vec<_>>()).await {
+            out.error = Some(format!(
+                "nothing was changed: the rollback record could not be written first: {e:#}"
+            ));
+            return out;
+        }
+        for planned in changes {
+            let mut change = planned;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.write(&change).await {
+                    Ok(()) => {
+                        out.applied.push(change);
+                        break;
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 && attempt < MAX_ATTEMPTS => {
+                        out.conflicts += 1;
+                        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                        let fresh = match get(
+                            self.conn,
+                            change.kind,
+                            change.namespace.as_deref(),
+                            &change.name,
+                        )
+                        .await
+                        {
+                            Ok(Some(f)) => f,
+                            Ok(None) if change.before.is_none() => {
+                                continue;
+                            }
+                            Ok(None) => {
+                                out.error = Some(format!(
+                                    "{} was deleted while this run changed it",
+                                    change.describe()
+                                ));
+                                return out;
+                            }
+                            Err(e) => {
+                                out.error = Some(format!(
+                                    "re-reading {} after a conflict: {e:#}",
+                                    change.describe()
+                                ));
+                                return out;
+                            }
+                        };
+                        match replan(&fresh) {
+                            Ok(None) => {
+                                out.settled.push(change.describe());
+                                break;
+                            }
+                            Ok(Some(next)) => {
+                                if !same_fields(&next, &change) {
+                                    if let Err(e) = self.record(&[&next]).await {
+                                        out.error = Some(format!(
+                                            "stopped before changing {}: the rollback record could not be written: {e:#}",
+                                            next.describe()
+                                        ));
+                                        return out;
+                                    }
+                                }
+                                change = next;
+                            }
+                            Err(e) => {
+                                out.error = Some(format!(
+                                    "re-planning {} after a conflict: {e:#}",
+                                    change.describe()
+                                ));
+                                return out;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let verb = if change.before.is_some() {
+                            "patch"
+                        } else {
+                            "create"
+                        };
+                        out.error = Some(format!(
+                            "{}: {}",
+                            change.describe(),
+                            explain(
+                                &e,
+                                self.conn,
+                                verb,
+                                change.kind,
+                                change.namespace.as_deref()
+                            )
+                        ));
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,338 @@
+//! A planned change to one object, as data: the object as read (`before`) and
+//! as it should be (`after`). From the pair come the JSON merge patch to send
+//! (carrying the `resourceVersion` read, so a concurrent change gives 409), the
+//! field-level entries of the rollback record, and the diff shown to the user
+//! (Secret data as a digest and a length, never the content). Pure.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::ansible::DiffEntry;
+use crate::kube::resources::Kind;
+
+/// One object to change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectChange {
+    pub kind: Kind,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The object as read (None: the object is to be created).
+    pub before: Option<Value>,
+    /// The object as it should be.
+    pub after: Value,
+    /// One line for `msg`/reports, e.g. `ami.id ami-a → ami-b`.
+    pub summary: String,
+}
+
+/// One changed field (a JSON pointer into the object) with its old and new value
+/// (`null` = absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub pointer: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// RFC 7386 merge patch that turns `before` into `after` (None when equal).
+/// Objects are diffed key by key; anything else (arrays included) is replaced whole.
+pub fn merge_patch(before: &Value, after: &Value) -> Option<Value> {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let mut patch = Map::new();
+            for (k, av) in a {
+                match b.get(k) {
+                    Some(bv) => {
+                        if let Some(p) = merge_patch(bv, av) {
+                            patch.insert(k.clone(), p);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), av.clone());
+                    }
+                }
+            }
+            for k in b.keys() {
+                if !a.contains_key(k) {
+                    patch.insert(k.clone(), Value::Null);
+                }
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        _ if before == after => None,
+        _ => Some(after.clone()),
+    }
+}
+
+/// Applies an RFC 7386 merge patch (used to re-apply a plan and in tests).
+pub fn apply_merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        apply_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// The leaf changes of a merge patch, with the old values from `before`.
+fn leaves(before: Option<&Value>, patch: &Value, pointer: String, out: &mut Vec<FieldChange>) {
+    match patch {
+        Value::Object(p) if before.is_some_and(Value::is_object) => {
+            for (k, v) in p {
+                let child = before.and_then(|b| b.get(k));
+                leaves(child, v, format!("{pointer}/{}", escape(k)), out);
+            }
+        }
+        _ => out.push(FieldChange {
+            pointer,
+            old: before.cloned().unwrap_or(Value::Null),
+            new: patch.clone(),
+        }),
+    }
+}
+
+/// Server-managed metadata that is never part of a change.
+const VOLATILE_METADATA: [&str; 6] = [
+    "resourceVersion",
+    "generation",
+    "managedFields",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+];
+
+fn without_volatile(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in VOLATILE_METADATA {
+            m.remove(k);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    v
+}
+
+impl ObjectChange {
+    /// The merge patch to send (None when nothing changes). It carries the
+    /// `resourceVersion` that was read, so the server refuses it (409) if the
+    /// object changed in between.
+    pub fn patch(&self) -> Option<Value> {
+        let before = self.before.as_ref()?;
+        let mut patch = merge_patch(&without_volatile(before), &without_volatile(&self.after))?;
+        if let Some(rv) = before.pointer("/metadata/resourceVersion").cloned() {
+            if let Some(p) = patch.as_object_mut() {
+                let meta = p
+                    .entry("metadata")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(m) = meta.as_object_mut() {
+                    m.insert("resourceVersion".into(), rv);
+                }
+            }
+        }
+        Some(patch)
+    }
+
+    /// Whether applying this change would change anything.
+    pub fn is_noop(&self) -> bool {
+        match &self.before {
+            Some(b) => merge_patch(&without_volatile(b), &without_volatile(&self.after)).is_none(),
+            None => false,
+        }
+    }
+
+    /// Field-level changes (for the rollback record). A created object is one
+    /// change of the whole object at pointer "".
+    pub fn fields(&self) -> Vec<FieldChange> {
+        let Some(before) = &self.before else {
+            return vec![FieldChange {
+                pointer: String::new(),
+                old: Value::Null,
+                new: without_volatile(&self.after),
+            }];
+        };
+        let b = without_volatile(before);
+        let Some(patch) = merge_patch(&b, &without_volatile(&self.after)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        leaves(Some(&b), &patch, String::new(), &mut out);
+        out
+    }
+
+    /// `kind namespace/name` for messages.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind.kind, self.name),
+            None => format!("{} {}", self.kind.kind, self.name),
+        }
+    }
+
+    /// The diff entry: before/after of exactly the changed subtrees, Secret data masked.
+    pub fn diff(&self) -> DiffEntry {
+        let secret = self.kind.kind == "Secret";
+        let after = without_volatile(&self.after);
+        let (before, after) = match &self.before {
+            Some(b) => {
+                let b = without_volatile(b);
+                let patch = merge_patch(&b, &after).unwrap_or(Value::Object(Map::new()));
+                (
+                    Some(subtree_like(&b, &patch)),
+                    Some(subtree_like(&after, &patch)),
+                )
+            }
+            None => (None, Some(after)),
+        };
+        let mask = |v: Option<Value>| match v {
+            Some(v) if secret => mask_secret_data(v),
+            Some(v) => v,
+            None => Value::Null,
+        };
+        DiffEntry {
+            before_header: self.describe(),
+            after_header: self.describe(),
+            before: mask(before),
+            after: mask(after),
+        }
+    }
+}
+
+/// The parts of `v` at the paths a patch touches (absent paths left out).
+fn subtree_like(v: &Value, patch: &Value) -> Value {
+    match (v, patch) {
+        (Value::Object(o), Value::Object(p)) => {
+            let mut out = Map::new();
+            for k in p.keys() {
+                if let Some(child) = o.get(k) {
+                    out.insert(k.clone(), subtree_like(child, &p[k]));
+                }
+            }
+            Value::Object(out)
+        }
+        _ => v.clone(),
+    }
+}
+
+/// `sha256:<hex> (<n> bytes)` of a secret value (base64 in `data`, plain in `stringData`).
+pub fn secret_digest(value: &str, base64_encoded: bool) -> String {
+    use base64::Engine;
+    let bytes = if base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .unwrap_or_else(|_| value.as_bytes().to_vec())
+    } else {
+        value.as_bytes().to_vec()
+    };
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex} ({} bytes)", bytes.len())
+}
+
+/// Replaces every value under `data`/`stringData` with its digest.
+pub fn mask_secret_data(mut v: Value) -> Value {
+    for (key, encoded) in [("data", true), ("stringData", false)] {
+        if let Some(Value::Object(d)) = v.get_mut(key) {
+            for val in d.values_mut() {
+                if let Value::String(s) = val {
+                    *val = Value::String(secret_digest(s, encoded));
+                }
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::resources;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_round_trips() {
+        let cases = [
+            (
+                json!({"a": 1, "b": {"c": 2, "d": 3}}),
+                json!({"a": 1, "b": {"c": 5}}),
+            ),
+            (json!({"l": [1, 2]}), json!({"l": [1, 3], "n": {"x": "y"}})),
+            (json!({"a": {"b": {"c": 1}}}), json!({})),
+        ];
+        for (before, after) in cases {
+            let patch = merge_patch(&before, &after).unwrap();
+            let mut applied = before.clone();
+            apply_merge_patch(&mut applied, &patch);
+            assert_eq!(applied, after);
+        }
+        assert_eq!(merge_patch(&json!({"a": 1}), &json!({"a": 1})), None);
+    }
+
+    fn ms(ami: &str, rv: &str) -> Value {
+        json!({"apiVersion": "machine.openshift.io/v1beta1", "kind": "MachineSet",
+               "metadata": {"name": "w", "namespace": "ns", "resourceVersion": rv, "generation": 3},
+               "spec": {"template": {"spec": {"providerSpec": {"value": {"ami": {"id": ami}}}}}},
+               "status": {"replicas": 1}})
+    }
+
+    #[test]
+    fn patch_carries_the_resource_version_and_only_the_change() {
+        let c = ObjectChange {
+            kind: resources::MACHINE_SET,
+            namespace: Some("ns".into()),
+            name: "w".into(),
+            before: Some(ms("ami-a", "41")),
+            after: ms("ami-b", "41"),
+            summary: String::new(),
+        };
+        assert_eq!(
+            c.patch().unwrap(),
+            json!({"metadata": {"resourceVersion": "41"},
+                   "spec": {"template": {"spec": {"providerSpec": {"value": {"ami": {"id": "ami-b"}}}}}}})
+        );
+        let f = c.fields();
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].pointer,
+            "/spec/template/spec/providerSpec/value/ami/id"
+        );
+        assert_eq!(f[0].old, json!("ami-a"));
+        let d = c.diff();
+        assert_eq!(
+            d.before,
+            json!({"spec": {"template": {"spec": {"providerSpec": {"value": {"ami": {"id": "ami-a"}}}}}}})
+        );
+        assert!(!c.is_noop());
+    }
+
+    #[test]
+    fn secret_diffs_show_digests_only() {
+        let before = json!({"kind": "Secret", "metadata": {"name": "s", "resourceVersion": "1"}, "data": {"userData": "c2VjcmV0LW9uZQ=="}});
+        let after = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"userData": "c2VjcmV0LXR3bw=="}});
+        let c = ObjectChange {
+            kind: resources::SECRET,
+            namespace: None,
+            name: "s".into(),
+            before: Some(before),
+            after,
+            summary: String::new(),
+        };
+        let d = serde_json::to_string(&c.diff()).unwrap();
+        assert!(!d.contains("c2VjcmV0") && !d.contains("secret-"), "{d}");
+        assert!(d.contains("sha256:") && d.contains("(10 bytes)"), "{d}");
+    }
+}

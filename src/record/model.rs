@@ -1,0 +1,147 @@
+//! The rollback record's format (versioned, documented by its JSON Schema).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::plan::ObjectChange;
+
+/// The format tag written into every record.
+pub const RECORD_FORMAT: &str = "ocp-bootimage.rollback/v1";
+
+/// The whole record: entries in the order they were written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Record {
+    /// Always `ocp-bootimage.rollback/v1`.
+    pub format: String,
+    /// Every change any run recorded, oldest first. Never removed, only marked rolled back.
+    pub entries: Vec<RecordEntry>,
+}
+
+impl Default for Record {
+    fn default() -> Record {
+        Record {
+            format: RECORD_FORMAT.to_string(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// One field of one object that a run changed (or was about to change).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordEntry {
+    /// Groups the entries of one run (a playbook passes the same `run_id` to every step).
+    pub run_id: String,
+    /// Position in the record (1, 2, …), unique and increasing.
+    pub seq: u64,
+    /// When the entry was written (RFC 3339, UTC).
+    pub time: String,
+    /// The module that wrote it (`autoscaling`, `stub_ignition`, `machineset_bootimage`, `rollback`).
+    pub module: String,
+    /// The object's `apiVersion`, `kind`, namespace and name.
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// JSON pointer of the field (`/spec/template/spec/providerSpec/value/ami/id`);
+    /// `""` means the whole object (it was created: rollback deletes it).
+    pub field: String,
+    /// The value before (`null` = absent).
+    pub old: Value,
+    /// The value the run writes (`null` = removed).
+    pub new: Value,
+    /// Whether `old`/`new` hold Secret data (never shown in output).
+    #[serde(default)]
+    pub secret: bool,
+    /// Set when `rollback` restored `old`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<RolledBack>,
+}
+
+/// When and by which run an entry was rolled back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RolledBack {
+    pub time: String,
+    pub run_id: String,
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-25T16:40:00Z`).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// A new run id: UTC time plus a short random suffix (`20261125T164000Z-3f9a`).
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let suffix = (now.nanosecond() ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+impl Record {
+    /// Entries for every field of `change`, numbered after the existing ones.
+    pub fn entries_for(
+        &self,
+        change: &ObjectChange,
+        run_id: &str,
+        module: &str,
+        time: &str,
+    ) -> Vec<RecordEntry> {
+        let mut seq = self.entries.last().map_or(0, |e| e.seq);
+        change
+            .fields()
+            .into_iter()
+            .map(|f| {
+                seq += 1;
+                RecordEntry {
+                    run_id: run_id.to_string(),
+                    seq,
+                    time: time.to_string(),
+                    module: module.to_string(),
+                    api_version: change.kind.api_version(),
+                    kind: change.kind.kind.to_string(),
+                    namespace: change.namespace.clone(),
+                    name: change.name.clone(),
+                    secret: change.kind.kind == "Secret"
+                        && (f.pointer.starts_with("/data")
+                            || f.pointer.starts_with("/stringData")
+                            || f.pointer.is_empty()),
+                    field: f.pointer,
+                    old: f.old,
+                    new: f.new,
+                    rolled_back: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Appends entries, renumbering them after the existing ones.
+    pub fn append(&mut self, entries: Vec<RecordEntry>) {
+        let mut seq = self.entries.last().map_or(0, |e| e.seq);
+        for mut e in entries {
+            seq += 1;
+            e.seq = seq;
+            self.entries.push(e);
+        }
+    }
+
+    /// The id of the newest run that changed something (rollback runs excluded).
+    pub fn last_run_id(&self) -> Option<&str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.module != "rollback")
+            .map(|e| e.run_id.as_str())
+    }
+}
