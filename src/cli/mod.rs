@@ -35,6 +35,9 @@ pub enum Command {
     /// Run the `machineset_bootimage` module (swap boot images) with Ansible-style arguments.
     #[command(name = "machineset_bootimage")]
     MachinesetBootimage(ModuleArgs),
+    /// Run the `rollback` module (restore a run from the rollback record).
+    #[command(name = "rollback")]
+    Rollback(ModuleArgs),
     /// Print or write the JSON Schemas of every module's input and output.
     Schemas {
         /// Write `<module>.input.json` and `<module>.output.json` into this directory.
@@ -267,6 +270,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => run_audit(a),
         Command::BootimageInfo(a) => run_module_cmd("bootimage_info", a),
         Command::MachinesetBootimage(a) => run_module_cmd("machineset_bootimage", a),
+        Command::Rollback(a) => run_module_cmd("rollback", a),
         Command::Schemas { write } => write_schemas(write.as_ref()),
     }
 }

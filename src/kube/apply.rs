@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::Value;
 
 use super::client::{api, explain, get};
@@ -74,6 +74,26 @@ impl Applier<'_> {
 
     async fn write(&self, change: &ObjectChange) -> Result<(), kube::Error> {
         let api = api(self.conn, change.kind, change.namespace.as_deref());
+        if change.is_delete() {
+            // Deletes only the object as read: a changed object gives 409.
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions {
+                    resource_version: change
+                        .before
+                        .as_ref()
+                        .and_then(|b| b.pointer("/metadata/resourceVersion"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    uid: None,
+                }),
+                ..DeleteParams::default()
+            };
+            return match api.delete(&change.name, &dp).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         match change.patch() {
             Some(patch) => api
                 .patch(&change.name, &PatchParams::default(), &Patch::Merge(&patch))

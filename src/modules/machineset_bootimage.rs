@@ -131,7 +131,7 @@ impl SwapOptions {
 /// The decision for one MachineSet.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Swap(ObjectChange, SwapReport),
+    Swap(Box<ObjectChange>, SwapReport),
     Keep(SwapReport),
     Skip(SwapReport),
 }
@@ -295,7 +295,7 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             after_image
         ),
     };
-    Decision::Swap(change, report)
+    Decision::Swap(Box::new(change), report)
 }
 
 fn images_option(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
@@ -420,7 +420,7 @@ impl Module for MachinesetBootimage {
         for obj in &objects {
             match plan_swap(obj, &msctx, &swap) {
                 Decision::Swap(c, r) => {
-                    changes.push(c);
+                    changes.push(*c);
                     reports.push(r);
                 }
                 Decision::Keep(r) => reports.push(r),
@@ -454,7 +454,7 @@ impl Module for MachinesetBootimage {
         };
         let replan = |fresh: &Value| -> Result<Option<ObjectChange>> {
             Ok(match plan_swap(fresh, &msctx, &swap) {
-                Decision::Swap(c, _) => Some(c),
+                Decision::Swap(c, _) => Some(*c),
                 Decision::Keep(_) | Decision::Skip(_) => None,
             })
         };

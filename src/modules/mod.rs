@@ -4,6 +4,7 @@
 pub mod bootimage_info;
 pub mod common;
 pub mod machineset_bootimage;
+pub mod rollback;
 
 use schemars::Schema;
 use serde_json::Value;
@@ -16,6 +17,7 @@ use crate::ansible::spec::schema_of;
 pub const MODULES: &[&str] = &[
     bootimage_info::BootimageInfo::NAME,
     machineset_bootimage::MachinesetBootimage::NAME,
+    rollback::Rollback::NAME,
 ];
 
 /// Whether `name` is a module of this binary.
@@ -36,6 +38,7 @@ pub async fn run_by_name(
         machineset_bootimage::MachinesetBootimage::NAME => {
             Some(run_module::<machineset_bootimage::MachinesetBootimage>(raw, env).await)
         }
+        rollback::Rollback::NAME => Some(run_module::<rollback::Rollback>(raw, env).await),
         _ => None,
     }
 }
@@ -75,5 +78,6 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
     vec![
         of::<bootimage_info::BootimageInfo>(),
         of::<machineset_bootimage::MachinesetBootimage>(),
+        of::<rollback::Rollback>(),
     ]
 }

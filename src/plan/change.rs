@@ -18,7 +18,7 @@ pub struct ObjectChange {
     pub name: String,
     /// The object as read (None: the object is to be created).
     pub before: Option<Value>,
-    /// The object as it should be.
+    /// The object as it should be (`null`: the object is to be deleted).
     pub after: Value,
     /// One line for `msg`/reports, e.g. `ami.id ami-a → ami-b`.
     pub summary: String,
@@ -115,7 +115,8 @@ const VOLATILE_METADATA: [&str; 6] = [
     "selfLink",
 ];
 
-fn without_volatile(v: &Value) -> Value {
+/// The object without server-managed metadata and status (what a change compares).
+pub fn without_volatile(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for k in VOLATILE_METADATA {
@@ -133,6 +134,9 @@ impl ObjectChange {
     /// `resourceVersion` that was read, so the server refuses it (409) if the
     /// object changed in between.
     pub fn patch(&self) -> Option<Value> {
+        if self.is_delete() {
+            return None;
+        }
         let before = self.before.as_ref()?;
         let mut patch = merge_patch(&without_volatile(before), &without_volatile(&self.after))?;
         if let Some(rv) = before.pointer("/metadata/resourceVersion").cloned() {
@@ -148,8 +152,16 @@ impl ObjectChange {
         Some(patch)
     }
 
+    /// Whether this change deletes the object.
+    pub fn is_delete(&self) -> bool {
+        self.after.is_null() && self.before.is_some()
+    }
+
     /// Whether applying this change would change anything.
     pub fn is_noop(&self) -> bool {
+        if self.is_delete() {
+            return false;
+        }
         match &self.before {
             Some(b) => merge_patch(&without_volatile(b), &without_volatile(&self.after)).is_none(),
             None => false,
@@ -159,6 +171,17 @@ impl ObjectChange {
     /// Field-level changes (for the rollback record). A created object is one
     /// change of the whole object at pointer "".
     pub fn fields(&self) -> Vec<FieldChange> {
+        if self.is_delete() {
+            return vec![FieldChange {
+                pointer: String::new(),
+                old: self
+                    .before
+                    .as_ref()
+                    .map(without_volatile)
+                    .unwrap_or(Value::Null),
+                new: Value::Null,
+            }];
+        }
         let Some(before) = &self.before else {
             return vec![FieldChange {
                 pointer: String::new(),
@@ -187,6 +210,20 @@ impl ObjectChange {
     pub fn diff(&self) -> DiffEntry {
         let secret = self.kind.kind == "Secret";
         let after = without_volatile(&self.after);
+        if self.is_delete() {
+            let before = self.before.as_ref().map(without_volatile);
+            let before = match before {
+                Some(b) if secret => mask_secret_data(b),
+                Some(b) => b,
+                None => Value::Null,
+            };
+            return DiffEntry {
+                before_header: self.describe(),
+                after_header: format!("{} (deleted)", self.describe()),
+                before,
+                after: Value::Null,
+            };
+        }
         let (before, after) = match &self.before {
             Some(b) => {
                 let b = without_volatile(b);
