@@ -281,7 +281,7 @@ impl Module for Rollback {
             )
             .into());
         }
-        entries.sort_by(|a, b| b.seq.cmp(&a.seq));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
         // Group per object, keeping newest-first order inside each group and objects in
         // the order of their newest entry.
         let mut order: Vec<ObjectKey> = Vec::new();
