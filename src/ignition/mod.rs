@@ -8,10 +8,12 @@
 //! config, validate certificates (see `crate::cert`), or put user-data
 //! content into errors or output (only hashes, lengths, versions).
 
+pub mod convert;
 mod error;
 mod inspect;
 mod secret;
 
+pub use convert::{convert_to_v3, Conversion, ConvertError, TargetVersion};
 pub use error::IgnitionError;
 pub use inspect::{inspect_user_data, parse_ignition, StubInspection};
 pub use secret::decode_secret_user_data;

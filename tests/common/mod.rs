@@ -205,7 +205,9 @@ impl Drop for TestCluster {
         } = self
         {
             let (rt, client) = real_client(kubeconfig);
-            for o in created.iter().rev() {
+            // What the modules created: the default rollback record.
+            let record = serde_json::json!({"kind": "Secret", "metadata": {"namespace": "openshift-machine-api", "name": "ocp-bootimage-rollback"}});
+            for o in created.iter().rev().chain(std::iter::once(&record)) {
                 let api = dynamic_api(&client, o);
                 let name = o["metadata"]["name"].as_str().unwrap();
                 let _ = rt.block_on(api.delete(name, &Default::default()));
@@ -277,4 +279,93 @@ pub fn machineset<'a>(result: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|m| m["name"] == name)
         .unwrap_or_else(|| panic!("no MachineSet {name} in {}", result["machinesets"]))
+}
+
+impl TestCluster {
+    /// Reads one object back (in-process store or the real server).
+    pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let k = ocp_bootimage::kube::resources::by_kind(kind).unwrap();
+        match self {
+            TestCluster::InProcess(s) => s.get(&k.api_version(), kind, namespace, name),
+            TestCluster::Real { kubeconfig, .. } => {
+                let (rt, client) = real_client(kubeconfig);
+                let probe = serde_json::json!({"kind": kind, "metadata": {"namespace": namespace}});
+                let api = dynamic_api(&client, &probe);
+                rt.block_on(api.get_opt(name))
+                    .unwrap()
+                    .map(|o| serde_json::to_value(o).unwrap())
+            }
+        }
+    }
+
+    /// Write requests seen by the in-process server (None on a real server).
+    pub fn writes(&self) -> Option<Vec<test_apiserver::RequestRecord>> {
+        self.requests()
+            .map(|r| r.into_iter().filter(|q| q.is_write()).collect())
+    }
+}
+
+impl TestCluster {
+    /// The objects as the server stores them (defaults applied), to compare later.
+    pub fn read_back(&self, objects: &[Value]) -> Vec<Value> {
+        objects
+            .iter()
+            .map(|o| {
+                let kind = o["kind"].as_str().unwrap();
+                self.get(
+                    kind,
+                    o["metadata"]["namespace"].as_str(),
+                    o["metadata"]["name"].as_str().unwrap(),
+                )
+                .unwrap_or_else(|| panic!("{kind} was not loaded"))
+            })
+            .collect()
+    }
+}
+
+/// An object without server-managed metadata (what "byte-for-byte the same" compares).
+pub fn comparable(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "resourceVersion",
+            "generation",
+            "managedFields",
+            "uid",
+            "creationTimestamp",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+        if m.get("annotations")
+            .is_some_and(|a| a.as_object().is_some_and(|o| o.is_empty()))
+        {
+            m.remove("annotations");
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    v
+}
+
+/// Every fixture object of a dump, re-read from the cluster, must equal the original.
+pub fn assert_cluster_equals(c: &TestCluster, originals: &[Value]) {
+    for o in originals {
+        let kind = o["kind"].as_str().unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        let ns = o["metadata"]["namespace"].as_str();
+        let live = c
+            .get(kind, ns, name)
+            .unwrap_or_else(|| panic!("{kind} {name} is gone"));
+        let mut want = comparable(o);
+        let mut got = comparable(&live);
+        // Defaults the server fills in on create are not the tool's doing.
+        for v in [&mut want, &mut got] {
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("ownerReferences");
+            }
+        }
+        assert_eq!(got, want, "{kind} {name} differs from the start");
+    }
 }

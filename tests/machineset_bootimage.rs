@@ -1,0 +1,397 @@
+//! `machineset_bootimage` and `rollback` over HTTP, run as Ansible runs them:
+//! check mode, idempotency, 409 re-planning, 403, managed clusters, explicit
+//! images, and a rollback back to the start.
+
+mod common;
+
+use common::{assert_cluster_equals, machineset, objects_under, root, run_module, TestCluster};
+use serde_json::{json, Value};
+
+fn dump_objects() -> Vec<Value> {
+    objects_under(&root().join("examples/cluster-dump"))
+}
+
+fn cluster() -> TestCluster {
+    let mut c = TestCluster::start();
+    c.load(&dump_objects());
+    c.clear_requests();
+    c
+}
+
+fn ami(c: &TestCluster, name: &str) -> String {
+    let ms = c
+        .get("MachineSet", Some("openshift-machine-api"), name)
+        .unwrap();
+    ms.pointer("/spec/template/spec/providerSpec/value/ami/id")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn check_mode_then_apply_then_noop_then_rollback() {
+    let c = cluster();
+    let start = c.read_back(&dump_objects());
+    let kc = c.kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.json");
+    let args = json!({"kubeconfig": kc, "record_path": record, "run_id": "swap-1"});
+
+    let mut check = args.clone();
+    check["_ansible_check_mode"] = json!(true);
+    check["_ansible_diff"] = json!(true);
+    let planned = run_module("machineset_bootimage", &check);
+    assert_eq!(planned.json["changed"], true, "{}", planned.stdout);
+    assert_eq!(planned.json["diff"].as_array().unwrap().len(), 4);
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "check mode wrote: {w:?}");
+    }
+    assert!(!record.exists(), "check mode wrote the record");
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06f85a7940faa3217"
+    );
+
+    let mut real = args.clone();
+    real["_ansible_diff"] = json!(true);
+    let applied = run_module("machineset_bootimage", &real);
+    assert_eq!(applied.json["changed"], true, "{}", applied.stdout);
+    assert_eq!(applied.json["failed"], false);
+    assert_eq!(
+        applied.json["diff"], planned.json["diff"],
+        "check mode must show the real diff"
+    );
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06ba758975c79332b"
+    );
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-aarch64-us-east-2a"),
+        "ami-0f8d8bb2d4cc7681a"
+    );
+    let ms = machineset(&applied.json, "build09-kcxpl-worker-us-east-1a");
+    assert_eq!(ms["before"], "ami-06f85a7940faa3217");
+    assert_eq!(ms["after_build"], "418.94.202602022246-0");
+    // Record first: every old value is there.
+    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(rec["entries"].as_array().unwrap().len(), 4);
+    assert_eq!(rec["entries"][3]["old"], "ami-06f85a7940faa3217");
+
+    c.clear_requests();
+    let again = run_module("machineset_bootimage", &args);
+    assert_eq!(again.json["changed"], false, "{}", again.stdout);
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "second run wrote: {w:?}");
+    }
+
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record, "_ansible_diff": true}),
+    );
+    assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
+    assert_eq!(rb.json["run_id"], "swap-1");
+    assert_cluster_equals(&c, &start);
+    let rb2 = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record}),
+    );
+    assert_eq!(rb2.json["changed"], false, "{}", rb2.stdout);
+    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let entries = rec["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 8, "rollback records its own changes");
+    assert!(entries[..4].iter().all(|e| e["rolled_back"].is_object()));
+}
+
+#[test]
+fn default_record_is_a_secret() {
+    let c = cluster();
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "machinesets": ["build09-kcxpl-worker-us-east-1a"]}),
+    );
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    assert_eq!(
+        r.json["record"],
+        "Secret openshift-machine-api/ocp-bootimage-rollback"
+    );
+    let secret = c
+        .get(
+            "Secret",
+            Some("openshift-machine-api"),
+            "ocp-bootimage-rollback",
+        )
+        .unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["record.json"].as_str().unwrap())
+        .unwrap();
+    let rec: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(rec["format"], "ocp-bootimage.rollback/v1");
+    assert_eq!(rec["entries"][0]["new"], "ami-06ba758975c79332b");
+    let rb = run_module("rollback", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06f85a7940faa3217"
+    );
+}
+
+#[test]
+fn a_conflict_is_re_read_and_re_planned() {
+    let c = cluster();
+    let Some(server) = c.server() else { return };
+    server.inject(
+        test_apiserver::Fault::status(409)
+            .on_method("PATCH")
+            .on_path("/machinesets/")
+            .times(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "record_path": dir.path().join("r.json")}),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+    assert!(
+        r.json["warnings"].to_string().contains("409"),
+        "{}",
+        r.json["warnings"]
+    );
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06ba758975c79332b"
+    );
+}
+
+#[test]
+fn a_concurrent_change_wins_over_the_plan() {
+    // Someone else sets the target AMI between our read and our write: the 409 re-read
+    // finds nothing left to do.
+    let c = cluster();
+    let Some(server) = c.server() else { return };
+    let mut ms = server
+        .get(
+            "machine.openshift.io/v1beta1",
+            "MachineSet",
+            Some("openshift-machine-api"),
+            "build09-kcxpl-worker-us-east-1a",
+        )
+        .unwrap();
+    // Our read sees the old AMI; then the object changes (rv bump) before the PATCH.
+    server.inject(
+        test_apiserver::Fault::status(409)
+            .on_method("PATCH")
+            .on_path("build09-kcxpl-worker-us-east-1a")
+            .times(1),
+    );
+    ms["spec"]["template"]["spec"]["providerSpec"]["value"]["ami"]["id"] =
+        json!("ami-06ba758975c79332b");
+    let r = {
+        let handle = std::thread::spawn({
+            let kc = c.kubeconfig();
+            move || {
+                run_module(
+                    "machineset_bootimage",
+                    &json!({"kubeconfig": kc, "machinesets": ["build09-kcxpl-worker-us-east-1a"], "record_path": std::env::temp_dir().join(format!("rec-{}.json", std::process::id()))}),
+                )
+            }
+        });
+        server.insert(ms).unwrap();
+        handle.join().unwrap()
+    };
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06ba758975c79332b"
+    );
+}
+
+#[test]
+fn forbidden_patch_fails_clearly_with_the_record_intact() {
+    let c = cluster();
+    let Some(server) = c.server() else { return };
+    server.deny("patch", "machinesets");
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.json");
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "record_path": record}),
+    );
+    assert_eq!(r.json["failed"], true);
+    assert_eq!(r.json["changed"], false);
+    let msg = r.json["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("forbidden")
+            && msg.contains("patch")
+            && msg.contains("machinesets.machine.openshift.io"),
+        "{msg}"
+    );
+    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(
+        rec["entries"].as_array().unwrap().len(),
+        4,
+        "recorded before the first write"
+    );
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06f85a7940faa3217"
+    );
+    // Nothing was written, so rollback finds every field already at its old value.
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": c.kubeconfig(), "record_path": record}),
+    );
+    assert_eq!(rb.json["changed"], false, "{}", rb.stdout);
+}
+
+#[test]
+fn forbidden_record_secret_changes_nothing() {
+    let c = cluster();
+    let Some(server) = c.server() else { return };
+    server.deny("create", "secrets");
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig()}),
+    );
+    assert_eq!(r.json["failed"], true);
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("rollback record"),
+        "{}",
+        r.json["msg"]
+    );
+    assert_eq!(server.write_count(), 1, "only the refused record write");
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06f85a7940faa3217"
+    );
+}
+
+#[test]
+fn managed_clusters_are_refused() {
+    let mut c = cluster();
+    let mut infra = c.get("Infrastructure", None, "cluster").unwrap();
+    infra["status"]["controlPlaneTopology"] = json!("External");
+    if let Some(s) = c.server() {
+        s.insert(infra).unwrap();
+    } else {
+        return; // status of a real server's Infrastructure is left alone
+    }
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig()}),
+    );
+    assert_eq!(r.json["failed"], true);
+    assert!(
+        r.json["msg"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to change a managed cluster"),
+        "{}",
+        r.json["msg"]
+    );
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty());
+    }
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "allow_managed": true, "_ansible_check_mode": true}),
+    );
+    assert_eq!(r.json["failed"], false);
+    assert!(r.json["warnings"].to_string().contains("managed"));
+    c.clear_requests();
+}
+
+#[test]
+fn explicit_images_for_platforms_the_stream_cannot_name() {
+    let mut c = TestCluster::start();
+    let mut objects = dump_objects();
+    objects.retain(|o| o["kind"] != "MachineSet");
+    let mut vsphere = common::objects_in(&common::fixture(
+        "machinesets/vsphere/installer-generated-4.9-ocp-cl02-worker-machineset-0.yaml",
+    ))
+    .remove(0);
+    vsphere["spec"]["replicas"] = json!(1);
+    objects.push(vsphere);
+    c.load(&objects);
+    let kc = c.kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.json");
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": kc, "record_path": record}),
+    );
+    assert_eq!(r.json["changed"], false);
+    let ms = machineset(&r.json, "ocp-cl02-xdqkk-worker");
+    assert_eq!(ms["skipped"], true);
+    assert!(
+        ms["reason"]
+            .as_str()
+            .unwrap()
+            .contains("give it as `image`"),
+        "{ms}"
+    );
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": kc, "record_path": record, "image": {"ocp-cl02-xdqkk-worker": "418.94.202602022246-0-ocp-cl02-rhcos"}}),
+    );
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    let live = c
+        .get(
+            "MachineSet",
+            Some("openshift-machine-api"),
+            "ocp-cl02-xdqkk-worker",
+        )
+        .unwrap();
+    assert_eq!(
+        live.pointer("/spec/template/spec/providerSpec/value/template")
+            .unwrap(),
+        "418.94.202602022246-0-ocp-cl02-rhcos"
+    );
+}
+
+#[test]
+fn mco_managed_machinesets_are_left_to_mco() {
+    let mut c = TestCluster::start();
+    let mut objects = dump_objects();
+    for o in objects.iter_mut() {
+        if o["kind"] == "MachineConfiguration" {
+            o["spec"]["managedBootImages"]["machineManagers"][0]["selection"]["mode"] =
+                json!("All");
+        }
+    }
+    c.load(&objects);
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "_ansible_check_mode": true}),
+    );
+    assert_eq!(r.json["changed"], false, "{}", r.stdout);
+    assert!(r.json["warnings"]
+        .to_string()
+        .contains("Machine Config Operator"));
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "_ansible_check_mode": true, "include_mco_managed": true}),
+    );
+    assert_eq!(r.json["changed"], true);
+}
+
+#[test]
+fn a_stream_newer_than_the_cluster_is_refused() {
+    let c = cluster();
+    let stream = common::fixture("stream/rhcos-4.19.json");
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "stream_file": stream, "_ansible_check_mode": true}),
+    );
+    assert_eq!(r.json["changed"], false, "{}", r.stdout);
+    assert!(r.json["warnings"]
+        .to_string()
+        .contains("newer than the cluster"));
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c.kubeconfig(), "stream_file": stream, "_ansible_check_mode": true, "allow_newer": true}),
+    );
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+}
