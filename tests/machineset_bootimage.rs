@@ -270,7 +270,7 @@ fn forbidden_record_secret_changes_nothing() {
 
 #[test]
 fn managed_clusters_are_refused() {
-    let mut c = cluster();
+    let c = cluster();
     let mut infra = c.get("Infrastructure", None, "cluster").unwrap();
     infra["status"]["controlPlaneTopology"] = json!("External");
     if let Some(s) = c.server() {
