@@ -38,6 +38,15 @@ pub enum Command {
     /// Run the `rollback` module (restore a run from the rollback record).
     #[command(name = "rollback")]
     Rollback(ModuleArgs),
+    /// Run the `stub_ignition` module (migrate stub Ignition 2.x → 3.x).
+    #[command(name = "stub_ignition")]
+    StubIgnition(ModuleArgs),
+    /// Run the `autoscaling` module (pause or resume MachineAutoscalers) with Ansible-style arguments.
+    #[command(name = "autoscaling")]
+    Autoscaling(ModuleArgs),
+    /// Run the `mcs_cert_info` module (check the machine-config-server certificate, read-only).
+    #[command(name = "mcs_cert_info")]
+    McsCertInfo(ModuleArgs),
     /// Print or write the JSON Schemas of every module's input and output.
     Schemas {
         /// Write `<module>.input.json` and `<module>.output.json` into this directory.
@@ -271,6 +280,9 @@ pub fn main() -> ExitCode {
         Command::BootimageInfo(a) => run_module_cmd("bootimage_info", a),
         Command::MachinesetBootimage(a) => run_module_cmd("machineset_bootimage", a),
         Command::Rollback(a) => run_module_cmd("rollback", a),
+        Command::StubIgnition(a) => run_module_cmd("stub_ignition", a),
+        Command::Autoscaling(a) => run_module_cmd("autoscaling", a),
+        Command::McsCertInfo(a) => run_module_cmd("mcs_cert_info", a),
         Command::Schemas { write } => write_schemas(write.as_ref()),
     }
 }

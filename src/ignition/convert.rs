@@ -617,14 +617,19 @@ fn http_headers(value: &Value, path: &str) -> Result<Value, ConvertError> {
 // Top level and `ignition`
 
 fn root(ctx: &mut Ctx<'_>, config: &Value) -> Result<Value, ConvertError> {
+    let top = object(config, "(the config)")?;
+    // The section spec 3 lost entirely is reported before anything else.
+    if let Some(value) = top.get("networkd") {
+        networkd(ctx, value, "networkd")?;
+    }
     let mut out = Map::new();
-    for (key, value) in object(config, "(the config)")? {
+    for (key, value) in top {
         let path = child("", key);
         match key.as_str() {
             "ignition" => {
                 out.insert(key.clone(), ignition(ctx, value, &path)?);
             }
-            "networkd" => networkd(ctx, value, &path)?,
+            "networkd" => {}
             "passwd" => {
                 if !value.is_null() {
                     out.insert(key.clone(), passwd(ctx, value, &path)?);

@@ -1,10 +1,13 @@
 //! The Ansible modules, one file each, and the registry that dispatches on a
 //! module name (argv[0] in Ansible mode, a subcommand in CLI mode).
 
+pub mod autoscaling;
 pub mod bootimage_info;
 pub mod common;
 pub mod machineset_bootimage;
+pub mod mcs_cert_info;
 pub mod rollback;
+pub mod stub_ignition;
 
 use schemars::Schema;
 use serde_json::Value;
@@ -15,9 +18,12 @@ use crate::ansible::spec::schema_of;
 
 /// Every module this binary serves.
 pub const MODULES: &[&str] = &[
+    autoscaling::Autoscaling::NAME,
+    mcs_cert_info::McsCertInfo::NAME,
     bootimage_info::BootimageInfo::NAME,
     machineset_bootimage::MachinesetBootimage::NAME,
     rollback::Rollback::NAME,
+    stub_ignition::StubIgnition::NAME,
 ];
 
 /// Whether `name` is a module of this binary.
@@ -32,6 +38,12 @@ pub async fn run_by_name(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<ModuleResult> {
     match name {
+        autoscaling::Autoscaling::NAME => {
+            Some(run_module::<autoscaling::Autoscaling>(raw, env).await)
+        }
+        mcs_cert_info::McsCertInfo::NAME => {
+            Some(run_module::<mcs_cert_info::McsCertInfo>(raw, env).await)
+        }
         bootimage_info::BootimageInfo::NAME => {
             Some(run_module::<bootimage_info::BootimageInfo>(raw, env).await)
         }
@@ -39,6 +51,9 @@ pub async fn run_by_name(
             Some(run_module::<machineset_bootimage::MachinesetBootimage>(raw, env).await)
         }
         rollback::Rollback::NAME => Some(run_module::<rollback::Rollback>(raw, env).await),
+        stub_ignition::StubIgnition::NAME => {
+            Some(run_module::<stub_ignition::StubIgnition>(raw, env).await)
+        }
         _ => None,
     }
 }
@@ -76,8 +91,11 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
         )
     }
     vec![
+        of::<autoscaling::Autoscaling>(),
+        of::<mcs_cert_info::McsCertInfo>(),
         of::<bootimage_info::BootimageInfo>(),
         of::<machineset_bootimage::MachinesetBootimage>(),
         of::<rollback::Rollback>(),
+        of::<stub_ignition::StubIgnition>(),
     ]
 }

@@ -10,14 +10,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{outcome, DEFAULT_RECORD};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
-use crate::kube::apply::Applier;
+use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
 use crate::kube::{resources, ConnectionParams};
 use crate::plan::change::without_volatile;
@@ -218,7 +218,15 @@ pub fn plan_rollback(
         name: first.name.clone(),
         before: Some(current.clone()),
         after: working.unwrap_or(Value::Null),
-        summary: format!("rollback of {} field(s)", entries.len()),
+        summary: String::new(),
+    };
+    let change = ObjectChange {
+        summary: if change.is_delete() {
+            "delete (the run created it)".into()
+        } else {
+            format!("restore {} field(s)", entries.len())
+        },
+        ..change
     };
     ((!change.is_noop()).then_some(change), reports)
 }
@@ -238,10 +246,16 @@ impl Module for Rollback {
         params: Params,
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
-        let conn = params.connection.connect().await?;
-        let store = match &params.record_path {
-            Some(p) => RecordStore::file(p.clone()),
-            None => RecordStore::secret(conn.clone(), &params.namespace, &params.record),
+        // A record of a run on files (stub_ignition `path`) needs no cluster: connect only
+        // when the record is a Secret or holds cluster objects.
+        let mut conn = match &params.record_path {
+            Some(_) => None,
+            None => Some(params.connection.connect().await?),
+        };
+        let store = match (&params.record_path, &conn) {
+            (Some(p), _) => RecordStore::file(p.clone()),
+            (None, Some(c)) => RecordStore::secret(c.clone(), &params.namespace, &params.record),
+            (None, None) => return Err(anyhow::anyhow!("no record to read").into()),
         };
         let record = store.load().await?;
         let rollback_run_id = new_run_id();
@@ -256,7 +270,7 @@ impl Module for Rollback {
             entries: Vec::new(),
             conflicts: 0,
         };
-        let Some(run) = run_id.clone() else {
+        let Some(run) = run_id else {
             return Ok(outcome(
                 &[],
                 None,
@@ -265,6 +279,13 @@ impl Module for Rollback {
                 vec!["the rollback record is empty".into()],
             ));
         };
+        if !record.entries.iter().any(|e| e.run_id == run) {
+            return Err(anyhow::anyhow!(
+                "run {run} is not in the rollback record {}",
+                store.location
+            )
+            .into());
+        }
         let mut entries: Vec<&RecordEntry> = record
             .entries
             .iter()
@@ -274,16 +295,9 @@ impl Module for Rollback {
                     || params.kinds.iter().any(|k| k.eq_ignore_ascii_case(&e.kind))
             })
             .collect();
-        if entries.is_empty() && !record.entries.iter().any(|e| e.run_id == run) {
-            return Err(anyhow::anyhow!(
-                "run {run} is not in the rollback record {}",
-                store.location
-            )
-            .into());
-        }
         entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
-        // Group per object, keeping newest-first order inside each group and objects in
-        // the order of their newest entry.
+        // Group per object, newest first inside each group, objects in the order of their
+        // newest entry.
         let mut order: Vec<ObjectKey> = Vec::new();
         let mut groups: BTreeMap<ObjectKey, Vec<&RecordEntry>> = BTreeMap::new();
         for e in &entries {
@@ -293,18 +307,40 @@ impl Module for Rollback {
             }
             groups.entry(key).or_default().push(e);
         }
-        let mut changes = Vec::new();
+        let file_keys: Vec<ObjectKey> =
+            order.iter().filter(|k| k.0 == FILE_KIND).cloned().collect();
+        order.retain(|k| k.0 != FILE_KIND);
+        if conn.is_none() && !order.is_empty() {
+            conn = Some(params.connection.connect().await?);
+        }
+        let check_mode = ctx.meta.check_mode;
         let mut warnings = Vec::new();
-        for key in &order {
-            let group = &groups[key];
-            let Some(kind) = resources::by_kind(&key.0) else {
-                warnings.push(format!("unknown kind {} in the record; left alone", key.0));
-                continue;
-            };
-            let current = get(&conn, kind, key.1.as_deref(), &key.2).await?;
-            let (change, reports) = plan_rollback(current.as_ref(), group, params.force);
+        let mut files_changed = false;
+        for (reports, changed) in restore_files(
+            &file_keys,
+            &groups,
+            params.force,
+            check_mode,
+            &store,
+            &rollback_run_id,
+        )
+        .await?
+        {
             out.entries.extend(reports);
-            changes.extend(change);
+            files_changed |= changed;
+        }
+        let mut changes = Vec::new();
+        if let Some(conn) = &conn {
+            for key in &order {
+                let Some(kind) = resources::by_kind(&key.0) else {
+                    warnings.push(format!("unknown kind {} in the record; left alone", key.0));
+                    continue;
+                };
+                let current = get(conn, kind, key.1.as_deref(), &key.2).await?;
+                let (change, reports) = plan_rollback(current.as_ref(), &groups[key], params.force);
+                out.entries.extend(reports);
+                changes.extend(change);
+            }
         }
         out.conflicts = out
             .entries
@@ -325,39 +361,46 @@ impl Module for Rollback {
                 e.reason.as_deref().unwrap_or_default()
             ));
         }
-        if ctx.meta.check_mode {
-            return Ok(outcome(&changes, None, "object(s)", out, warnings));
-        }
-        let applier = Applier {
-            conn: &conn,
-            store: &store,
-            module: Self::NAME,
-            run_id: &rollback_run_id,
+        let (conn, false) = (conn, check_mode) else {
+            let mut o = outcome(&changes, None, "object(s)", out, warnings);
+            o.changed |= files_changed;
+            return Ok(o);
         };
-        let force = params.force;
-        let replan = |fresh: &Value| -> Result<Option<ObjectChange>> {
-            let key = (
-                fresh
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                fresh
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                fresh
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            Ok(groups
-                .get(&key)
-                .and_then(|g| plan_rollback(Some(fresh), g, force).0))
+        let applied = match &conn {
+            Some(conn) if !changes.is_empty() => {
+                let applier = Applier {
+                    conn,
+                    store: &store,
+                    module: Self::NAME,
+                    run_id: &rollback_run_id,
+                };
+                let force = params.force;
+                let replan = |fresh: &Value| -> Result<Option<ObjectChange>> {
+                    let key = (
+                        fresh
+                            .get("kind")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        fresh
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        fresh
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                    Ok(groups
+                        .get(&key)
+                        .and_then(|g| plan_rollback(Some(fresh), g, force).0))
+                };
+                applier.apply(changes.clone(), &replan).await
+            }
+            _ => ApplyOutcome::default(),
         };
-        let applied = applier.apply(changes.clone(), &replan).await;
-        // Mark what is now restored; a failed object's entries stay open.
+        // Mark what is now restored; conflicts and a failed object's entries stay open.
         let failed_objects: Vec<String> = changes
             .iter()
             .filter(|c| {
@@ -368,40 +411,141 @@ impl Module for Rollback {
             })
             .map(|c| c.name.clone())
             .collect();
-        let done: Vec<u64> = out
-            .entries
-            .iter()
-            .filter(|e| e.result != EntryResult::Conflict && !failed_objects.contains(&e.name))
-            .map(|e| e.seq)
-            .collect();
-        if !done.is_empty() {
-            let mark = RolledBack {
-                time: now_rfc3339(),
-                run_id: rollback_run_id.clone(),
-            };
-            let marked = store
-                .update(&|r| {
-                    for e in r.entries.iter_mut() {
-                        if done.contains(&e.seq) && e.rolled_back.is_none() {
-                            e.rolled_back = Some(mark.clone());
-                        }
-                    }
-                })
-                .await;
-            if let Err(e) = marked {
-                warnings.push(format!(
-                    "restored, but the record could not be marked: {e:#}"
-                ));
+        mark_done(
+            &store,
+            &out,
+            &failed_objects,
+            &rollback_run_id,
+            &mut warnings,
+        )
+        .await;
+        let mut o = outcome(&changes, Some(&applied), "object(s)", out, warnings);
+        if files_changed {
+            o.changed = true;
+            if changes.is_empty() {
+                o.msg = "restored the file(s) of the run".into();
             }
         }
-        Ok(outcome(
-            &changes,
-            Some(&applied),
-            "object(s)",
-            out,
-            warnings,
-        ))
+        Ok(o)
     }
+}
+
+/// The record kind of local files (stub_ignition `path`).
+pub const FILE_KIND: &str = "File";
+
+/// Marks restored and already-restored entries as rolled back (never conflicts or
+/// entries of objects that failed).
+async fn mark_done(
+    store: &RecordStore,
+    out: &Output,
+    failed_objects: &[String],
+    rollback_run_id: &str,
+    warnings: &mut Vec<String>,
+) {
+    let done: Vec<u64> = out
+        .entries
+        .iter()
+        .filter(|e| e.result != EntryResult::Conflict && !failed_objects.contains(&e.name))
+        .map(|e| e.seq)
+        .collect();
+    if done.is_empty() {
+        return;
+    }
+    let mark = RolledBack {
+        time: now_rfc3339(),
+        run_id: rollback_run_id.to_string(),
+    };
+    let marked = store
+        .update(&|r| {
+            for e in r.entries.iter_mut() {
+                if done.contains(&e.seq) && e.rolled_back.is_none() {
+                    e.rolled_back = Some(mark.clone());
+                }
+            }
+        })
+        .await;
+    if let Err(e) = marked {
+        warnings.push(format!(
+            "restored, but the record could not be marked: {e:#}"
+        ));
+    }
+}
+
+/// Restores local files, each only if it still holds what the run wrote. Records first.
+async fn restore_files(
+    keys: &[ObjectKey],
+    groups: &BTreeMap<ObjectKey, Vec<&RecordEntry>>,
+    force: bool,
+    check_mode: bool,
+    store: &RecordStore,
+    rollback_run_id: &str,
+) -> Result<Vec<(Vec<EntryReport>, bool)>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for key in keys {
+        let path = PathBuf::from(&key.2);
+        let current = std::fs::read(&path)
+            .map(|b| Value::String(b64.encode(b)))
+            .unwrap_or(Value::Null);
+        let mut reports = Vec::new();
+        let mut state = current.clone();
+        for e in &groups[key] {
+            let (result, reason) = if state == e.old {
+                (EntryResult::AlreadyRestored, None)
+            } else if state == e.new || force {
+                state = e.old.clone();
+                (EntryResult::Restored, None)
+            } else {
+                (
+                    EntryResult::Conflict,
+                    Some("the file changed since the run wrote it".to_string()),
+                )
+            };
+            reports.push(EntryReport {
+                seq: e.seq,
+                kind: e.kind.clone(),
+                namespace: None,
+                name: e.name.clone(),
+                field: String::new(),
+                result,
+                reason,
+            });
+        }
+        let changed = state != current;
+        if changed && !check_mode {
+            let entry = RecordEntry {
+                run_id: rollback_run_id.to_string(),
+                seq: 0,
+                time: now_rfc3339(),
+                module: Rollback::NAME.into(),
+                api_version: String::new(),
+                kind: FILE_KIND.into(),
+                namespace: None,
+                name: key.2.clone(),
+                field: String::new(),
+                old: current.clone(),
+                new: state.clone(),
+                secret: true,
+                rolled_back: None,
+            };
+            store.update(&|r| r.append(vec![entry.clone()])).await?;
+            match state.as_str() {
+                Some(s) => {
+                    let bytes = b64
+                        .decode(s)
+                        .context("the record's file content is not base64")?;
+                    crate::record::store::write_private(&path, &bytes)?;
+                }
+                None => {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("removing {}", path.display()))?;
+                }
+            }
+        }
+        out.push((reports, changed));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

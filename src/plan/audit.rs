@@ -481,6 +481,16 @@ pub fn audit(input: &AuditInput) -> AuditReport {
     }
     let user_data_secrets = user_data_report(snap);
     let mcs_certificate = mcs_section(snap, input.now);
+    for u in user_data_secrets
+        .iter()
+        .filter(|s| s.migration_required && s.referenced_by.is_empty())
+    {
+        warnings.push(format!(
+            "secret {} holds a spec {} stub that no selected MachineSet uses; migrate it before a MachineSet uses it",
+            u.name,
+            u.ignition_version.as_deref().unwrap_or("2.x")
+        ));
+    }
     let autoscaling = autoscaling_report(snap);
     for n in &autoscaling.annotated_without_autoscaler {
         warnings.push(format!(
@@ -502,7 +512,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         skipped: count(Status::Skipped),
         user_data_secrets_needing_migration: user_data_secrets
             .iter()
-            .filter(|s| s.migration_required)
+            .filter(|s| s.migration_required && !s.referenced_by.is_empty())
             .count(),
         certificate_regeneration_required: regen,
     };
@@ -532,7 +542,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
     if summary.user_data_secrets_needing_migration > 0 {
         let n: Vec<&str> = user_data_secrets
             .iter()
-            .filter(|s| s.migration_required)
+            .filter(|s| s.migration_required && !s.referenced_by.is_empty())
             .map(|s| s.name.as_str())
             .collect();
         reasons.push(format!(

@@ -194,7 +194,7 @@ fn explain(e: &kube::Error, verb: &str, namespace: &str, name: &str) -> String {
 }
 
 /// Writes `bytes` to `path` atomically with mode 0600.
-fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<()> {
+pub fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()

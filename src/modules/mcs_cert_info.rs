@@ -1,0 +1,379 @@
+//! `mcs_cert_info`: the read-only check of the machine-config-server TLS
+//! certificate (Secret `openshift-machine-config-operator/machine-config-server-tls`,
+//! or a PEM file): SANs, validity, whether the CA in each stub Ignition secret
+//! verifies it, and whether it must be regenerated before new boot images can
+//! join. Never changes anything.
+//!
+//! One implementation: the facts come from the audit's `mcs_certificate`
+//! section (`plan::audit`, which calls [`crate::cert::analyze_mcs_certificate`]
+//! with the CAs of the stub secrets), run on a snapshot that holds only the
+//! certificate and the stub secrets in question.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cert::McsCertificateReport;
+use crate::kube::{dump, resources, ConnectionParams, Selection, Snapshot};
+use crate::plan::audit::McsCertificateSection;
+use crate::plan::{audit, AuditInput, AuditOptions};
+use crate::stream::Catalog;
+
+/// The documented procedure to regenerate the machine-config-server certificate and CA.
+pub const REGENERATE_PROCEDURE: &str = "https://access.redhat.com/articles/regenerating_cluster_certificates#regenerating-ca-certificates-for-the-machine-config-server-5";
+
+fn default_namespace() -> String {
+    resources::MACHINE_API_NAMESPACE.to_string()
+}
+
+/// Options of `mcs_cert_info`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct Params {
+    #[serde(flatten)]
+    pub connection: ConnectionParams,
+    /// Read the certificate Secret and the stub secrets from a cluster dump directory
+    /// (YAML/JSON files as `oc get -o yaml` or `-o json` writes them) instead of the API.
+    /// Connection options are then ignored.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    pub dump_dir: Option<PathBuf>,
+    /// Check this PEM file (the decoded `tls.crt`) instead of the Secret
+    /// `openshift-machine-config-operator/machine-config-server-tls`. The stub secrets for
+    /// the CA check still come from `dump_dir` or the cluster; when neither can be read,
+    /// the CA check is skipped with a warning.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    pub path: Option<PathBuf>,
+    /// Namespace of the user-data (stub Ignition) secrets whose CAs must verify the certificate.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Fail the task when the certificate must be regenerated (no Subject Alternative
+    /// Name, or expired).
+    #[serde(default)]
+    pub fail_if_regeneration_required: bool,
+}
+
+/// Whether one stub secret's CA verifies the certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct StubSecretCheck {
+    /// The user-data secret.
+    pub name: String,
+    /// Whether a CA in its Ignition `security.tls.certificateAuthorities` issued the
+    /// certificate; null when it carries no usable CA.
+    pub ca_verified: Option<bool>,
+    /// Subjects of the CA certificates it carries.
+    pub ca_subjects: Vec<String>,
+    /// Why its CAs could not be used (never any content).
+    pub error: Option<String>,
+}
+
+/// Return values of `mcs_cert_info`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Output {
+    /// Where the certificate came from: `Secret <ns>/<name>` or `file <path>`.
+    pub source: String,
+    /// The certificate's facts (`ca_verified`: whether the CA of any stub secret issued it).
+    #[serde(flatten)]
+    pub certificate: McsCertificateReport,
+    /// Whole days until `not_after`; negative when expired.
+    pub expires_in_days: i64,
+    /// Every user-data secret of `namespace` and whether its CA verifies the certificate.
+    pub stub_secrets: Vec<StubSecretCheck>,
+    /// The procedure to follow when `regeneration_required` (null otherwise).
+    pub regeneration_procedure: Option<String>,
+}
+
+/// The audit's `mcs_certificate` section for a snapshot holding only `tls_secret`
+/// and `stubs`.
+fn mcs_section(
+    tls_secret: &Value,
+    stubs: BTreeMap<String, Value>,
+    now: SystemTime,
+) -> McsCertificateSection {
+    let snapshot = Snapshot {
+        mcs_tls_secret: Some(tls_secret.clone()),
+        user_data_secrets: stubs,
+        secrets_readable: true,
+        ..Snapshot::default()
+    };
+    let options = AuditOptions::default();
+    audit(&AuditInput {
+        snapshot: &snapshot,
+        streams: Err(String::new()),
+        catalog: Catalog::embedded(),
+        options: &options,
+        now,
+    })
+    .mcs_certificate
+}
+
+/// Whole days from `now` to `not_after` (RFC 3339), rounded down (negative when past).
+pub fn days_until(not_after: &str, now: SystemTime) -> anyhow::Result<i64> {
+    let end =
+        time::OffsetDateTime::parse(not_after, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("not_after {not_after:?} is not RFC 3339"))?;
+    let now = time::OffsetDateTime::from(now);
+    Ok((end - now).whole_seconds().div_euclid(86_400))
+}
+
+/// The one-line `msg`.
+pub fn summary_line(out: &Output) -> String {
+    let c = &out.certificate;
+    let cn = c.subject_cn.as_deref().unwrap_or("(no CN)");
+    if c.regeneration_required {
+        let mut why = Vec::new();
+        if !c.has_san {
+            why.push(
+                "it has no Subject Alternative Name (Ignition in RHCOS 4.6+ boot images rejects it)"
+                    .to_string(),
+            );
+        }
+        if c.expired {
+            why.push(format!("it expired at {}", c.not_after));
+        }
+        if why.is_empty() {
+            why.push(c.reasons.join(" "));
+        }
+        return format!(
+            "the machine-config-server certificate (CN {cn}, {}) must be regenerated before new \
+             boot images can join: {}; regenerate it: {REGENERATE_PROCEDURE}",
+            out.source,
+            why.join("; ")
+        );
+    }
+    let sans: Vec<&str> = c
+        .dns_sans
+        .iter()
+        .chain(c.ip_sans.iter())
+        .map(String::as_str)
+        .collect();
+    let verified: Vec<&str> = out
+        .stub_secrets
+        .iter()
+        .filter(|s| s.ca_verified == Some(true))
+        .map(|s| s.name.as_str())
+        .collect();
+    let ca = match c.ca_verified {
+        Some(true) => format!("verified by the CA in {}", verified.join(", ")),
+        Some(false) => "NOT verified by the CA of any stub secret".to_string(),
+        None => "CA not checked".to_string(),
+    };
+    format!(
+        "the machine-config-server certificate needs no regeneration: CN {cn}, SANs {}, valid \
+         until {} ({} days), {ca}",
+        sans.join(", "),
+        c.not_after,
+        out.expires_in_days
+    )
+}
+
+/// Reads the dump or the cluster; the flag says whether the stub secrets could be read.
+async fn observe(params: &Params, warnings: &mut Vec<String>) -> anyhow::Result<(Snapshot, bool)> {
+    let sel = Selection {
+        namespace: params.namespace.clone(),
+        ..Selection::default()
+    };
+    if let Some(dir) = &params.dump_dir {
+        let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
+        return Ok((Snapshot::from_dump(&d, &sel), true));
+    }
+    let read = async {
+        let conn = params.connection.connect().await?;
+        Snapshot::from_cluster(&conn, &sel).await
+    };
+    match (read.await, &params.path) {
+        (Ok(s), _) => {
+            let readable = s.secrets_readable;
+            Ok((s, readable))
+        }
+        (Err(e), Some(_)) => {
+            warnings.push(format!(
+                "stub secrets not checked (the cluster could not be read: {e:#}); give \
+                 `dump_dir` or connection options to verify the certificate against their CAs"
+            ));
+            Ok((Snapshot::default(), false))
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// The Secret-shaped value the check reads: the cluster's, or one made from `path`.
+fn certificate_secret(params: &Params, snapshot: &Snapshot) -> anyhow::Result<(Value, String)> {
+    if let Some(path) = &params.path {
+        let pem =
+            std::fs::read(path).with_context(|| format!("cannot read path {}", path.display()))?;
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+        return Ok((
+            json!({"data": {"tls.crt": b64}}),
+            format!("file {}", path.display()),
+        ));
+    }
+    let source = format!(
+        "Secret {}/{}",
+        resources::MCO_NAMESPACE,
+        resources::MCS_TLS_SECRET
+    );
+    match &snapshot.mcs_tls_secret {
+        Some(s) => Ok((s.clone(), source)),
+        None => {
+            if let Some(u) = snapshot
+                .unreadable
+                .iter()
+                .find(|u| u.contains(resources::MCS_TLS_SECRET))
+            {
+                anyhow::bail!("cannot read the {u}");
+            }
+            let place = if params.dump_dir.is_some() {
+                "in the dump"
+            } else {
+                "on the cluster"
+            };
+            anyhow::bail!("{source} not found {place}; give `path` to check a PEM file instead")
+        }
+    }
+}
+
+/// The module.
+pub struct McsCertInfo;
+
+impl Module for McsCertInfo {
+    const NAME: &'static str = "mcs_cert_info";
+    const SHORT_DESCRIPTION: &'static str =
+        "Check the machine-config-server TLS certificate new boot images must trust (read-only)";
+    type Params = Params;
+    type Output = Output;
+
+    async fn run(
+        params: Params,
+        _ctx: &ModuleContext,
+    ) -> Result<ModuleOutcome<Output>, ModuleError> {
+        let now = SystemTime::now();
+        let mut warnings = Vec::new();
+        let (snapshot, stubs_read) = observe(&params, &mut warnings).await?;
+        warnings.extend(
+            snapshot
+                .unreadable
+                .iter()
+                .filter(|u| !u.contains(resources::MCS_TLS_SECRET))
+                .map(|u| format!("could not read {u}")),
+        );
+        let (secret, source) = certificate_secret(&params, &snapshot)?;
+        let stubs = &snapshot.user_data_secrets;
+
+        let pooled = mcs_section(&secret, stubs.clone(), now);
+        let certificate = match pooled.certificate {
+            Some(c) => c,
+            None => {
+                // Is it the certificate, or a stub's CA bundle?
+                let bare = mcs_section(&secret, BTreeMap::new(), now);
+                match bare.certificate {
+                    Some(c) => {
+                        warnings.push(format!(
+                            "the CA check failed ({}); see stub_secrets",
+                            pooled.error.unwrap_or_default()
+                        ));
+                        c
+                    }
+                    None => {
+                        return Err(anyhow::anyhow!(
+                            "{source}: {}",
+                            bare.error.unwrap_or_else(|| "cannot be checked".into())
+                        )
+                        .into())
+                    }
+                }
+            }
+        };
+        let stub_secrets: Vec<StubSecretCheck> = stubs
+            .iter()
+            .map(|(name, s)| {
+                let one = mcs_section(&secret, BTreeMap::from([(name.clone(), s.clone())]), now);
+                match one.certificate {
+                    Some(c) => StubSecretCheck {
+                        name: name.clone(),
+                        ca_verified: c.ca_verified,
+                        ca_subjects: c.ca_subjects,
+                        error: None,
+                    },
+                    None => StubSecretCheck {
+                        name: name.clone(),
+                        ca_verified: None,
+                        ca_subjects: Vec::new(),
+                        error: one.error,
+                    },
+                }
+            })
+            .collect();
+        if stub_secrets.is_empty() && stubs_read {
+            warnings.push(format!(
+                "no user-data (stub Ignition) secret found in namespace {}: the CA check was skipped",
+                params.namespace
+            ));
+        }
+        if certificate.ca_verified == Some(true) {
+            for s in stub_secrets.iter().filter(|s| s.ca_verified == Some(false)) {
+                warnings.push(format!(
+                    "the CA in stub secret {} does not verify the certificate: machines booting \
+                     from it would reject the machine-config-server",
+                    s.name
+                ));
+            }
+        }
+        for s in stub_secrets.iter().filter(|s| s.error.is_some()) {
+            warnings.push(format!(
+                "stub secret {}: {}",
+                s.name,
+                s.error.as_deref().unwrap_or_default()
+            ));
+        }
+        if certificate.ca_verified == Some(false) {
+            warnings.push(format!(
+                "no stub secret's CA verifies the certificate: machines booting from these stubs \
+                 would reject the machine-config-server; see {REGENERATE_PROCEDURE}"
+            ));
+        }
+        if certificate.not_yet_valid {
+            warnings.push(format!(
+                "the certificate is not valid before {} (check the clock)",
+                certificate.not_before
+            ));
+        }
+        let expires_in_days = days_until(&certificate.not_after, now)?;
+        let required = certificate.regeneration_required;
+        let output = Output {
+            source,
+            certificate,
+            expires_in_days,
+            stub_secrets,
+            regeneration_procedure: required.then(|| REGENERATE_PROCEDURE.to_string()),
+        };
+        Ok(ModuleOutcome {
+            changed: false,
+            failed: params.fail_if_regeneration_required && required,
+            msg: summary_line(&output),
+            warnings,
+            diff: Vec::new(),
+            output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn days_are_rounded_down_and_negative_when_past() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000); // 2001-09-09T01:46:40Z
+        assert_eq!(days_until("2001-09-10T01:46:40Z", now).unwrap(), 1);
+        assert_eq!(days_until("2001-09-10T01:46:39Z", now).unwrap(), 0);
+        assert_eq!(days_until("2001-09-09T01:46:39Z", now).unwrap(), -1);
+        assert!(days_until("yesterday", now).is_err());
+    }
+}
