@@ -23,6 +23,18 @@ fn schemas_are_in_sync_with_the_code() {
             }
         }
     }
+    for (stem, schema) in ocp_bootimage::modules::extra_schemas() {
+        let path = dir.join(format!("{stem}.json"));
+        let want = format!(
+            "{}\n",
+            serde_json::to_string_pretty(schema.as_value()).unwrap()
+        );
+        if update {
+            std::fs::write(&path, &want).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
     assert!(
         stale.is_empty(),
         "stale schemas (run UPDATE_SCHEMAS=1 cargo test --test schemas): {stale:?}"

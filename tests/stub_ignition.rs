@@ -28,7 +28,10 @@ fn user_data(c: &TestCluster, name: &str) -> Value {
 }
 
 fn validate(config: &Value, schema: &str) {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(fixture(&format!("ignition/schema/{schema}"))).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(&format!("ignition/schema/{schema}"))).unwrap(),
+    )
+    .unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = v.iter_errors(config).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
@@ -42,25 +45,47 @@ fn in_place_migration_check_apply_noop_rollback() {
     let before = user_data(&c, "worker-user-data");
     assert_eq!(before["ignition"]["version"], "2.2.0");
 
-    let check = run_module("stub_ignition", &json!({"kubeconfig": kc, "_ansible_check_mode": true, "_ansible_diff": true}));
+    let check = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": kc, "_ansible_check_mode": true, "_ansible_diff": true}),
+    );
     assert_eq!(check.json["changed"], true, "{}", check.stdout);
     if let Some(w) = c.writes() {
         assert!(w.is_empty(), "{w:?}");
     }
     // The diff shows digests, never the stub or its CA.
-    let secret_b64 = c.get("Secret", Some(NS), "worker-user-data").unwrap()["data"]["userData"].as_str().unwrap().to_string();
+    let secret_b64 = c.get("Secret", Some(NS), "worker-user-data").unwrap()["data"]["userData"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!check.stdout.contains(&secret_b64[..40]));
-    assert!(!check.stdout.contains("base64,") && !check.stdout.contains("api-int"), "{}", check.stdout);
-    assert!(check.json["diff"]["after"]["data"]["userData"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        !check.stdout.contains("base64,") && !check.stdout.contains("api-int"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.json["diff"]["after"]["data"]["userData"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
 
-    let r = run_module("stub_ignition", &json!({"kubeconfig": kc, "_ansible_diff": true}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": kc, "_ansible_diff": true}),
+    );
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
     assert_eq!(r.json["diff"], check.json["diff"]);
     let after = user_data(&c, "worker-user-data");
     assert_eq!(after["ignition"]["version"], "3.1.0");
     validate(&after, "ignition-v3_1.schema.json");
-    assert_eq!(after["ignition"]["config"]["merge"][0]["source"], before["ignition"]["config"]["append"][0]["source"]);
-    assert_eq!(after["ignition"]["security"]["tls"]["certificateAuthorities"], before["ignition"]["security"]["tls"]["certificateAuthorities"]);
+    assert_eq!(
+        after["ignition"]["config"]["merge"][0]["source"],
+        before["ignition"]["config"]["append"][0]["source"]
+    );
+    assert_eq!(
+        after["ignition"]["security"]["tls"]["certificateAuthorities"],
+        before["ignition"]["security"]["tls"]["certificateAuthorities"]
+    );
 
     c.clear_requests();
     let again = run_module("stub_ignition", &json!({"kubeconfig": kc}));
@@ -69,11 +94,17 @@ fn in_place_migration_check_apply_noop_rollback() {
         assert!(w.is_empty(), "{w:?}");
     }
     let audit = run_module("bootimage_info", &json!({"kubeconfig": kc}));
-    assert_eq!(audit.json["summary"]["user_data_secrets_needing_migration"], 0);
+    assert_eq!(
+        audit.json["summary"]["user_data_secrets_needing_migration"],
+        0
+    );
 
     let rb = run_module("rollback", &json!({"kubeconfig": kc}));
     assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
-    assert!(!rb.stdout.contains(&secret_b64[..40]), "rollback output leaks the stub");
+    assert!(
+        !rb.stdout.contains(&secret_b64[..40]),
+        "rollback output leaks the stub"
+    );
     assert_cluster_equals(&c, &start);
 }
 
@@ -82,21 +113,47 @@ fn create_new_writes_ignv3_and_repoints_the_machinesets() {
     let c = cluster();
     let start = c.read_back(&dump_objects());
     let kc = c.kubeconfig();
-    let r = run_module("stub_ignition", &json!({"kubeconfig": kc, "create_new": true, "target_version": "3.4.0"}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": kc, "create_new": true, "target_version": "3.4.0"}),
+    );
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
     assert_eq!(r.json["stubs"][0]["new_secret"], "worker-user-data-ignv3");
-    assert_eq!(r.json["stubs"][0]["machinesets_repointed"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        r.json["stubs"][0]["machinesets_repointed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     let new = user_data(&c, "worker-user-data-ignv3");
     assert_eq!(new["ignition"]["version"], "3.4.0");
     validate(&new, "ignition-v3_4.schema.json");
-    assert_eq!(user_data(&c, "worker-user-data")["ignition"]["version"], "2.2.0", "the old secret is untouched");
-    let ms = c.get("MachineSet", Some(NS), "build09-kcxpl-worker-us-east-1a").unwrap();
-    assert_eq!(ms.pointer("/spec/template/spec/providerSpec/value/userDataSecret/name").unwrap(), "worker-user-data-ignv3");
-    let again = run_module("stub_ignition", &json!({"kubeconfig": kc, "create_new": true, "target_version": "3.4.0"}));
+    assert_eq!(
+        user_data(&c, "worker-user-data")["ignition"]["version"],
+        "2.2.0",
+        "the old secret is untouched"
+    );
+    let ms = c
+        .get("MachineSet", Some(NS), "build09-kcxpl-worker-us-east-1a")
+        .unwrap();
+    assert_eq!(
+        ms.pointer("/spec/template/spec/providerSpec/value/userDataSecret/name")
+            .unwrap(),
+        "worker-user-data-ignv3"
+    );
+    let again = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": kc, "create_new": true, "target_version": "3.4.0"}),
+    );
     assert_eq!(again.json["changed"], false, "{}", again.stdout);
     let rb = run_module("rollback", &json!({"kubeconfig": kc}));
     assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
-    assert!(c.get("Secret", Some(NS), "worker-user-data-ignv3").is_none(), "the created secret is deleted");
+    assert!(
+        c.get("Secret", Some(NS), "worker-user-data-ignv3")
+            .is_none(),
+        "the created secret is deleted"
+    );
     assert_cluster_equals(&c, &start);
 }
 
@@ -108,15 +165,24 @@ fn content_that_is_not_ignition_fails_and_changes_nothing() {
                      "data": {"userData": base64::engine::general_purpose::STANDARD.encode("#cloud-config\nusers: []\n")}});
     c.load(&[bad]);
     c.clear_requests();
-    let r = run_module("stub_ignition", &json!({"kubeconfig": c.kubeconfig(), "secrets": ["worker-user-data", "custom-user-data"]}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": c.kubeconfig(), "secrets": ["worker-user-data", "custom-user-data"]}),
+    );
     assert_eq!(r.json["failed"], true);
     let msg = r.json["msg"].as_str().unwrap();
-    assert!(msg.contains("custom-user-data") && msg.contains("not an Ignition config"), "{msg}");
+    assert!(
+        msg.contains("custom-user-data") && msg.contains("not an Ignition config"),
+        "{msg}"
+    );
     assert!(!msg.contains("cloud-config"), "{msg}");
     if let Some(w) = c.writes() {
         assert!(w.is_empty(), "{w:?}");
     }
-    assert_eq!(user_data(&c, "worker-user-data")["ignition"]["version"], "2.2.0");
+    assert_eq!(
+        user_data(&c, "worker-user-data")["ignition"]["version"],
+        "2.2.0"
+    );
 }
 
 #[test]
@@ -126,9 +192,16 @@ fn forbidden_secret_patch_is_clear_and_recorded() {
     server.deny("patch", "secrets");
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("r.json");
-    let r = run_module("stub_ignition", &json!({"kubeconfig": c.kubeconfig(), "record_path": record}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"kubeconfig": c.kubeconfig(), "record_path": record}),
+    );
     assert_eq!(r.json["failed"], true);
-    assert!(r.json["msg"].as_str().unwrap().contains("forbidden"), "{}", r.json["msg"]);
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("forbidden"),
+        "{}",
+        r.json["msg"]
+    );
     let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     assert_eq!(rec["entries"][0]["secret"], true);
     assert_eq!(rec["entries"][0]["field"], "/data/userData");
@@ -138,10 +211,17 @@ fn forbidden_secret_patch_is_clear_and_recorded() {
 fn a_conflict_on_the_secret_is_retried() {
     let c = cluster();
     let Some(server) = c.server() else { return };
-    server.inject(test_apiserver::Fault::status(409).on_method("PATCH").on_path("/secrets/worker-user-data"));
+    server.inject(
+        test_apiserver::Fault::status(409)
+            .on_method("PATCH")
+            .on_path("/secrets/worker-user-data"),
+    );
     let r = run_module("stub_ignition", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
-    assert_eq!(user_data(&c, "worker-user-data")["ignition"]["version"], "3.1.0");
+    assert_eq!(
+        user_data(&c, "worker-user-data")["ignition"]["version"],
+        "3.1.0"
+    );
 }
 
 #[test]
@@ -149,7 +229,8 @@ fn local_files_for_bare_metal_upi() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("worker.ign");
-    let original = std::fs::read(fixture("ignition/spec2.2.0-worker-pointer-Dawnday101.ign")).unwrap();
+    let original =
+        std::fs::read(fixture("ignition/spec2.2.0-worker-pointer-Dawnday101.ign")).unwrap();
     std::fs::write(&path, &original).unwrap();
     let record = dir.path().join("record.json");
     let args = json!({"path": path, "record_path": record});
@@ -157,37 +238,77 @@ fn local_files_for_bare_metal_upi() {
     check["_ansible_check_mode"] = json!(true);
     let r = run_module("stub_ignition", &check);
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
-    assert_eq!(std::fs::read(&path).unwrap(), original, "check mode wrote the file");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        original,
+        "check mode wrote the file"
+    );
     let r = run_module("stub_ignition", &args);
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
     let migrated: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(migrated["ignition"]["version"], "3.1.0");
     validate(&migrated, "ignition-v3_1.schema.json");
-    assert_eq!(std::fs::read(dir.path().join("worker.ign.bak")).unwrap(), original);
-    assert_eq!(std::fs::metadata(&record).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read(dir.path().join("worker.ign.bak")).unwrap(),
+        original
+    );
+    assert_eq!(
+        std::fs::metadata(&record).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert_eq!(run_module("stub_ignition", &args).json["changed"], false);
     let rb = run_module("rollback", &json!({"record_path": record}));
     assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
     assert_eq!(std::fs::read(&path).unwrap(), original);
-    assert_eq!(run_module("rollback", &json!({"record_path": record})).json["changed"], false);
+    assert_eq!(
+        run_module("rollback", &json!({"record_path": record})).json["changed"],
+        false
+    );
     // dest: the original stays where it is.
     let dest = dir.path().join("worker-v3.ign");
-    let r = run_module("stub_ignition", &json!({"path": path, "dest": dest, "record_path": record, "target_version": "3.2.0"}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"path": path, "dest": dest, "record_path": record, "target_version": "3.2.0"}),
+    );
     assert_eq!(r.json["changed"], true);
     assert_eq!(std::fs::read(&path).unwrap(), original);
-    validate(&serde_json::from_slice(&std::fs::read(&dest).unwrap()).unwrap(), "ignition-v3_2.schema.json");
+    validate(
+        &serde_json::from_slice(&std::fs::read(&dest).unwrap()).unwrap(),
+        "ignition-v3_2.schema.json",
+    );
 }
 
 #[test]
 fn bad_target_version_and_networkd_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run_module("stub_ignition", &json!({"path": fixture("ignition/spec2.2.0-worker-pointer-Dawnday101.ign"), "record_path": dir.path().join("r"), "target_version": "3.5.0"}));
+    let r = run_module(
+        "stub_ignition",
+        &json!({"path": fixture("ignition/spec2.2.0-worker-pointer-Dawnday101.ign"), "record_path": dir.path().join("r"), "target_version": "3.5.0"}),
+    );
     assert_eq!(r.json["failed"], true);
-    assert!(r.json["msg"].as_str().unwrap().contains("target_version"), "{}", r.json["msg"]);
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("target_version"),
+        "{}",
+        r.json["msg"]
+    );
     let p = dir.path().join("drewfus.json");
-    std::fs::copy(fixture("ignition/spec2.0.0-networkd-filesystems-drewfus.json"), &p).unwrap();
-    let r = run_module("stub_ignition", &json!({"path": p, "record_path": dir.path().join("r")}));
+    std::fs::copy(
+        fixture("ignition/spec2.0.0-networkd-filesystems-drewfus.json"),
+        &p,
+    )
+    .unwrap();
+    let r = run_module(
+        "stub_ignition",
+        &json!({"path": p, "record_path": dir.path().join("r")}),
+    );
     assert_eq!(r.json["failed"], true);
-    assert!(r.json["msg"].as_str().unwrap().contains("networkd"), "{}", r.json["msg"]);
-    assert!(!dir.path().join("r").exists(), "nothing recorded for a refused file");
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("networkd"),
+        "{}",
+        r.json["msg"]
+    );
+    assert!(
+        !dir.path().join("r").exists(),
+        "nothing recorded for a refused file"
+    );
 }

@@ -248,16 +248,23 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
 }
 
 fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
+    let mut files: Vec<(String, schemars::Schema)> = Vec::new();
     for (name, input, output) in modules::schemas() {
-        let pairs = [("input", input), ("output", output)];
-        for (which, schema) in pairs {
+        files.push((format!("{name}.input"), input));
+        files.push((format!("{name}.output"), output));
+    }
+    for (stem, schema) in modules::extra_schemas() {
+        files.push((stem.to_string(), schema));
+    }
+    {
+        for (stem, schema) in files {
             let text = format!(
                 "{}\n",
                 serde_json::to_string_pretty(schema.as_value()).unwrap_or_default()
             );
             match dir {
                 Some(d) => {
-                    let path = d.join(format!("{name}.{which}.json"));
+                    let path = d.join(format!("{stem}.json"));
                     if let Err(e) =
                         std::fs::create_dir_all(d).and_then(|_| std::fs::write(&path, text))
                     {

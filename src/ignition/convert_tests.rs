@@ -850,10 +850,13 @@ fn storage_systemd_and_passwd_translate_like_ign_converter() {
     }
 }
 
+/// An edit of a test config.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn storage_shapes_without_a_spec3_equivalent_are_refused_by_path() {
     let base = full_spec2();
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| c["storage"]["files"][0]["filesystem"] = json!("data")),
             "`storage.files[0].filesystem` cannot be converted: only files on the \"root\" \
@@ -1061,4 +1064,98 @@ fn unknown_target_versions_list_the_allowed_values() {
     }
     let e = TargetVersion::from_str("token=hunter2").unwrap_err();
     assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+/// Every JSON pointer below `value` (containers and leaves).
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(obj) => {
+            for (k, v) in obj {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn any_value_of_any_type_anywhere_converts_validly_or_errors_without_panic() {
+    let validators: Vec<(TargetVersion, jsonschema::Validator, Value)> = TargetVersion::ALL
+        .into_iter()
+        .map(|t| {
+            let s = schema(t);
+            (t, jsonschema::validator_for(&s).unwrap(), s)
+        })
+        .collect();
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(false),
+        json!(0),
+        json!(-1),
+        json!(""),
+        json!("x"),
+        json!([]),
+        json!([null]),
+        json!({}),
+        json!({"hunter2": 1}),
+    ];
+    let bases = [
+        full_spec2(),
+        json_of("spec2.2.0-worker-pointer-Dawnday101.ign"),
+        json_of(DREWFUS),
+    ];
+    let (mut ok, mut refused) = (0, 0);
+    for base in &bases {
+        let mut all = Vec::new();
+        pointers(base, String::new(), &mut all);
+        for pointer in all {
+            for replacement in &replacements {
+                let mut input = base.clone();
+                *input.pointer_mut(&pointer).unwrap() = replacement.clone();
+                for (target, validator, schema) in &validators {
+                    match convert_value(&input, *target) {
+                        Ok(Conversion::Converted { config, bytes, .. }) => {
+                            ok += 1;
+                            let errors: Vec<String> = validator
+                                .iter_errors(&config)
+                                .map(|e| e.to_string())
+                                .collect();
+                            assert!(errors.is_empty(), "{pointer} = {replacement}: {errors:?}");
+                            let mut unknown = Vec::new();
+                            unknown_keys(schema, schema, &config, "", &mut unknown);
+                            assert!(unknown.is_empty(), "{pointer} = {replacement}: {unknown:?}");
+                            assert!(!inspect_user_data(&bytes).migration_required);
+                        }
+                        Ok(Conversion::AlreadyV3 { .. }) => {}
+                        Err(e) => {
+                            refused += 1;
+                            assert!(!e.to_string().contains("hunter2"), "{e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(ok > 1000 && refused > 1000, "ok {ok}, refused {refused}");
+}
+
+#[test]
+fn every_truncation_of_a_real_stub_is_an_error_without_echo() {
+    let data = user_data_of("spec2.2.0-worker-pointer-Dawnday101.ign");
+    for len in 0..data.len() {
+        let e = convert_to_v3(&data[..len], TargetVersion::V3_1).unwrap_err();
+        assert!(matches!(e, ConvertError::NotIgnition(_)), "{len}: {e:?}");
+        let msg = e.to_string();
+        assert!(!msg.contains("api-int") && !msg.contains("LS0t"), "{msg}");
+    }
 }

@@ -78,6 +78,11 @@ struct CommonResult<O> {
     output: O,
 }
 
+/// Other schemas this project publishes: `(file stem, schema)`.
+pub fn extra_schemas() -> Vec<(&'static str, Schema)> {
+    vec![("rollback-record", schema_of::<crate::record::Record>())]
+}
+
 /// `(module, input schema, output schema)` for every module.
 pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
     fn of<M: Module>() -> (&'static str, Schema, Schema)
