@@ -9,6 +9,7 @@
 pub mod ansible;
 pub mod cert;
 pub mod cli;
+pub mod docs;
 pub mod ignition;
 pub mod kube;
 pub mod modules;

@@ -48,6 +48,10 @@ pub trait Module {
     const NAME: &'static str;
     /// One line that says what the module does.
     const SHORT_DESCRIPTION: &'static str;
+    /// What the module does, in a few paragraphs (Markdown, blank-line separated).
+    const DESCRIPTION: &'static str = "";
+    /// Ansible tasks that show how to use it (YAML, a list of tasks).
+    const EXAMPLES: &'static str = "";
     /// Options, documented with `///` (the single source for schema and docs).
     type Params: DeserializeOwned + JsonSchema;
     /// Module-specific return values (merged at the top level of the result).

@@ -47,6 +47,12 @@ pub enum Command {
     /// Run the `mcs_cert_info` module (check the machine-config-server certificate, read-only).
     #[command(name = "mcs_cert_info")]
     McsCertInfo(ModuleArgs),
+    /// Print or write the Markdown documentation of every module.
+    Docs {
+        /// Write `<module>.md` into this directory.
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
     /// Print or write the JSON Schemas of every module's input and output.
     Schemas {
         /// Write `<module>.input.json` and `<module>.output.json` into this directory.
@@ -279,6 +285,24 @@ fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn write_docs(dir: Option<&PathBuf>) -> ExitCode {
+    for doc in modules::docs() {
+        let text = crate::docs::markdown(&doc);
+        match dir {
+            Some(d) => {
+                let path = d.join(format!("{}.md", doc.name));
+                if let Err(e) = std::fs::create_dir_all(d).and_then(|_| std::fs::write(&path, text))
+                {
+                    eprintln!("error: writing {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+            None => println!("{text}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// CLI entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -291,5 +315,6 @@ pub fn main() -> ExitCode {
         Command::Autoscaling(a) => run_module_cmd("autoscaling", a),
         Command::McsCertInfo(a) => run_module_cmd("mcs_cert_info", a),
         Command::Schemas { write } => write_schemas(write.as_ref()),
+        Command::Docs { write } => write_docs(write.as_ref()),
     }
 }

@@ -288,7 +288,7 @@ pub fn convert_to_v3(user_data: &[u8], target: TargetVersion) -> Result<Conversi
     if ctx.overwrite_set > 0 {
         ctx.notes.push(format!(
             "set `overwrite: true` on {} file{} (spec 2 always replaced existing files, spec 3 \
-             keeps them unless told)",
+             only does with `overwrite: true`)",
             ctx.overwrite_set,
             plural_s(ctx.overwrite_set)
         ));
@@ -454,16 +454,18 @@ fn index(parent: &str, i: usize) -> String {
     format!("{parent}[{i}]")
 }
 
-/// Longest unknown key quoted back in a message.
-const MAX_SHOWN_KEY_LEN: usize = 40;
+/// Longest key quoted back in a message.
+const MAX_SHOWN_KEY_LEN: usize = 32;
 
-/// A key as written if it is short `[A-Za-z0-9_-]`, else only its length.
+/// A key as written if it looks like a key name (a letter, then letters,
+/// `_` or `-`, at most 32), else only its length: a key with digits or other
+/// characters could be content pasted in the wrong place.
 fn shown_key(key: &str) -> String {
-    let safe = !key.is_empty()
-        && key.len() <= MAX_SHOWN_KEY_LEN
+    let safe = key.len() <= MAX_SHOWN_KEY_LEN
+        && key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-');
     if safe {
         key.to_owned()
     } else {
@@ -1589,7 +1591,10 @@ fn unit<'v>(
                     enabled_placed = true;
                 }
                 if key == "enable" && !v.is_null() {
-                    ctx.notes.push(format!("`{p}` → `{path}.enabled`"));
+                    ctx.notes.push(match combined {
+                        Some(_) => format!("`{p}` → `{path}.enabled`"),
+                        None => format!("dropped `{p}: false` (the default)"),
+                    });
                 }
             }
             "mask" => copy_leaf(&mut out, key, Some(v), Leaf::Bool, &p)?,

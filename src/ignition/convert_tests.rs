@@ -627,7 +627,18 @@ fn unknown_keys_are_refused_by_path_without_their_values() {
         );
         assert!(!e.to_string().contains(secret), "{e}");
     }
-    // A key that does not look like a key name is described, not quoted.
+    // A key that does not look like a key name (digits, spaces, long) is
+    // described, not quoted: it could be content pasted in the wrong place.
+    let e = convert_err(
+        &json!({"ignition": {"version": "2.2.0", "config": {"hunter2": 1}}}),
+        TargetVersion::V3_1,
+    );
+    assert_eq!(
+        e,
+        ConvertError::UnknownKey {
+            path: "ignition.config.(a key of 7 characters)".to_owned()
+        }
+    );
     let long_key = "k".repeat(200);
     let e = convert_err(
         &json!({"ignition": {"version": "2.2.0"}, long_key.clone(): 1}),
@@ -836,7 +847,7 @@ fn storage_systemd_and_passwd_translate_like_ign_converter() {
             "dropped `filesystem: \"root\"` from 6 storage entries (spec 3 paths are on the root \
              filesystem)",
             "set `overwrite: true` on 2 files (spec 2 always replaced existing files, spec 3 \
-             keeps them unless told)",
+             only does with `overwrite: true`)",
             "`storage.files[1].append: true` → `append` list with `overwrite: false`",
             "`storage.files[2]` has no contents source: written as `data:,` (the empty file spec \
              2 created)",
@@ -1146,7 +1157,7 @@ fn any_value_of_any_type_anywhere_converts_validly_or_errors_without_panic() {
             }
         }
     }
-    assert!(ok > 1000 && refused > 1000, "ok {ok}, refused {refused}");
+    assert!(ok > 500 && refused > 5000, "ok {ok}, refused {refused}");
 }
 
 #[test]

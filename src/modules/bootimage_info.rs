@@ -234,6 +234,36 @@ impl Module for BootimageInfo {
     const NAME: &'static str = "bootimage_info";
     const SHORT_DESCRIPTION: &'static str =
         "Audit the boot images of an OpenShift cluster's MachineSets (read-only)";
+    const DESCRIPTION: &'static str = r#"
+Read-only audit of an OpenShift cluster's boot images: for every selected MachineSet the
+image it boots from, its build, the image the stream metadata names for its platform,
+region and architecture, and a status (`current`, `outdated`, `newer_than_cluster`,
+`unknown`, `skipped` with a reason). Also the stub Ignition secrets (spec 2.x needs
+migration), the machine-config-server certificate (no SAN or expired needs regeneration),
+the autoscalers, whether the cluster is a managed offering, and a compliance verdict.
+
+Reads a live cluster (one LIST per kind, never a GET per MachineSet) or a cluster dump
+(`dump_dir`). Never changes anything: `changed` is always false. With
+`fail_on_noncompliant` the task fails with a one-line `msg` naming what is wrong, which is
+how a check-mode compliance job fails. No secret content is ever returned.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Audit boot images of the cluster in K8S_AUTH_* / KUBECONFIG
+  ocp.bootimage.bootimage_info:
+  register: audit
+
+- name: Compliance gate (fails the play when not compliant)
+  ocp.bootimage.bootimage_info:
+    kubeconfig: /home/ops/.kube/config
+    context: admin
+    fail_on_noncompliant: true
+
+- name: Audit a cluster dump against the stream of the installer in use
+  ocp.bootimage.bootimage_info:
+    dump_dir: /srv/dumps/prod-cluster
+    stream_file: /srv/streams/rhcos-4.18.json
+    label_selector: machine.openshift.io/cluster-api-machine-role=worker
+"#;
     type Params = Params;
     type Output = AuditReport;
 

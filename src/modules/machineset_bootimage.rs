@@ -330,6 +330,36 @@ impl Module for MachinesetBootimage {
     const NAME: &'static str = "machineset_bootimage";
     const SHORT_DESCRIPTION: &'static str =
         "Swap MachineSet boot images to the stream's images, with a rollback record";
+    const DESCRIPTION: &'static str = r#"
+Swaps each selected MachineSet's boot image to the one the stream metadata names for its
+platform, region and architecture (or to an explicit `image` where the stream cannot name
+one: vSphere templates, OpenStack/Nutanix/IBM Cloud/PowerVS images). Never to a build
+newer than the cluster (unless `allow_newer`), never on managed clusters (unless
+`allow_managed`), never on MachineSets the Machine Config Operator manages (unless
+`include_mco_managed`), and skips owned, Windows, confidential and custom-image
+MachineSets with a reason.
+
+Every old value goes into the rollback record before the first change. Changes are JSON
+merge patches carrying the `resourceVersion` read; a concurrent change (409) is re-read and
+re-planned. Check mode sends no write request and returns the same `changed` and `diff`
+as a real run; a second run changes nothing.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Show what would change (no write request)
+  ocp.bootimage.machineset_bootimage:
+  check_mode: true
+  diff: true
+
+- name: Swap worker boot images to the cluster's own stream, one run id for the whole update
+  ocp.bootimage.machineset_bootimage:
+    label_selector: machine.openshift.io/cluster-api-machine-role=worker
+    run_id: "{{ update_run_id }}"
+
+- name: vSphere - point the MachineSets at a template imported from the stream's OVA
+  ocp.bootimage.machineset_bootimage:
+    image:
+      ocp-cl02-xdqkk-worker: rhcos-418.94.202501221327-0-template
+"#;
     type Params = Params;
     type Output = Output;
 

@@ -104,3 +104,14 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
         of::<stub_ignition::StubIgnition>(),
     ]
 }
+
+/// The documentation of every module (same sources as the schemas).
+pub fn docs() -> Vec<crate::docs::ModuleDoc> {
+    use crate::docs::doc_of;
+    vec![
+        doc_of::<bootimage_info::BootimageInfo>(),
+        doc_of::<machineset_bootimage::MachinesetBootimage>(),
+        doc_of::<rollback::Rollback>(),
+        doc_of::<stub_ignition::StubIgnition>(),
+    ]
+}

@@ -239,6 +239,29 @@ type ObjectKey = (String, Option<String>, String);
 impl Module for Rollback {
     const NAME: &'static str = "rollback";
     const SHORT_DESCRIPTION: &'static str = "Restore the values a rollback record holds for a run";
+    const DESCRIPTION: &'static str = r#"
+Restores what the rollback record holds for one run (default: the last): entries newest
+first, each field put back to its old value only where the object still holds the value
+the run wrote — anything else is reported as a conflict and left alone unless `force`.
+Objects the run created are deleted if unchanged; files (stub_ignition `path`) are written
+back. Rollback records its own changes first and marks the restored entries as rolled back;
+entries are never deleted, so a second rollback changes nothing.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Undo the whole update run
+  ocp.bootimage.rollback:
+    run_id: "{{ update_run_id }}"
+
+- name: Undo only the MachineSet changes of the last run, showing the diff first
+  ocp.bootimage.rollback:
+    kinds: [MachineSet]
+  check_mode: true
+  diff: true
+
+- name: Restore a bare-metal stub migrated on disk
+  ocp.bootimage.rollback:
+    record_path: /var/lib/ocp-bootimage/record.json
+"#;
     type Params = Params;
     type Output = Output;
 

@@ -335,6 +335,33 @@ impl Module for StubIgnition {
     const NAME: &'static str = "stub_ignition";
     const SHORT_DESCRIPTION: &'static str =
         "Migrate stub Ignition user-data secrets (or a file) from spec 2.x to 3.x";
+    const DESCRIPTION: &'static str = r#"
+Migrates stub Ignition configs — the user-data secrets new machines boot with — from
+spec 2.x to 3.x (`ignition.version` → `target_version`, `config.append` → `config.merge`,
+CA, timeouts and proxy kept; 2.x-only content without a spec-3 equivalent is refused with
+the field named). Already-3.x stubs are left alone. Content that is not Ignition fails the
+run before anything is written.
+
+In place by default, or into a new secret `<name>-ignv3` that the MachineSets are pointed
+at (`create_new`, as the procedure offers), or on a local file for bare metal / UPI
+(`path`, with a `.bak` copy). Old values go into the rollback record first; diffs show
+digests and lengths, never the stub.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Migrate every stub the MachineSets use, in place
+  ocp.bootimage.stub_ignition:
+    run_id: "{{ update_run_id }}"
+
+- name: Write worker-user-data-ignv3 and repoint the MachineSets instead
+  ocp.bootimage.stub_ignition:
+    secrets: [worker-user-data]
+    create_new: true
+
+- name: Bare metal UPI - migrate the stub served to new hosts
+  ocp.bootimage.stub_ignition:
+    path: /var/www/html/ignition/worker.ign
+    record_path: /var/lib/ocp-bootimage/record.json
+"#;
     type Params = Params;
     type Output = Output;
 
