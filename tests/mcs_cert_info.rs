@@ -216,25 +216,33 @@ fn an_expired_certificate_must_be_regenerated() {
     );
 }
 
-#[test]
-fn the_signing_ca_in_a_stub_verifies_a_path_certificate() {
-    // A stub secret whose Ignition carries the generated legacy root CA.
+/// A dump directory with user-data secrets (namespace `legacy`) whose Ignition carries
+/// these CA PEMs.
+fn dump_with_stubs(stubs: &[(&str, &[u8])]) -> tempfile::TempDir {
     use base64::Engine;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let ca = std::fs::read(fixture("certs/generated-legacy-root-ca.crt")).unwrap();
-    let ign = json!({"ignition": {"version": "3.2.0",
-        "config": {"merge": [{"source": "https://api-int.legacy.example.com:22623/config/worker"}]},
-        "security": {"tls": {"certificateAuthorities": [
-            {"source": format!("data:text/plain;charset=utf-8;base64,{}", b64(&ca))}]}}}});
     let dir = tempfile::tempdir().unwrap();
-    let secret = json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "worker-user-data", "namespace": "legacy"},
-        "data": {"userData": b64(ign.to_string().as_bytes())}});
-    std::fs::write(
-        dir.path().join("secret.json"),
-        serde_json::to_string(&secret).unwrap(),
-    )
-    .unwrap();
+    for (name, ca) in stubs {
+        let ign = json!({"ignition": {"version": "3.2.0",
+            "config": {"merge": [{"source": "https://api-int.legacy.example.com:22623/config/worker"}]},
+            "security": {"tls": {"certificateAuthorities": [
+                {"source": format!("data:text/plain;charset=utf-8;base64,{}", b64(ca))}]}}}});
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "legacy"},
+            "data": {"userData": b64(ign.to_string().as_bytes())}});
+        std::fs::write(
+            dir.path().join(format!("{name}.json")),
+            serde_json::to_string(&secret).unwrap(),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_signing_ca_in_a_stub_verifies_a_path_certificate() {
+    let ca = std::fs::read(fixture("certs/generated-legacy-root-ca.crt")).unwrap();
+    let dir = dump_with_stubs(&[("worker-user-data", &ca)]);
     let r = run_module(
         "mcs_cert_info",
         &json!({"dump_dir": dir.path(), "namespace": "legacy",
@@ -242,13 +250,36 @@ fn the_signing_ca_in_a_stub_verifies_a_path_certificate() {
     );
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["ca_verified"], true);
-    assert_eq!(
-        r.json["stub_secrets"][0]["name"], "worker-user-data",
-        "{}",
-        r.json
-    );
+    assert_eq!(r.json["stub_secrets"][0]["name"], "worker-user-data");
     assert_eq!(r.json["stub_secrets"][0]["ca_verified"], true);
     assert_eq!(r.json["regeneration_required"], true);
+}
+
+#[test]
+fn a_stub_with_an_unusable_ca_is_reported_not_fatal() {
+    let ca = std::fs::read(fixture("certs/generated-legacy-root-ca.crt")).unwrap();
+    let broken = b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n";
+    let dir = dump_with_stubs(&[("worker-user-data", &ca), ("infra-user-data", broken)]);
+    let r = run_module(
+        "mcs_cert_info",
+        &json!({"dump_dir": dir.path(), "namespace": "legacy",
+                "path": fixture("certs/generated-expired-san-machine-config-server-tls.crt")}),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["ca_verified"], true, "{}", r.stdout);
+    let broken = &r.json["stub_secrets"][0];
+    assert_eq!(broken["name"], "infra-user-data");
+    assert_eq!(broken["ca_verified"], Value::Null);
+    assert!(
+        broken["error"].as_str().unwrap().contains("unusable"),
+        "{broken}"
+    );
+    assert!(
+        r.json["warnings"].to_string().contains("infra-user-data"),
+        "{}",
+        r.json["warnings"]
+    );
+    assert!(!r.stdout.contains("not base64 at all"));
 }
 
 #[test]

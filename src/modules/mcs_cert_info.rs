@@ -76,7 +76,8 @@ pub struct StubSecretCheck {
 pub struct Output {
     /// Where the certificate came from: `Secret <ns>/<name>` or `file <path>`.
     pub source: String,
-    /// The certificate's facts (`ca_verified`: whether the CA of any stub secret issued it).
+    /// The certificate's facts. `ca_verified`: whether a CA of any stub secret issued it
+    /// (stub secrets whose CAs are unusable are left out: see their `error`).
     #[serde(flatten)]
     pub certificate: McsCertificateReport,
     /// Whole days until `not_after`; negative when expired.
@@ -265,30 +266,6 @@ impl Module for McsCertInfo {
         let (secret, source) = certificate_secret(&params, &snapshot)?;
         let stubs = &snapshot.user_data_secrets;
 
-        let pooled = mcs_section(&secret, stubs.clone(), now);
-        let certificate = match pooled.certificate {
-            Some(c) => c,
-            None => {
-                // Is it the certificate, or a stub's CA bundle?
-                let bare = mcs_section(&secret, BTreeMap::new(), now);
-                match bare.certificate {
-                    Some(c) => {
-                        warnings.push(format!(
-                            "the CA check failed ({}); see stub_secrets",
-                            pooled.error.unwrap_or_default()
-                        ));
-                        c
-                    }
-                    None => {
-                        return Err(anyhow::anyhow!(
-                            "{source}: {}",
-                            bare.error.unwrap_or_else(|| "cannot be checked".into())
-                        )
-                        .into())
-                    }
-                }
-            }
-        };
         let stub_secrets: Vec<StubSecretCheck> = stubs
             .iter()
             .map(|(name, s)| {
@@ -309,6 +286,25 @@ impl Module for McsCertInfo {
                 }
             })
             .collect();
+        // The audit's check with every stub's CAs; a stub whose CAs are unusable (see
+        // stub_secrets) is left out rather than failing the whole check.
+        let usable: BTreeMap<String, Value> = stubs
+            .iter()
+            .filter(|(name, _)| {
+                stub_secrets
+                    .iter()
+                    .any(|c| &c.name == *name && c.error.is_none())
+            })
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        let pooled = mcs_section(&secret, usable, now);
+        let Some(certificate) = pooled.certificate else {
+            return Err(anyhow::anyhow!(
+                "{source}: {}",
+                pooled.error.unwrap_or_else(|| "cannot be checked".into())
+            )
+            .into());
+        };
         if stub_secrets.is_empty() && stubs_read {
             warnings.push(format!(
                 "no user-data (stub Ignition) secret found in namespace {}: the CA check was skipped",

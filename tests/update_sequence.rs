@@ -1,0 +1,106 @@
+//! The whole procedure as a user runs it — `autoscaling paused` → `stub_ignition` →
+//! `machineset_bootimage` → `autoscaling resumed` → `rollback` — with one run id: the
+//! cluster ends compliant after the update, and byte-for-byte where it started after
+//! the rollback. In-process server by default; a real API server with
+//! OCP_BOOTIMAGE_TEST_KUBECONFIG.
+
+mod common;
+
+use common::{assert_cluster_equals, objects_under, root, run_module, TestCluster};
+use serde_json::{json, Value};
+
+fn step(module: &str, args: &Value) -> Value {
+    let r = run_module(module, args);
+    assert_eq!(r.json["failed"], false, "{module}: {}", r.stdout);
+    r.json
+}
+
+#[test]
+fn update_then_rollback_returns_to_the_start() {
+    let mut c = TestCluster::start();
+    let objects = objects_under(&root().join("examples/cluster-dump"));
+    c.load(&objects);
+    let start = c.read_back(&objects);
+    let kc = c.kubeconfig();
+    let base = json!({"kubeconfig": kc, "run_id": "update-1"});
+    let with = |extra: Value| {
+        let mut a = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            a[k] = v.clone();
+        }
+        a
+    };
+
+    // Check mode over every step first: nothing is written.
+    c.clear_requests();
+    for (module, extra) in [
+        ("autoscaling", json!({"state": "paused"})),
+        ("stub_ignition", json!({})),
+        ("machineset_bootimage", json!({})),
+    ] {
+        let mut a = with(extra);
+        a["_ansible_check_mode"] = json!(true);
+        let r = step(module, &a);
+        assert_eq!(r["changed"], true, "{module} would change something");
+    }
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "check mode wrote: {w:?}");
+    }
+
+    assert_eq!(
+        step("autoscaling", &with(json!({"state": "paused"})))["changed"],
+        true
+    );
+    assert_eq!(step("stub_ignition", &with(json!({})))["changed"], true);
+    assert_eq!(
+        step(
+            "mcs_cert_info",
+            &json!({"kubeconfig": kc, "fail_if_regeneration_required": true})
+        )["changed"],
+        false
+    );
+    assert_eq!(
+        step("machineset_bootimage", &with(json!({})))["changed"],
+        true
+    );
+    assert_eq!(
+        step("autoscaling", &with(json!({"state": "resumed"})))["changed"],
+        true
+    );
+
+    let audit = step(
+        "bootimage_info",
+        &json!({"kubeconfig": kc, "fail_on_noncompliant": true}),
+    );
+    assert_eq!(
+        audit["compliant"], true,
+        "{}",
+        audit["noncompliant_reasons"]
+    );
+
+    // Every step again: nothing left to do.
+    c.clear_requests();
+    for (module, extra) in [
+        ("autoscaling", json!({"state": "resumed"})),
+        ("stub_ignition", json!({})),
+        ("machineset_bootimage", json!({})),
+    ] {
+        assert_eq!(
+            step(module, &with(extra))["changed"],
+            false,
+            "{module} is not idempotent"
+        );
+    }
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "second runs wrote: {w:?}");
+    }
+
+    let rb = step("rollback", &json!({"kubeconfig": kc, "run_id": "update-1"}));
+    assert_eq!(rb["changed"], true);
+    assert_eq!(rb["conflicts"], 0, "{}", rb["entries"]);
+    assert_cluster_equals(&c, &start);
+    assert_eq!(
+        step("rollback", &json!({"kubeconfig": kc, "run_id": "update-1"}))["changed"],
+        false
+    );
+}
