@@ -395,3 +395,85 @@ fn a_stream_newer_than_the_cluster_is_refused() {
     );
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
 }
+
+/// A ControlPlaneMachineSet built for the test around build01's real AWS provider spec
+/// (the Insights sample CPMS has its template masked).
+fn cpms(strategy: &str) -> Value {
+    let b01 = common::objects_in(&common::fixture(
+        "machinesets/aws/openshift-release-build01-9hdwj-worker-us-east-1a.yaml",
+    ))
+    .remove(0);
+    let mut c: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture(
+            "machines/aws/insights-sample-controlplanemachineset-cluster.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    c["spec"]["strategy"]["type"] = json!(strategy);
+    c["spec"]["template"] = json!({
+        "machineType": "machines_v1beta1_machine_openshift_io",
+        "machines_v1beta1_machine_openshift_io": {
+            "metadata": {"labels": {"machine.openshift.io/cluster-api-machine-role": "master"}},
+            "spec": b01["spec"]["template"]["spec"].clone()
+        }
+    });
+    if let Some(m) = c["metadata"].as_object_mut() {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            m.remove(k);
+        }
+    }
+    c.as_object_mut().unwrap().remove("status");
+    c
+}
+
+#[test]
+fn control_plane_only_on_request_and_only_under_on_delete() {
+    for (strategy, expect_change) in [("RollingUpdate", false), ("OnDelete", true)] {
+        let mut c = TestCluster::start();
+        let mut objects = dump_objects();
+        objects.push(cpms(strategy));
+        c.load(&objects);
+        let kc = c.kubeconfig();
+        let dir = tempfile::tempdir().unwrap();
+        let base = json!({"kubeconfig": kc, "record_path": dir.path().join("r.json"), "machinesets": ["build09-kcxpl-worker-us-east-1a"]});
+        let r = run_module("machineset_bootimage", &base);
+        assert!(r.json["machinesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["kind"] == "MachineSet"));
+        let mut with_cp = base.clone();
+        with_cp["include_control_plane"] = json!(true);
+        let r = run_module("machineset_bootimage", &with_cp);
+        assert_eq!(r.json["failed"], false, "{}", r.stdout);
+        let cp = r.json["machinesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "ControlPlaneMachineSet")
+            .unwrap()
+            .clone();
+        assert_eq!(cp["changed"], expect_change, "{strategy}: {cp}");
+        let live = c
+            .get(
+                "ControlPlaneMachineSet",
+                Some("openshift-machine-api"),
+                "cluster",
+            )
+            .unwrap();
+        let ami = live.pointer("/spec/template/machines_v1beta1_machine_openshift_io/spec/providerSpec/value/ami/id").unwrap();
+        if expect_change {
+            assert_eq!(ami, "ami-06ba758975c79332b");
+        } else {
+            assert_eq!(ami, "ami-06f85a7940faa3217");
+            assert!(cp["reason"].as_str().unwrap().contains("OnDelete"), "{cp}");
+        }
+    }
+}

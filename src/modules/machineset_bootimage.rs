@@ -185,6 +185,28 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
     if r.status == Status::Skipped {
         return skip(report, r.reason.unwrap_or_default());
     }
+    if kind == "ControlPlaneMachineSet" {
+        // An Active CPMS with RollingUpdate/Recreate replaces every control plane machine
+        // when its provider spec deviates from the machines (MCO PR 5332): boot images
+        // only change safely under OnDelete (or an Inactive CPMS).
+        let state = obj
+            .pointer("/spec/state")
+            .and_then(Value::as_str)
+            .unwrap_or("Active");
+        let strategy = obj
+            .pointer("/spec/strategy/type")
+            .and_then(Value::as_str)
+            .unwrap_or("RollingUpdate");
+        if state == "Active" && strategy != "OnDelete" {
+            return skip(
+                report,
+                format!(
+                    "changing the ControlPlaneMachineSet's image under strategy {strategy} would replace every \
+                     control plane machine; set spec.strategy.type to OnDelete first"
+                ),
+            );
+        }
+    }
     let Some(platform) = r.platform else {
         return skip(
             report,
