@@ -440,6 +440,54 @@ impl Module for Autoscaling {
     const NAME: &'static str = "autoscaling";
     const SHORT_DESCRIPTION: &'static str =
         "Pause or resume the MachineAutoscalers of MachineSets around a boot image update";
+    const DESCRIPTION: &'static str = r#"
+`state: paused` makes sure no autoscaler can change the replicas of the selected
+MachineSets while their boot images change: every MachineAutoscaler whose
+`scaleTargetRef` is a selected MachineSet is pinned to min = max = the MachineSet's
+current `spec.replicas` (1 when unset). Its original min/max are kept in the annotation
+`ocp-bootimage.openshift.io/paused-autoscaling` (compact JSON
+`{"minReplicas":0,"maxReplicas":5}`) and, like every change, in the rollback record
+before the first write. Pausing again re-pins only when the replicas changed, and never
+touches the saved annotation. A MachineSet with 0 replicas cannot be pinned (a
+MachineAutoscaler's `maxReplicas` must be at least 1): that autoscaler fails with what
+to do instead.
+
+`state: resumed` restores min/max exactly from the annotation and removes it; autoscalers
+without it are left alone. A malformed annotation fails that autoscaler (nothing is
+changed for it); the others are still resumed.
+
+Warns about selected MachineSets that carry the cluster-autoscaler min/max annotations
+without a MachineAutoscaler (the cluster autoscaler can still scale them; this module
+cannot pause them), and says whether a ClusterAutoscaler exists: the cluster autoscaler
+scales only MachineSets that carry those annotations, which a MachineAutoscaler sets.
+
+Changes are JSON merge patches carrying the `resourceVersion` read; a concurrent change
+(409) is re-read and re-planned. Check mode sends no write request and returns the same
+`changed` and `diff` as a real run; a second run changes nothing. Managed clusters are
+refused unless `allow_managed`.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Pause autoscaling of the worker MachineSets before changing boot images
+  ocp.bootimage.autoscaling:
+    state: paused
+    label_selector: machine.openshift.io/cluster-api-machine-role=worker
+    run_id: "{{ update_run_id }}"
+
+- name: Resume it afterwards (restores the original min/max exactly)
+  ocp.bootimage.autoscaling:
+    state: resumed
+    label_selector: machine.openshift.io/cluster-api-machine-role=worker
+    run_id: "{{ update_run_id }}"
+
+- name: Show what pausing two MachineSets would change (no write request)
+  ocp.bootimage.autoscaling:
+    state: paused
+    machinesets:
+      - mycluster-worker-us-east-1a
+      - mycluster-worker-us-east-1b
+  check_mode: true
+  diff: true
+"#;
     type Params = Params;
     type Output = Output;
 

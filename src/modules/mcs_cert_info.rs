@@ -246,6 +246,36 @@ impl Module for McsCertInfo {
     const NAME: &'static str = "mcs_cert_info";
     const SHORT_DESCRIPTION: &'static str =
         "Check the machine-config-server TLS certificate new boot images must trust (read-only)";
+    const DESCRIPTION: &'static str = r#"
+Reads the machine-config-server serving certificate (Secret
+`openshift-machine-config-operator/machine-config-server-tls`, from the cluster or a
+dump, or a PEM file given as `path`) and reports its subject, SANs, validity,
+`expires_in_days` and SHA-256 fingerprint, whether the CA embedded in each stub Ignition
+(user-data) secret verifies it, and whether it must be regenerated before new boot
+images can join: Ignition in RHCOS 4.6 and later boot images rejects a certificate
+without a Subject Alternative Name, and nothing can join with an expired one. When it
+must be regenerated, `msg` names the procedure (the Red Hat article on regenerating the
+machine-config-server CA). The logic is the audit's (`bootimage_info`
+`mcs_certificate`), one implementation.
+
+Never changes anything (`changed: false` always). With
+`fail_if_regeneration_required: true` the task fails when regeneration is required. The
+output never holds certificate, key or CA content: only facts and fingerprints.
+"#;
+    const EXAMPLES: &'static str = r#"
+- name: Stop the update when the machine-config-server certificate must be regenerated
+  ocp.bootimage.mcs_cert_info:
+    fail_if_regeneration_required: true
+
+- name: Check a certificate file (e.g. on a UPI / bare metal installation)
+  ocp.bootimage.mcs_cert_info:
+    path: /root/install/machine-config-server.crt
+  register: mcs
+
+- name: Check a cluster dump offline
+  ocp.bootimage.mcs_cert_info:
+    dump_dir: ./must-gather/cluster-dump
+"#;
     type Params = Params;
     type Output = Output;
 

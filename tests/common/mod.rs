@@ -137,6 +137,7 @@ impl TestCluster {
                             "selfLink",
                             "generation",
                             "ownerReferences",
+                            "finalizers",
                         ] {
                             m.remove(k);
                         }
@@ -148,8 +149,19 @@ impl TestCluster {
                     let pp = kube::api::PostParams::default();
                     let stored = match rt.block_on(api.create(&pp, &dynamic)) {
                         Err(kube::Error::Api(e)) if e.code == 409 => {
-                            // Left over from an interrupted run: replace it.
+                            // Left over from an interrupted run: replace it (no controller
+                            // runs there to honour finalizers, so drop them).
+                            let unfinalize = kube::api::Patch::Merge(
+                                serde_json::json!({"metadata": {"finalizers": null}}),
+                            );
+                            let _ = rt.block_on(api.patch(&name, &Default::default(), &unfinalize));
                             let _ = rt.block_on(api.delete(&name, &Default::default()));
+                            for _ in 0..50 {
+                                if rt.block_on(api.get_opt(&name)).ok().flatten().is_none() {
+                                    break;
+                                }
+                                std::thread::sleep(std::time::Duration::from_millis(100));
+                            }
                             rt.block_on(api.create(&pp, &dynamic))
                         }
                         other => other,
