@@ -24,8 +24,7 @@ use crate::kube::client::{get, list};
 use crate::kube::snapshot::{name_of, namespace_of};
 use crate::kube::{resources, ConnectionParams, LabelSelector, Snapshot};
 use crate::plan::audit::{AutoscalingReport, PAUSED_ANNOTATION};
-use crate::plan::{audit, AuditInput, AuditOptions, ObjectChange};
-use crate::stream::Catalog;
+use crate::plan::ObjectChange;
 
 fn default_namespace() -> String {
     resources::MACHINE_API_NAMESPACE.to_string()
@@ -382,15 +381,7 @@ fn autoscaling_facts(
         secrets_readable: true,
         ..Snapshot::default()
     };
-    let options = AuditOptions::default();
-    audit(&AuditInput {
-        snapshot: &snapshot,
-        streams: Err(String::new()),
-        catalog: Catalog::embedded(),
-        options: &options,
-        now: std::time::SystemTime::now(),
-    })
-    .autoscaling
+    crate::plan::audit::autoscaling_report(&snapshot)
 }
 
 /// The clause about the ClusterAutoscaler appended to `msg`.
@@ -427,7 +418,12 @@ fn settle_reports(reports: &mut [AutoscalerReport], autoscalers: &[Value], appli
                     .iter()
                     .find(|a| name_of(a) == r.name)
                     .is_some_and(|a| paused_annotation(a).is_some());
-                r.reason = Some("not changed (see msg)".into());
+                let who = format!("MachineAutoscaler {}/{}", r.namespace, r.name);
+                r.reason = Some(if applied.settled.contains(&who) {
+                    "no change needed any more after a concurrent change (HTTP 409)".into()
+                } else {
+                    "not changed (see msg)".into()
+                });
             }
         }
     }

@@ -22,8 +22,6 @@ use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cert::McsCertificateReport;
 use crate::kube::{dump, resources, ConnectionParams, Selection, Snapshot};
 use crate::plan::audit::McsCertificateSection;
-use crate::plan::{audit, AuditInput, AuditOptions};
-use crate::stream::Catalog;
 
 /// The documented procedure to regenerate the machine-config-server certificate and CA.
 pub const REGENERATE_PROCEDURE: &str = "https://access.redhat.com/articles/regenerating_cluster_certificates#regenerating-ca-certificates-for-the-machine-config-server-5";
@@ -101,15 +99,7 @@ fn mcs_section(
         secrets_readable: true,
         ..Snapshot::default()
     };
-    let options = AuditOptions::default();
-    audit(&AuditInput {
-        snapshot: &snapshot,
-        streams: Err(String::new()),
-        catalog: Catalog::embedded(),
-        options: &options,
-        now,
-    })
-    .mcs_certificate
+    crate::plan::audit::mcs_section(&snapshot, now)
 }
 
 /// Whole days from `now` to `not_after` (RFC 3339), rounded down (negative when past).

@@ -113,5 +113,7 @@ pub fn docs() -> Vec<crate::docs::ModuleDoc> {
         doc_of::<machineset_bootimage::MachinesetBootimage>(),
         doc_of::<rollback::Rollback>(),
         doc_of::<stub_ignition::StubIgnition>(),
+        doc_of::<autoscaling::Autoscaling>(),
+        doc_of::<mcs_cert_info::McsCertInfo>(),
     ]
 }

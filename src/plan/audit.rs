@@ -292,7 +292,9 @@ fn stub_cas(snapshot: &Snapshot) -> Vec<Vec<u8>> {
     cas
 }
 
-fn mcs_section(snapshot: &Snapshot, now: SystemTime) -> McsCertificateSection {
+/// The MCS certificate check of a snapshot (its MCS secret, against the CAs of its
+/// stub secrets). Shared with `mcs_cert_info`.
+pub fn mcs_section(snapshot: &Snapshot, now: SystemTime) -> McsCertificateSection {
     let Some(secret) = &snapshot.mcs_tls_secret else {
         return McsCertificateSection {
             present: false,
@@ -341,7 +343,8 @@ pub const PAUSED_ANNOTATION: &str = "ocp-bootimage.openshift.io/paused-autoscali
 const MIN_ANNOTATION: &str = "machine.openshift.io/cluster-api-autoscaler-node-group-min-size";
 const MAX_ANNOTATION: &str = "machine.openshift.io/cluster-api-autoscaler-node-group-max-size";
 
-fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
+/// The autoscaling facts of a snapshot. Shared with the `autoscaling` module.
+pub fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
     let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     let machine_autoscalers: Vec<MachineAutoscalerReport> = snapshot
         .machine_autoscalers

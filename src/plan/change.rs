@@ -256,7 +256,13 @@ fn subtree_like(v: &Value, patch: &Value) -> Value {
             let mut out = Map::new();
             for k in p.keys() {
                 if let Some(child) = o.get(k) {
-                    out.insert(k.clone(), subtree_like(child, &p[k]));
+                    let sub = subtree_like(child, &p[k]);
+                    // A map that only gains keys has nothing to show on this side.
+                    let nothing = sub.as_object().is_some_and(|m| m.is_empty())
+                        && p[k].as_object().is_some_and(|m| !m.is_empty());
+                    if !nothing {
+                        out.insert(k.clone(), sub);
+                    }
                 }
             }
             Value::Object(out)
