@@ -477,3 +477,84 @@ fn control_plane_only_on_request_and_only_under_on_delete() {
         }
     }
 }
+
+#[test]
+fn rollback_check_mode_conflicts_and_forbidden() {
+    let c = cluster();
+    let kc = c.kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.json");
+    let swap = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": kc, "record_path": record}),
+    );
+    assert_eq!(swap.json["changed"], true);
+    // Check mode: the diff of the real rollback, no write request, record untouched.
+    let rec_before = std::fs::read(&record).unwrap();
+    c.clear_requests();
+    let check = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record, "_ansible_check_mode": true, "_ansible_diff": true}),
+    );
+    assert_eq!(check.json["changed"], true, "{}", check.stdout);
+    assert_eq!(check.json["diff"].as_array().unwrap().len(), 4);
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "{w:?}");
+    }
+    assert_eq!(std::fs::read(&record).unwrap(), rec_before);
+    // Someone changes one MachineSet after the run: a conflict, left alone.
+    let mut ms = c
+        .get(
+            "MachineSet",
+            Some("openshift-machine-api"),
+            "build09-kcxpl-worker-us-east-1a",
+        )
+        .unwrap();
+    ms["spec"]["template"]["spec"]["providerSpec"]["value"]["ami"]["id"] =
+        json!("ami-0123456789abcdef0");
+    let Some(server) = c.server() else { return };
+    server.insert(ms).unwrap();
+    // And the first PATCH of the rollback meets a 409 (re-read, re-planned).
+    server.inject(
+        test_apiserver::Fault::status(409)
+            .on_method("PATCH")
+            .on_path("/machinesets/"),
+    );
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record, "_ansible_diff": true}),
+    );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_eq!(rb.json["conflicts"], 1);
+    assert!(rb.json["warnings"].to_string().contains("conflict"));
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-0123456789abcdef0"
+    );
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-aarch64-us-east-2a"),
+        "ami-0b04071739ccf4af2"
+    );
+    // The conflicting entry stays open: force restores it.
+    server.deny("patch", "machinesets");
+    let denied = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record, "force": true}),
+    );
+    assert_eq!(denied.json["failed"], true);
+    assert!(
+        denied.json["msg"].as_str().unwrap().contains("forbidden"),
+        "{}",
+        denied.json["msg"]
+    );
+    server.clear_denies();
+    let forced = run_module(
+        "rollback",
+        &json!({"kubeconfig": kc, "record_path": record, "force": true}),
+    );
+    assert_eq!(forced.json["changed"], true, "{}", forced.stdout);
+    assert_eq!(
+        ami(&c, "build09-kcxpl-worker-us-east-1a"),
+        "ami-06f85a7940faa3217"
+    );
+}
