@@ -156,3 +156,220 @@ pub fn markdown(doc: &ModuleDoc) -> String {
     returns(doc.output.as_value(), &mut out);
     out
 }
+
+/// Ansible's inline markup for a Markdown-ish doc string: `code` → C(code).
+fn ansible_markup(s: &str) -> String {
+    let mut out = String::new();
+    let mut parts = s.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut code = true;
+    for p in parts {
+        if code {
+            out.push_str(&format!("C({p})"));
+        } else {
+            out.push_str(p);
+        }
+        code = !code;
+    }
+    out
+}
+
+/// Paragraphs of a description (blank-line separated, lines joined).
+fn paragraphs(s: &str) -> Vec<String> {
+    s.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .map(|p| ansible_markup(&p))
+        .collect()
+}
+
+fn yaml(v: &Value) -> serde_yaml::Value {
+    serde_yaml::to_value(v).unwrap_or(serde_yaml::Value::Null)
+}
+
+fn ansible_type(prop: &Value) -> (&'static str, Option<&'static str>) {
+    let types: Vec<&str> = match prop.get("type") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect(),
+        _ if prop.get("enum").is_some() => vec!["string"],
+        _ => {
+            // anyOf/oneOf of an enum or object and null.
+            let mut found = Vec::new();
+            for key in ["anyOf", "oneOf"] {
+                for b in prop
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = b
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .filter(|t| *t != "null")
+                    {
+                        found.push(t);
+                    } else if b.get("enum").is_some() || b.get("const").is_some() {
+                        found.push("string");
+                    }
+                }
+            }
+            found
+        }
+    };
+    let simple = |t: &str| match t {
+        "string" => "str",
+        "integer" => "int",
+        "number" => "float",
+        "boolean" => "bool",
+        "object" => "dict",
+        "array" => "list",
+        _ => "raw",
+    };
+    match types.as_slice() {
+        [one] if *one == "array" => {
+            let item = prop
+                .get("items")
+                .map(|i| ansible_type(i).0)
+                .unwrap_or("raw");
+            ("list", Some(item))
+        }
+        [one] => (simple(one), None),
+        _ => ("raw", None),
+    }
+}
+
+/// RETURN entries for the properties of an object schema.
+fn return_entries(schema: &Value, returned: &str) -> serde_yaml::Mapping {
+    let mut out = serde_yaml::Mapping::new();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return out;
+    };
+    for (k, p) in props {
+        let mut m = serde_yaml::Mapping::new();
+        let d = p.get("description").and_then(Value::as_str).unwrap_or(k);
+        m.insert("description".into(), yaml(&Value::from(paragraphs(d))));
+        m.insert("returned".into(), returned.into());
+        let (t, elements) = ansible_type(p);
+        m.insert("type".into(), t.into());
+        if let Some(e) = elements {
+            m.insert("elements".into(), e.into());
+        }
+        let inner = if t == "list" { p.get("items") } else { Some(p) };
+        if let Some(inner) = inner {
+            let contains = return_entries(inner, "success");
+            if !contains.is_empty() {
+                m.insert("contains".into(), serde_yaml::Value::Mapping(contains));
+            }
+        }
+        out.insert(k.as_str().into(), serde_yaml::Value::Mapping(m));
+    }
+    out
+}
+
+/// The sidecar `plugins/modules/<module>.yml` (DOCUMENTATION, EXAMPLES, RETURN) of a module,
+/// from the same option spec and output schema as the code.
+pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
+    use serde_yaml::{Mapping, Value as Y};
+    let mut options = Mapping::new();
+    for o in doc.options.options.values() {
+        let mut m = Mapping::new();
+        let mut desc = paragraphs(&o.description);
+        if !o.env.is_empty() {
+            desc.push(format!(
+                "If not set, the environment variable {} is used.",
+                o.env
+                    .iter()
+                    .map(|e| format!("C({e})"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        m.insert("description".into(), yaml(&Value::from(desc)));
+        let t = o.kind.ansible_name();
+        m.insert("type".into(), t.into());
+        if o.kind == OptionKind::List {
+            m.insert("elements".into(), "str".into());
+        }
+        if o.required {
+            m.insert("required".into(), true.into());
+        }
+        if let Some(d) = &o.default {
+            let empty = d.as_object().is_some_and(|m| m.is_empty())
+                || d.as_array().is_some_and(|a| a.is_empty());
+            if !empty {
+                m.insert("default".into(), yaml(d));
+            }
+        }
+        if !o.choices.is_empty() {
+            m.insert("choices".into(), yaml(&Value::from(o.choices.clone())));
+        }
+        if !o.aliases.is_empty() {
+            m.insert("aliases".into(), yaml(&Value::from(o.aliases.clone())));
+        }
+        options.insert(o.name.as_str().into(), Y::Mapping(m));
+    }
+    let has_diff = doc.name != "bootimage_info" && doc.name != "mcs_cert_info";
+    let attributes: Value = serde_json::json!({
+        "check_mode": {"support": "full", "description": ["Can run in check_mode and return changed status prediction without modifying target. Sends no write request."]},
+        "diff_mode": {"support": if has_diff { "full" } else { "none" }, "description": ["Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode. Secret data is shown as a digest and a length."]},
+        "platform": {"platforms": "posix", "description": ["Target OS/families that can be operated against."], "support": "N/A"},
+    });
+    let mut documentation = Mapping::new();
+    documentation.insert("module".into(), doc.name.into());
+    documentation.insert("short_description".into(), doc.short_description.into());
+    documentation.insert("version_added".into(), version.into());
+    documentation.insert(
+        "description".into(),
+        yaml(&Value::from(paragraphs(doc.description))),
+    );
+    documentation.insert(
+        "author".into(),
+        yaml(&serde_json::json!([
+            "ocp-bootimage developers (@ocp-bootimage)"
+        ])),
+    );
+    documentation.insert("options".into(), Y::Mapping(options));
+    documentation.insert("attributes".into(), yaml(&attributes));
+    documentation.insert(
+        "notes".into(),
+        yaml(&serde_json::json!([
+            "A static binary module: it runs on the controller (C(localhost)) and talks to the Kubernetes API itself; no Python libraries are needed.",
+            "Generated from the code (C(ocp-bootimage collection --write)); JSON Schemas of the options and return values are in the project's C(schemas/) directory."
+        ])),
+    );
+    let mut root = Mapping::new();
+    root.insert("DOCUMENTATION".into(), Y::Mapping(documentation));
+    root.insert("EXAMPLES".into(), doc.examples.trim_start().into());
+    root.insert(
+        "RETURN".into(),
+        Y::Mapping(return_entries(doc.output.as_value(), "success")),
+    );
+    serde_yaml::to_string(&Y::Mapping(root)).unwrap_or_default()
+}
+
+/// `meta/runtime.yml`: required ansible-core and the `cluster` action group of every module
+/// that takes all connection options (so `module_defaults: group/ocp.bootimage.cluster` works).
+pub fn runtime_yml(docs: &[ModuleDoc]) -> String {
+    let connection = OptionsSpec::from_schema(&schema_of::<crate::kube::ConnectionParams>());
+    let group: Vec<&str> = docs
+        .iter()
+        .filter(|d| {
+            connection
+                .options
+                .keys()
+                .all(|k| d.options.options.contains_key(k))
+        })
+        .map(|d| d.name)
+        .collect();
+    let v = serde_json::json!({
+        "requires_ansible": ">=2.16.0",
+        "action_groups": {"cluster": group},
+    });
+    format!("---\n{}", serde_yaml::to_string(&v).unwrap_or_default())
+}

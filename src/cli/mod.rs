@@ -53,6 +53,13 @@ pub enum Command {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// Write the generated parts of the Ansible collection into a collection root:
+    /// `plugins/modules/<module>.yml` (DOCUMENTATION, EXAMPLES, RETURN) and `meta/runtime.yml`.
+    Collection {
+        /// The collection root (`…/ansible_collections/ocp/bootimage`).
+        #[arg(long)]
+        write: PathBuf,
+    },
     /// Print or write the JSON Schemas of every module's input and output.
     Schemas {
         /// Write `<module>.input.json` and `<module>.output.json` into this directory.
@@ -303,6 +310,33 @@ fn write_docs(dir: Option<&PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn write_collection(root: &std::path::Path) -> ExitCode {
+    let docs = modules::docs();
+    let version = env!("CARGO_PKG_VERSION");
+    let mut files = vec![(
+        root.join("meta/runtime.yml"),
+        crate::docs::runtime_yml(&docs),
+    )];
+    for doc in &docs {
+        files.push((
+            root.join(format!("plugins/modules/{}.yml", doc.name)),
+            crate::docs::ansible_sidecar(doc, version),
+        ));
+    }
+    for (path, text) in files {
+        let dir = path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        println!("{}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
 /// CLI entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -316,5 +350,6 @@ pub fn main() -> ExitCode {
         Command::McsCertInfo(a) => run_module_cmd("mcs_cert_info", a),
         Command::Schemas { write } => write_schemas(write.as_ref()),
         Command::Docs { write } => write_docs(write.as_ref()),
+        Command::Collection { write } => write_collection(write),
     }
 }
