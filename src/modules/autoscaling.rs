@@ -26,10 +26,6 @@ use crate::kube::{resources, ConnectionParams, LabelSelector, Snapshot};
 use crate::plan::audit::{AutoscalingReport, PAUSED_ANNOTATION};
 use crate::plan::ObjectChange;
 
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
-
 /// What to do with the autoscaling of the selected MachineSets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -54,7 +50,7 @@ pub struct Params {
     /// MachineAutoscalers' original min/max (run it afterwards).
     pub state: State,
     /// Namespace of the MachineSets and MachineAutoscalers (and of the rollback record Secret).
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Only the MachineAutoscalers of these MachineSets (names). Default: every
     /// MachineSet in `namespace`.

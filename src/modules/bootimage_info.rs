@@ -13,13 +13,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
-use crate::kube::{dump, resources, ConnectionParams, LabelSelector, Selection, Snapshot};
+use crate::kube::{dump, ConnectionParams, LabelSelector, Selection, Snapshot};
 use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
 use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
-
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
 
 /// Options of `bootimage_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -46,7 +42,7 @@ pub struct Params {
     /// Default: the source's default stream.
     pub os_stream: Option<String>,
     /// Namespace of the MachineSets, user-data secrets and MachineAutoscalers.
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Only these MachineSets (names). Default: all in `namespace`.
     #[serde(default)]

@@ -17,7 +17,13 @@ use crate::record::{new_run_id, RecordStore};
 /// Default name of the rollback record Secret.
 pub const DEFAULT_RECORD: &str = "ocp-bootimage-rollback";
 
-fn default_record() -> String {
+/// Default namespace of MachineSets, user-data secrets, autoscalers and the record.
+pub fn default_namespace() -> String {
+    crate::kube::resources::MACHINE_API_NAMESPACE.to_string()
+}
+
+/// Default name of the rollback record Secret (serde default).
+pub fn default_record() -> String {
     DEFAULT_RECORD.to_string()
 }
 

@@ -27,10 +27,6 @@ use crate::plan::{AuditInput, ObjectChange, StreamSource};
 use crate::platform::{self, BootImage, Platform};
 use crate::stream::{BuildId, Catalog};
 
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
-
 /// Options of `machineset_bootimage`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Params {
@@ -39,7 +35,7 @@ pub struct Params {
     #[serde(flatten)]
     pub write: WriteParams,
     /// Namespace of the MachineSets (and of the rollback record Secret).
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Only these MachineSets (names). Default: every MachineSet in `namespace`.
     #[serde(default)]

@@ -26,10 +26,6 @@ use crate::plan::audit::McsCertificateSection;
 /// The documented procedure to regenerate the machine-config-server certificate and CA.
 pub const REGENERATE_PROCEDURE: &str = "https://access.redhat.com/articles/regenerating_cluster_certificates#regenerating-ca-certificates-for-the-machine-config-server-5";
 
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
-
 /// Options of `mcs_cert_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Params {
@@ -47,7 +43,7 @@ pub struct Params {
     #[schemars(extend("x-ansible-type" = "path"))]
     pub path: Option<PathBuf>,
     /// Namespace of the user-data (stub Ignition) secrets whose CAs must verify the certificate.
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Fail the task when the certificate must be regenerated (no Subject Alternative
     /// Name, or expired).

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{outcome, DEFAULT_RECORD};
+use super::common::outcome;
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
@@ -24,24 +24,16 @@ use crate::plan::change::without_volatile;
 use crate::plan::ObjectChange;
 use crate::record::{new_run_id, now_rfc3339, RecordEntry, RecordStore, RolledBack};
 
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
-
-fn default_record() -> String {
-    DEFAULT_RECORD.to_string()
-}
-
 /// Options of `rollback`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Params {
     #[serde(flatten)]
     pub connection: ConnectionParams,
     /// Namespace of the rollback record Secret.
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Name of the rollback record Secret.
-    #[serde(default = "default_record")]
+    #[serde(default = "super::common::default_record")]
     pub record: String,
     /// Read the rollback record from this local file instead of a Secret.
     #[schemars(extend("x-ansible-type" = "path"))]

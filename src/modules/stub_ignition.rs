@@ -23,10 +23,6 @@ use crate::plan::change::secret_digest;
 use crate::plan::ObjectChange;
 use crate::record::{now_rfc3339, RecordEntry};
 
-fn default_namespace() -> String {
-    resources::MACHINE_API_NAMESPACE.to_string()
-}
-
 /// Options of `stub_ignition`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Params {
@@ -35,7 +31,7 @@ pub struct Params {
     #[serde(flatten)]
     pub write: WriteParams,
     /// Namespace of the user-data secrets and MachineSets.
-    #[serde(default = "default_namespace")]
+    #[serde(default = "super::common::default_namespace")]
     pub namespace: String,
     /// Secrets to migrate. Default: every user-data secret a MachineSet in `namespace` references.
     #[serde(default)]
