@@ -47,26 +47,32 @@ fn update_then_rollback_returns_to_the_start() {
         assert!(w.is_empty(), "check mode wrote: {w:?}");
     }
 
+    // Each step, with its request count and wall time (printed: a measurement, not a timed test).
+    let measured = |module: &str, args: &Value| {
+        c.clear_requests();
+        let t = std::time::Instant::now();
+        let r = step(module, args);
+        if let Some(reqs) = c.requests() {
+            let writes = reqs.iter().filter(|q| q.is_write()).count();
+            eprintln!(
+                "{module}: {} requests ({writes} writes), {:?}",
+                reqs.len(),
+                t.elapsed()
+            );
+        }
+        r
+    };
+    let paused = with(json!({"state": "paused"}));
+    let resumed = with(json!({"state": "resumed"}));
+    let mcs = json!({"kubeconfig": kc, "fail_if_regeneration_required": true});
+    assert_eq!(measured("autoscaling", &paused)["changed"], true);
+    assert_eq!(measured("stub_ignition", &with(json!({})))["changed"], true);
+    assert_eq!(measured("mcs_cert_info", &mcs)["changed"], false);
     assert_eq!(
-        step("autoscaling", &with(json!({"state": "paused"})))["changed"],
+        measured("machineset_bootimage", &with(json!({})))["changed"],
         true
     );
-    assert_eq!(step("stub_ignition", &with(json!({})))["changed"], true);
-    assert_eq!(
-        step(
-            "mcs_cert_info",
-            &json!({"kubeconfig": kc, "fail_if_regeneration_required": true})
-        )["changed"],
-        false
-    );
-    assert_eq!(
-        step("machineset_bootimage", &with(json!({})))["changed"],
-        true
-    );
-    assert_eq!(
-        step("autoscaling", &with(json!({"state": "resumed"})))["changed"],
-        true
-    );
+    assert_eq!(measured("autoscaling", &resumed)["changed"], true);
 
     let audit = step(
         "bootimage_info",
