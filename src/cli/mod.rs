@@ -14,6 +14,26 @@ use crate::modules;
 
 pub mod table;
 
+/// Writes to stdout; a closed pipe (`… | head`) ends the program quietly instead of panicking.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(&format!($($arg)*)) };
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(&format!("{}\n", format!($($arg)*))) };
+}
+
+
 /// Safe, idempotent OpenShift boot image updates (and audits).
 ///
 /// Run as `<module> <args-file>` (a copy or link named after a module) it is an
@@ -112,6 +132,9 @@ pub struct AuditArgs {
     /// Map an image/template name to its build id: `NAME=BUILD` (repeatable).
     #[arg(long = "image-build", value_name = "NAME=BUILD")]
     pub image_builds: Vec<String>,
+    /// Also read what each MachineSet's youngest node booted (machine-config-daemon logs).
+    #[arg(long)]
+    pub nodes: bool,
     /// Exit 1 when the cluster is not compliant.
     #[arg(long)]
     pub fail_on_noncompliant: bool,
@@ -179,6 +202,9 @@ fn audit_args_json(a: &AuditArgs) -> Result<Value, String> {
     if !builds.is_empty() {
         put("image_builds", Some(Value::Object(builds)));
     }
+    if a.nodes {
+        put("nodes", Some(json!(true)));
+    }
     put("fail_on_noncompliant", Some(json!(a.fail_on_noncompliant)));
     Ok(Value::Object(m))
 }
@@ -202,16 +228,16 @@ fn run_audit(a: &AuditArgs) -> ExitCode {
         obj.remove("invocation");
     }
     match format {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
-        Output::Yaml => print!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
+        Output::Yaml => out!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
         Output::Table => {
             if result.failed && !result.values.contains_key("machinesets") {
                 eprintln!("error: {}", result.msg);
             } else {
-                print!("{}", table::render(&value));
+                out!("{}", table::render(&value));
             }
         }
     }
@@ -237,7 +263,7 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
     let mut raw: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            println!(
+            outln!(
                 "{}",
                 ModuleResult::failure(format!("arguments are not JSON: {e}")).to_json()
             );
@@ -253,7 +279,7 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
         }
     }
     let result = block_on_module(name, &raw);
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&result.to_json()).unwrap_or_default()
     );
@@ -285,7 +311,7 @@ fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
                         return ExitCode::from(1);
                     }
                 }
-                None => print!("{text}"),
+                None => out!("{text}"),
             }
         }
     }
@@ -304,7 +330,7 @@ fn write_docs(dir: Option<&PathBuf>) -> ExitCode {
                     return ExitCode::from(1);
                 }
             }
-            None => println!("{text}"),
+            None => outln!("{text}"),
         }
     }
     ExitCode::SUCCESS
@@ -332,7 +358,7 @@ fn write_collection(root: &std::path::Path) -> ExitCode {
             eprintln!("error: writing {}: {e}", path.display());
             return ExitCode::from(1);
         }
-        println!("{}", path.display());
+        outln!("{}", path.display());
     }
     ExitCode::SUCCESS
 }
