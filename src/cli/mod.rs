@@ -18,7 +18,10 @@ pub mod table;
 fn write_stdout(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -32,7 +35,6 @@ macro_rules! out {
 macro_rules! outln {
     ($($arg:tt)*) => { write_stdout(&format!("{}\n", format!($($arg)*))) };
 }
-
 
 /// Safe, idempotent OpenShift boot image updates (and audits).
 ///

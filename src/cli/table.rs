@@ -1,4 +1,5 @@
-//! Renders the audit as readable tables for a terminal.
+//! Renders the audit as readable tables for a terminal (with an `Observed build`
+//! column and the observed-build notes when nodes were observed).
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::Value;
@@ -18,6 +19,41 @@ fn table(header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
     t
+}
+
+/// One line per MachineSet about its youngest node, then the older-than-image list.
+fn observed_notes(result: &Value) -> String {
+    let mut out = String::new();
+    for m in result
+        .get("machinesets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let what = match (
+            m.get("observed_build").and_then(Value::as_str),
+            m.get("observed_reason").and_then(Value::as_str),
+        ) {
+            (Some(b), _) => format!(
+                "node {} (Machine {}, created {}) booted {b}",
+                s(m, "observed_node"),
+                s(m, "observed_machine"),
+                s(m, "observed_at")
+            ),
+            (None, Some(why)) => format!("not observed: {why}"),
+            (None, None) => "not observed".into(),
+        };
+        let flag = if m.get("observed_drift").and_then(Value::as_bool) == Some(true) {
+            " [DRIFT]"
+        } else if m.get("observed_older_than_image").and_then(Value::as_bool) == Some(true) {
+            " [booted before the image last changed]"
+        } else {
+            ""
+        };
+        out.push_str(&format!("Observed {}: {what}{flag}\n", s(m, "name")));
+    }
+    out.push('\n');
+    out
 }
 
 /// The audit result (module JSON) as text.
@@ -47,37 +83,55 @@ pub fn render(result: &Value) -> String {
             .map(|p| format!(" ({p})"))
             .unwrap_or_default()
     ));
-    let mut t = table(&[
+    let observed = result
+        .pointer("/observed_builds/enabled")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let mut header = vec![
         "MachineSet",
         "Platform",
         "Arch",
         "Region",
         "Status",
         "Current build",
-        "Target build",
-        "Reason",
-    ]);
-    for m in result
-        .get("machinesets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        t.add_row(vec![
+    ];
+    if observed {
+        header.push("Observed build");
+    }
+    header.extend(["Target build", "Reason"]);
+    let mut t = table(&header);
+    let machinesets = || {
+        result
+            .get("machinesets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    };
+    for m in machinesets() {
+        let mut row = vec![
             s(m, "name"),
             s(m, "platform"),
             s(m, "architecture"),
             s(m, "region"),
             s(m, "status"),
             s(m, "current_build"),
+        ];
+        if observed {
+            row.push(s(m, "observed_build"));
+        }
+        row.extend([
             s(m, "target_build"),
             m.get("reason")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
         ]);
+        t.add_row(row);
     }
     out.push_str(&format!("{t}\n\n"));
+    if observed {
+        out.push_str(&observed_notes(result));
+    }
     let mut t = table(&[
         "User-data secret",
         "Present",

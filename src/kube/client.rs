@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::connection::Connection;
 use super::resources::Kind;
 
+/// The dynamic API of a kind, namespaced when the kind is and `ns` is given.
 pub fn api(conn: &Connection, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
     let ar = kind.api_resource();
     match ns {
@@ -48,6 +49,8 @@ pub fn explain(
     }
 }
 
+/// LIST of a kind (items with apiVersion/kind set); `None` when the server does not
+/// serve the kind (404), an explained error otherwise.
 pub async fn list(
     conn: &Connection,
     kind: Kind,
@@ -73,6 +76,36 @@ pub async fn list(
     }
 }
 
+/// LIST of only the objects' metadata (`PartialObjectMetadata`): smaller answers for
+/// kinds whose spec and status are not needed (Nodes). Items carry apiVersion/kind of
+/// `kind`, `metadata` and nothing else.
+pub async fn list_metadata(
+    conn: &Connection,
+    kind: Kind,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Result<Option<Vec<Value>>> {
+    match api(conn, kind, ns).list_metadata(lp).await {
+        Ok(list) => {
+            let items = list
+                .items
+                .into_iter()
+                .map(|o| {
+                    let mut v =
+                        serde_json::json!({ "metadata": serde_json::to_value(o.metadata)? });
+                    set_type(&mut v, kind);
+                    Ok(v)
+                })
+                .collect::<Result<Vec<Value>, serde_json::Error>>()
+                .context("decoding list items")?;
+            Ok(Some(items))
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "list", kind, ns))),
+    }
+}
+
+/// GET of one object; `None` when it (or its kind) does not exist.
 pub async fn get(
     conn: &Connection,
     kind: Kind,

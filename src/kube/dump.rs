@@ -4,8 +4,9 @@
 //!
 //! Objects without `kind` (Insights archives drop it) get one from their path
 //! when the path names the resource (`machinesets/…`, `config/version.json`,
-//! `config/infrastructure.json`). Files that are not YAML/JSON are ignored; a
-//! YAML/JSON file that does not parse is an error naming the file.
+//! `config/infrastructure.json`). Pod logs are kept as files, by path (see
+//! [`DumpLog`]) and read only when needed. Other files are ignored; a YAML/JSON file
+//! that does not parse is an error naming the file.
 
 use std::path::{Path, PathBuf};
 
@@ -23,12 +24,105 @@ pub struct DumpObject {
     pub file: PathBuf,
 }
 
+/// A pod log file of a dump (`*.log`), with the pod and container its path names:
+///
+/// | path | namespace | pod | container |
+/// |---|---|---|---|
+/// | `…/pods/<namespace>/<pod>/<container>.log` | `<namespace>` | `<pod>` | `<container>` |
+/// | `…/pods/<namespace>/<pod>.log` | `<namespace>` | `<pod>` | any |
+/// | `…/<pod>.log` (e.g. next to the pod objects) | any | `<pod>` | any |
+/// | `…/namespaces/<ns>/pods/<pod>/<c>/<c>/logs/current.log` (`oc adm must-gather`) | `<ns>` | `<pod>` | `<c>` |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpLog {
+    /// The pod's namespace, when the path names it.
+    pub namespace: Option<String>,
+    /// The pod's name.
+    pub pod: String,
+    /// The container, when the path names it (else the log stands for any container).
+    pub container: Option<String>,
+    /// The file.
+    pub file: PathBuf,
+}
+
 /// Every object of a known kind found under a directory (or in one file).
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
     pub objects: Vec<DumpObject>,
     /// Files read, for messages.
     pub files: usize,
+    /// Pod log files, in path order (their content is read on demand).
+    pub logs: Vec<DumpLog>,
+}
+
+impl Dump {
+    /// The log file of a pod's container: one naming the container first, then one for
+    /// any container; the first in path order.
+    pub fn find_log(&self, namespace: &str, pod: &str, container: &str) -> Option<&DumpLog> {
+        let candidates = || {
+            self.logs.iter().filter(move |l| {
+                l.pod == pod && l.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            })
+        };
+        candidates()
+            .find(|l| l.container.as_deref() == Some(container))
+            .or_else(|| candidates().find(|l| l.container.is_none()))
+    }
+}
+
+/// The first `limit` bytes of a file as text (invalid UTF-8, e.g. a character cut at the
+/// limit, becomes U+FFFD), as a log is read from the API with `limitBytes`.
+pub fn read_log_start(path: &Path, limit: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(u64::try_from(limit).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn is_log_file(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("log"))
+}
+
+/// The pod (and namespace, container) a `.log` path names; see [`DumpLog`].
+fn log_of_path(path: &Path) -> Option<DumpLog> {
+    let parts: Vec<&str> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect();
+    // `back(0)` is the file name, `back(1)` its directory, …
+    let back = |i: usize| {
+        parts
+            .len()
+            .checked_sub(i + 1)
+            .and_then(|at| parts.get(at))
+            .copied()
+    };
+    let stem = path.file_stem()?.to_str()?.to_string();
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    let log = |namespace: Option<&str>, pod: &str, container: Option<&str>| DumpLog {
+        namespace: owned(namespace),
+        pod: pod.to_string(),
+        container: owned(container),
+        file: path.to_path_buf(),
+    };
+    if back(1) == Some("logs") && back(5) == Some("pods") {
+        // must-gather: namespaces/<ns>/pods/<pod>/<c>/<c>/logs/current.log (previous.log is
+        // the container before its last restart: not what the API serves).
+        if back(0) != Some("current.log") {
+            return None;
+        }
+        return Some(log(back(6), back(4)?, back(2)));
+    }
+    if back(3) == Some("pods") {
+        return Some(log(back(2), back(1)?, Some(&stem)));
+    }
+    if back(2) == Some("pods") {
+        return Some(log(back(1), &stem, None));
+    }
+    Some(log(None, &stem, None))
 }
 
 fn is_data_file(p: &Path) -> bool {
@@ -41,7 +135,7 @@ fn is_data_file(p: &Path) -> bool {
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, logs: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading dump directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -49,9 +143,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, logs)?;
         } else if is_data_file(&p) {
             out.push(p);
+        } else if is_log_file(&p) {
+            logs.push(p);
         }
     }
     Ok(())
@@ -142,11 +238,12 @@ fn collect(value: Value, path: &Path, out: &mut Vec<DumpObject>) {
 }
 
 /// Loads every object of a known kind from `path` (a directory, walked
-/// recursively in name order, or a single file).
+/// recursively in name order, or a single file), and notes its pod log files.
 pub fn load(path: &Path) -> Result<Dump> {
     let mut files = Vec::new();
+    let mut logs = Vec::new();
     if path.is_dir() {
-        walk(path, &mut files)?;
+        walk(path, &mut files, &mut logs)?;
     } else if path.is_file() {
         files.push(path.to_path_buf());
     } else {
@@ -154,6 +251,7 @@ pub fn load(path: &Path) -> Result<Dump> {
     }
     let mut dump = Dump {
         files: files.len(),
+        logs: logs.iter().filter_map(|p| log_of_path(p)).collect(),
         ..Dump::default()
     };
     for file in files {
@@ -218,6 +316,69 @@ mod tests {
         std::fs::write(dir.path().join("broken.yaml"), "a: [b\n  c: d").unwrap();
         let err = format!("{:#}", load(dir.path()).unwrap_err());
         assert!(err.contains("broken.yaml"), "{err}");
+    }
+
+    #[test]
+    fn keeps_pod_log_files_in_every_documented_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            "pods/openshift-machine-config-operator/mcd-a/machine-config-daemon.log",
+            "pods/openshift-machine-config-operator/mcd-b.log",
+            "namespaces/openshift-machine-config-operator/core/pods/mcd-c.log",
+            "namespaces/ns1/pods/mcd-d/machine-config-daemon/machine-config-daemon/logs/current.log",
+            "namespaces/ns1/pods/mcd-d/machine-config-daemon/machine-config-daemon/logs/previous.log",
+        ];
+        for f in files {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        let d = load(dir.path()).unwrap();
+        let keys: Vec<(Option<&str>, &str, Option<&str>)> = d
+            .logs
+            .iter()
+            .map(|l| {
+                (
+                    l.namespace.as_deref(),
+                    l.pod.as_str(),
+                    l.container.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (Some("ns1"), "mcd-d", Some("machine-config-daemon")),
+                (None, "mcd-c", None),
+                (
+                    Some("openshift-machine-config-operator"),
+                    "mcd-a",
+                    Some("machine-config-daemon")
+                ),
+                (Some("openshift-machine-config-operator"), "mcd-b", None),
+            ]
+        );
+        assert_eq!(d.files, 0, "log files are not data files");
+        let mco = "openshift-machine-config-operator";
+        assert!(d.find_log(mco, "mcd-a", "machine-config-daemon").is_some());
+        assert!(d.find_log(mco, "mcd-a", "kube-rbac-proxy").is_none());
+        assert!(d.find_log(mco, "mcd-b", "anything").is_some());
+        assert!(d
+            .find_log("other", "mcd-b", "machine-config-daemon")
+            .is_none());
+        assert!(d.find_log(mco, "mcd-d", "machine-config-daemon").is_none());
+        let log = d.find_log("ns1", "mcd-d", "machine-config-daemon").unwrap();
+        assert_eq!(read_log_start(&log.file, 10).unwrap(), "namespaces");
+    }
+
+    #[test]
+    fn a_log_next_to_the_pod_objects_stands_for_any_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mcd-x.log"), "hello").unwrap();
+        let d = load(dir.path()).unwrap();
+        let log = d.find_log("any", "mcd-x", "machine-config-daemon").unwrap();
+        assert_eq!(log.namespace, None);
+        assert_eq!(read_log_start(&log.file, 1 << 16).unwrap(), "hello");
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! directory, into one [`Snapshot`] that the pure planners read.
 //!
 //! Owns the connection options, the kinds this tool reads, label selectors,
-//! the dump loader and the snapshot. Must not make decisions about boot images.
+//! the dump loader (pod log files included), the snapshot, and the way from a
+//! MachineSet to the machine-config-daemon log of its youngest node. Must not
+//! make decisions about boot images.
 
 pub mod apply;
 pub mod client;
 pub mod connection;
 pub mod dump;
+pub mod nodes;
 pub mod resources;
 pub mod selector;
 pub mod snapshot;

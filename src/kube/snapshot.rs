@@ -7,6 +7,10 @@
 //! the MCS certificate secret), all concurrently. From a dump: the same
 //! objects picked out of the files. Both apply the same selection, so the
 //! planners cannot tell the two apart.
+//!
+//! When nodes are observed too (`bootimage_info`'s `nodes: true`), Machines, Nodes and
+//! machine-config-daemon pods are LISTed alongside, then the needed daemon logs are
+//! read, bounded ([`super::nodes`]).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +21,7 @@ use serde_json::Value;
 use super::client::{get, list};
 use super::connection::Connection;
 use super::dump::Dump;
+use super::nodes::{self, NodeObservation};
 use super::resources::{self, Kind};
 use super::selector::LabelSelector;
 
@@ -51,6 +56,9 @@ pub struct Snapshot {
     pub unreadable: Vec<String>,
     /// Remarks about what was read (shown as warnings), e.g. a dump with two ClusterVersions.
     pub notes: Vec<String>,
+    /// Machines, Nodes, machine-config-daemon pods and their logs, when nodes were
+    /// observed (None otherwise).
+    pub nodes: Option<NodeObservation>,
 }
 
 /// Labels of an object as a map.
@@ -140,6 +148,12 @@ impl Snapshot {
 
     /// Builds a snapshot from a loaded dump.
     pub fn from_dump(dump: &Dump, sel: &Selection) -> Snapshot {
+        Snapshot::from_dump_observing(dump, sel, false)
+    }
+
+    /// Builds a snapshot from a loaded dump; with `nodes`, also its Machines, Nodes,
+    /// machine-config-daemon pods and the log files of the pods the MachineSets need.
+    pub fn from_dump_observing(dump: &Dump, sel: &Selection, nodes: bool) -> Snapshot {
         let of_kind = |k: Kind, ns: Option<&str>| -> Vec<Value> {
             dump.objects
                 .iter()
@@ -197,11 +211,45 @@ impl Snapshot {
         snap.notes = notes;
         snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
         snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+        if nodes {
+            snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
+        }
         snap
     }
 
     /// Observes a live cluster: 4 LISTs and 5 GETs, concurrently.
     pub async fn from_cluster(conn: &Connection, sel: &Selection) -> Result<Snapshot> {
+        Snapshot::from_cluster_observing(conn, sel, false).await
+    }
+
+    /// Observes a live cluster; with `nodes`, also LISTs Machines, Nodes and
+    /// machine-config-daemon pods (concurrently with the other reads), then reads the
+    /// start of the daemon log of the pod on each selected MachineSet's youngest
+    /// Machine's node, at most [`nodes::LOG_CONCURRENCY`] at a time.
+    pub async fn from_cluster_observing(
+        conn: &Connection,
+        sel: &Selection,
+        nodes: bool,
+    ) -> Result<Snapshot> {
+        let node_lists = async {
+            if nodes {
+                Some(nodes::list_objects(conn, &sel.namespace).await)
+            } else {
+                None
+            }
+        };
+        let (snap, node_lists) = tokio::join!(Snapshot::read_cluster(conn, sel), node_lists);
+        let mut snap = snap?;
+        if let Some(mut obs) = node_lists {
+            let pods = nodes::pods_to_read(&snap.machinesets, &obs);
+            obs.logs = nodes::read_logs(conn, pods).await;
+            snap.nodes = Some(obs);
+        }
+        Ok(snap)
+    }
+
+    /// The 4 LISTs and 5 GETs of every live snapshot, concurrently.
+    async fn read_cluster(conn: &Connection, sel: &Selection) -> Result<Snapshot> {
         let ns = sel.namespace.as_str();
         let mut lp = ListParams::default();
         if let Some(s) = &sel.label_selector {

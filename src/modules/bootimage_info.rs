@@ -3,7 +3,8 @@
 //! Reads a live cluster (connection options) or a cluster dump (`dump_dir`),
 //! takes targets from `stream_file` or the cluster's `coreos-bootimages`
 //! ConfigMap, and reports every selected MachineSet, the stub Ignition
-//! secrets, the MCS certificate, the autoscalers and a compliance verdict.
+//! secrets, the MCS certificate, the autoscalers and a compliance verdict;
+//! with `nodes`, also the build each MachineSet's youngest node booted.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,6 +62,16 @@ pub struct Params {
     /// e.g. `{"ocp-cl02-xdqkk-rhcos": "49.84.202110081407-0"}`.
     #[serde(default)]
     pub image_builds: BTreeMap<String, String>,
+    /// Also read what each MachineSet's youngest node really booted: the `CoreOS aleph
+    /// version` its machine-config-daemon logged (`observed_build`). Costs one LIST each
+    /// of Machines, Nodes and machine-config-daemon pods, and one log read (its first
+    /// 64 KiB) per MachineSet with a node, 8 at a time; needs `get` on `pods/log` in
+    /// `openshift-machine-config-operator` (without it the observed builds are null, with
+    /// a warning). Where the image's build cannot be read (vSphere templates,
+    /// cluster-local images) the status then comes from the observed build. From a dump,
+    /// the logs are files (`pods/<namespace>/<pod>/<container>.log` or `<pod>.log`).
+    #[serde(default)]
+    pub nodes: bool,
 }
 
 /// The module.
@@ -117,11 +128,11 @@ async fn observe(params: &Params, sel: &Selection) -> Result<Snapshot> {
     match &params.dump_dir {
         Some(dir) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
-            Ok(Snapshot::from_dump(&d, sel))
+            Ok(Snapshot::from_dump_observing(&d, sel, params.nodes))
         }
         None => {
             let conn = params.connection.connect().await?;
-            Snapshot::from_cluster(&conn, sel).await
+            Snapshot::from_cluster_observing(&conn, sel, params.nodes).await
         }
     }
 }
@@ -238,8 +249,16 @@ region and architecture, and a status (`current`, `outdated`, `newer_than_cluste
 migration), the machine-config-server certificate (no SAN or expired needs regeneration),
 the autoscalers, whether the cluster is a managed offering, and a compliance verdict.
 
-Reads a live cluster (one LIST per kind, never a GET per MachineSet) or a cluster dump
-(`dump_dir`). Never changes anything: `changed` is always false. With
+With `nodes`, also what each MachineSet's youngest node really booted (`observed_build`),
+read from the `CoreOS aleph version` line its machine-config-daemon logged at start: where
+the image's build cannot be read from the image (vSphere templates, cluster-local GCP and
+Azure images) the status comes from it, nodes that booted before the image last changed
+are listed (`observed_builds.older_than_image`), and a youngest node that booted another,
+not older build than the image names is drift (a warning).
+
+Reads a live cluster (one LIST per kind, never a GET per MachineSet; with `nodes`, one
+bounded log read per MachineSet, 8 at a time) or a cluster dump (`dump_dir`, pod logs as
+`.log` files). Never changes anything: `changed` is always false. With
 `fail_on_noncompliant` the task fails with a one-line `msg` naming what is wrong, which is
 how a check-mode compliance job fails. No secret content is ever returned.
 "#;
@@ -253,6 +272,11 @@ how a check-mode compliance job fails. No secret content is ever returned.
     kubeconfig: /home/ops/.kube/config
     context: admin
     fail_on_noncompliant: true
+
+- name: Audit with the builds the youngest nodes really booted (vSphere templates)
+  ocp.bootimage.bootimage_info:
+    nodes: true
+  register: audit
 
 - name: Audit a cluster dump against the stream of the installer in use
   ocp.bootimage.bootimage_info:

@@ -1,7 +1,7 @@
 //! The read-only audit behind `bootimage_info`: cluster facts, stream, every
-//! selected MachineSet, the user-data secrets, the MCS certificate and the
-//! autoscalers, with a compliance verdict. Pure: the caller passes the
-//! snapshot, the stream and the clock.
+//! selected MachineSet, the user-data secrets, the MCS certificate, the
+//! autoscalers and (with nodes observed) what the youngest nodes booted, with a
+//! compliance verdict. Pure: the caller passes the snapshot, the stream and the clock.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
+use super::observed::{observe_all, ObservedBuildsReport};
 use crate::cert::{self, McsCertificateReport};
 use crate::ignition;
 use crate::kube::snapshot::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
@@ -154,6 +155,8 @@ pub struct AuditReport {
     pub user_data_secrets: Vec<UserDataSecretReport>,
     pub mcs_certificate: McsCertificateSection,
     pub autoscaling: AutoscalingReport,
+    /// What the youngest node of each MachineSet booted (`nodes: true`; else `enabled: false`).
+    pub observed_builds: ObservedBuildsReport,
     pub summary: Summary,
     /// No outdated or too-new MachineSet, no stub needing migration, no certificate
     /// needing regeneration, and everything could be read.
@@ -465,8 +468,18 @@ pub fn audit(input: &AuditInput) -> AuditReport {
     );
     let stream = stream_report(input, &mut warnings);
     let ctx = machineset_context(input, &cluster, &mut warnings);
-    let machinesets: Vec<MachineSetReport> =
+    let mut machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
+    let observed_builds = match &snap.nodes {
+        Some(obs) => observe_all(
+            &snap.machinesets,
+            &mut machinesets,
+            obs,
+            ctx.cluster_version,
+            &mut warnings,
+        ),
+        None => ObservedBuildsReport::default(),
+    };
     for m in &machinesets {
         if m.status == Status::Skipped {
             warnings.push(format!(
@@ -573,6 +586,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         user_data_secrets,
         mcs_certificate,
         autoscaling,
+        observed_builds,
         summary,
         compliant: reasons.is_empty(),
         noncompliant_reasons: reasons,

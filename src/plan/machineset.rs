@@ -60,6 +60,28 @@ pub struct MachineSetReport {
     pub mco_managed: bool,
     /// `spec.replicas`.
     pub replicas: Option<i64>,
+    /// The build the MachineSet's youngest node booted, from the `CoreOS aleph version`
+    /// its machine-config-daemon logged (only with `nodes: true`; else always null). Null
+    /// with `observed_reason` when it cannot be read.
+    pub observed_build: Option<String>,
+    /// The youngest Machine of the MachineSet (newest `creationTimestamp`).
+    pub observed_machine: Option<String>,
+    /// The youngest Machine's node.
+    pub observed_node: Option<String>,
+    /// When the youngest Machine was created (its `creationTimestamp`, RFC 3339): about
+    /// when its node first booted from the boot image. (The aleph file's mtime in the log
+    /// dates the image's build, not the node, so it is not used.)
+    pub observed_at: Option<String>,
+    /// Why `observed_build` is null with `nodes: true`: no Machine, a Machine without a
+    /// node, no machine-config-daemon pod on the node, a log without the aleph line (rotated
+    /// or restarted since the node booted), the log forbidden, …
+    pub observed_reason: Option<String>,
+    /// The observed build is older than `current_build`: the youngest node booted before
+    /// the MachineSet's image last changed. Expected (nodes keep the image they booted).
+    pub observed_older_than_image: bool,
+    /// The observed build differs from `current_build` and is not older: the youngest node
+    /// booted another image than the one the MachineSet names (drift; a warning).
+    pub observed_drift: bool,
 }
 
 /// What the MachineSet assessment needs besides the MachineSet.
@@ -265,6 +287,13 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         user_data_secret: user_data_secret_of(ms).map(str::to_string),
         mco_managed: mco_managed(ctx.machine_configuration, ms),
         replicas: ms.pointer("/spec/replicas").and_then(Value::as_i64),
+        observed_build: None,
+        observed_machine: None,
+        observed_node: None,
+        observed_at: None,
+        observed_reason: None,
+        observed_older_than_image: false,
+        observed_drift: false,
     };
     let read = match platform::read(ms, ctx.cluster_platform) {
         Ok(r) => r,

@@ -6,8 +6,10 @@ pub mod audit;
 pub mod change;
 pub mod cluster;
 pub mod machineset;
+pub mod observed;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
 pub use change::{FieldChange, ObjectChange};
 pub use cluster::ClusterInfo;
 pub use machineset::{MachineSetReport, Status};
+pub use observed::ObservedBuildsReport;

@@ -88,6 +88,33 @@ fn dynamic_api(client: &kube::Client, obj: &Value) -> kube::Api<kube::api::Dynam
     }
 }
 
+/// Delete without a grace period: a pod bound to a node otherwise waits for a kubelet
+/// to confirm, and a bare API server has none (other kinds ignore it).
+fn delete_now() -> kube::api::DeleteParams {
+    kube::api::DeleteParams::default().grace_period(0)
+}
+
+/// A pod is admitted only when its ServiceAccount exists, and a bare API server runs no
+/// controller that creates one: create it (left in place; creating it again is a no-op;
+/// an account left by an earlier run is used as it is).
+fn ensure_service_account(rt: &tokio::runtime::Runtime, client: &kube::Client, pod: &Value) {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+    let name = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .unwrap_or("default");
+    let api: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), ns);
+    let sa: ServiceAccount =
+        // No token controller runs either: pods of this account mount no token.
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "automountServiceAccountToken": false}))
+            .unwrap();
+    match rt.block_on(api.create(&kube::api::PostParams::default(), &sa)) {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("creating service account {ns}/{name}: {e}"),
+    }
+}
+
 impl TestCluster {
     /// The real server when `OCP_BOOTIMAGE_TEST_KUBECONFIG` is set, else a fresh in-process one.
     pub fn start() -> TestCluster {
@@ -147,15 +174,22 @@ impl TestCluster {
                     let dynamic: kube::api::DynamicObject =
                         serde_json::from_value(o.clone()).unwrap();
                     let pp = kube::api::PostParams::default();
+                    if o["kind"] == "Pod" {
+                        ensure_service_account(&rt, &client, &o);
+                    }
                     let stored = match rt.block_on(api.create(&pp, &dynamic)) {
-                        Err(kube::Error::Api(e)) if e.code == 409 => {
+                        // An object with `generateName` that exists already is answered
+                        // ServerTimeout ("try again"), not 409.
+                        Err(kube::Error::Api(e))
+                            if e.code == 409 || e.reason == "ServerTimeout" =>
+                        {
                             // Left over from an interrupted run: replace it (no controller
                             // runs there to honour finalizers, so drop them).
                             let unfinalize = kube::api::Patch::Merge(
                                 serde_json::json!({"metadata": {"finalizers": null}}),
                             );
                             let _ = rt.block_on(api.patch(&name, &Default::default(), &unfinalize));
-                            let _ = rt.block_on(api.delete(&name, &Default::default()));
+                            let _ = rt.block_on(api.delete(&name, &delete_now()));
                             for _ in 0..50 {
                                 if rt.block_on(api.get_opt(&name)).ok().flatten().is_none() {
                                     break;
@@ -222,7 +256,7 @@ impl Drop for TestCluster {
             for o in created.iter().rev().chain(std::iter::once(&record)) {
                 let api = dynamic_api(&client, o);
                 let name = o["metadata"]["name"].as_str().unwrap();
-                let _ = rt.block_on(api.delete(name, &Default::default()));
+                let _ = rt.block_on(api.delete(name, &delete_now()));
             }
         }
     }

@@ -228,8 +228,30 @@ impl TestApiServer {
     /// recursively; multi-document YAML and `List`s allowed). Documents without
     /// `apiVersion`/`kind` or of unknown kinds are skipped. Returns how many objects were
     /// loaded; an unreadable or unparsable file is an error.
+    ///
+    /// `.log` files under a directory become pod logs ([`TestApiServer::set_pod_log`]):
+    /// `…/pods/<namespace>/<pod>/<container>.log`, `…/pods/<namespace>/<pod>.log`,
+    /// `<pod>.log` next to the pod objects (the namespace of the loaded pod of that name),
+    /// and must-gather's `…/namespaces/<ns>/pods/<pod>/<c>/<c>/logs/current.log`. Logs of
+    /// pods that were not loaded are ignored.
     pub fn load_path(&self, path: &Path) -> anyhow::Result<usize> {
-        load::load_path(&mut lock(&self.shared.store), path)
+        let count = load::load_path(&mut lock(&self.shared.store), path)?;
+        let pods = self.list("v1", "Pod", None);
+        for (namespace, pod, container, file) in load::log_files(path)? {
+            let Some(namespace) = pods
+                .iter()
+                .filter(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(&pod))
+                .filter_map(|p| p.pointer("/metadata/namespace").and_then(Value::as_str))
+                .find(|ns| namespace.as_deref().is_none_or(|want| want == *ns))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            self.set_pod_log(&namespace, &pod, container.as_deref(), &text);
+        }
+        Ok(count)
     }
 
     /// One stored object, by apiVersion (group matched, version ignored), kind,

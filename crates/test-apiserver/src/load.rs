@@ -1,4 +1,5 @@
-//! Loading objects from YAML/JSON files and directories.
+//! Loading objects from YAML/JSON files and directories, and pod logs from `.log` files
+//! beside them (the layouts of `ocp-bootimage`'s dump loader).
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,11 @@ use crate::store::Store;
 
 /// Every `.yaml`/`.yml`/`.json` file under `path` (or `path` itself), sorted.
 fn files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    files_with(path, &["yaml", "yml", "json"])
+}
+
+/// Every file with one of `extensions` under `path` (or `path` itself), sorted.
+fn files_with(path: &Path, extensions: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -23,11 +29,11 @@ fn files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
-            out.extend(files(&entry)?);
+            out.extend(files_with(&entry, extensions)?);
         } else if entry
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            .is_some_and(|e| extensions.contains(&e))
         {
             out.push(entry);
         }
@@ -88,4 +94,55 @@ pub(crate) fn load_path(store: &mut Store, path: &Path) -> anyhow::Result<usize>
         }
     }
     Ok(count)
+}
+
+/// A pod log file under a loaded directory: (namespace if the path names it, pod,
+/// container if the path names it, file).
+pub(crate) type LogFile = (Option<String>, String, Option<String>, PathBuf);
+
+/// The pod log files under `path` (a directory): `…/pods/<namespace>/<pod>/<container>.log`,
+/// `…/pods/<namespace>/<pod>.log`, `<pod>.log` anywhere, and must-gather's
+/// `…/namespaces/<ns>/pods/<pod>/<c>/<c>/logs/current.log`.
+pub(crate) fn log_files(path: &Path) -> anyhow::Result<Vec<LogFile>> {
+    if !path.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for file in files_with(path, &["log"])? {
+        let parts: Vec<String> = file
+            .components()
+            .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
+            .collect();
+        let back = |i: usize| {
+            parts
+                .len()
+                .checked_sub(i + 1)
+                .and_then(|at| parts.get(at))
+                .cloned()
+        };
+        let Some(stem) = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let entry = if back(1).as_deref() == Some("logs") && back(5).as_deref() == Some("pods") {
+            match (back(0).as_deref(), back(4)) {
+                (Some("current.log"), Some(pod)) => (back(6), pod, back(2)),
+                _ => continue,
+            }
+        } else if back(3).as_deref() == Some("pods") {
+            match back(1) {
+                Some(pod) => (back(2), pod, Some(stem)),
+                None => continue,
+            }
+        } else if back(2).as_deref() == Some("pods") {
+            (back(1), stem, None)
+        } else {
+            (None, stem, None)
+        };
+        out.push((entry.0, entry.1, entry.2, file));
+    }
+    Ok(out)
 }

@@ -668,6 +668,21 @@ fn pod_log(shared: &Shared, ns: &str, name: &str, req: &Req) -> Result<Reply, Ap
         }
         None => text,
     };
+    // `limitBytes`: the first bytes only (cut back to a character boundary).
+    let text = match req
+        .params
+        .get("limitBytes")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        Some(limit) if limit < text.len() => {
+            let mut end = limit;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.get(..end).unwrap_or_default().to_string()
+        }
+        _ => text,
+    };
     Ok(Reply::Text(text))
 }
 

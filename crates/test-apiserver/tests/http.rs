@@ -842,6 +842,11 @@ fn cluster_scoped_kinds_and_pod_logs() {
         .is_some_and(|c| c.starts_with("text/plain")));
     assert_eq!(r.body, "line1\nline2\nline3\n");
     assert_eq!(get(&s, &format!("{logs}?tailLines=1")).body, "line3\n");
+    assert_eq!(get(&s, &format!("{logs}?limitBytes=8")).body, "line1\nli");
+    assert_eq!(
+        get(&s, &format!("{logs}?limitBytes=100")).body,
+        "line1\nline2\nline3\n"
+    );
     s.set_pod_log(
         "openshift-machine-config-operator",
         "mcd-1",
@@ -994,4 +999,31 @@ fn kubeconfig_and_version_mapping() {
     let path = s.kubeconfig_path().to_path_buf();
     s.stop();
     assert!(!path.exists(), "kubeconfig removed with the server");
+}
+
+#[test]
+fn load_path_serves_log_files_next_to_pods() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pods = dir.path().join("namespaces/mco/core/pods");
+    std::fs::create_dir_all(&pods).expect("mkdir");
+    for name in ["mcd-a", "mcd-b"] {
+        std::fs::write(
+            pods.join(format!("{name}.yaml")),
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: mco\n"),
+        )
+        .expect("write pod");
+    }
+    std::fs::write(pods.join("mcd-a.log"), "any container\n").expect("write log");
+    let by_container = dir.path().join("pods/mco/mcd-b");
+    std::fs::create_dir_all(&by_container).expect("mkdir");
+    std::fs::write(by_container.join("machine-config-daemon.log"), "mcd\n").expect("write log");
+    std::fs::write(dir.path().join("not-a-pod.log"), "ignored\n").expect("write log");
+    let s = server();
+    assert_eq!(s.load_path(dir.path()).expect("load"), 2);
+    let log = |pod: &str, query: &str| {
+        get(&s, &format!("/api/v1/namespaces/mco/pods/{pod}/log{query}")).body
+    };
+    assert_eq!(log("mcd-a", "?container=whatever"), "any container\n");
+    assert_eq!(log("mcd-b", "?container=machine-config-daemon"), "mcd\n");
+    assert_eq!(log("mcd-b", "?container=kube-rbac-proxy"), "");
 }
