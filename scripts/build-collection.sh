@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Builds the Ansible collection `ocp.bootimage` and its `ansible-galaxy collection build` tarball.
+#
+#   scripts/build-collection.sh [--out DIR] [--binary PATH] [--ansible-galaxy PATH] [--version X]
+#                               [--sanity]
+#
+#   --out DIR              where to put ansible_collections/ocp/bootimage and the tarball
+#                          (default: <repo>/target/collection)
+#   --binary PATH          put this ocp-bootimage binary into the collection instead of building
+#                          the release binary (tests pass target/debug/ocp-bootimage)
+#   --ansible-galaxy PATH  the ansible-galaxy to build the tarball with (default: the one on PATH;
+#                          without one the collection is laid out and the script stops there)
+#   --version X            collection version (default: the version in Cargo.toml)
+#   --sanity               then run `ansible-test sanity --venv` (the ansible-test next to
+#                          ansible-galaxy) in the laid-out collection; fails when sanity fails
+#
+# Without --binary it builds a static binary for x86_64-unknown-linux-musl (adding the target
+# with rustup when missing; the `ring` crate needs a musl C compiler: Debian/Ubuntu package
+# `musl-tools`), and falls back to the glibc target with a clear message when that is not possible.
+# Idempotent: the collection directory is laid out anew on every run. Works from any directory.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+musl_target=x86_64-unknown-linux-musl
+
+out=""
+binary=""
+galaxy=""
+version=""
+sanity=""
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() {
+    echo "build-collection: error: $*" >&2
+    exit 2
+}
+say() { echo "build-collection: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --out) out="${2:?--out needs a directory}"; shift 2 ;;
+    --out=*) out="${1#*=}"; shift ;;
+    --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
+    --binary=*) binary="${1#*=}"; shift ;;
+    --ansible-galaxy) galaxy="${2:?--ansible-galaxy needs a path}"; shift 2 ;;
+    --ansible-galaxy=*) galaxy="${1#*=}"; shift ;;
+    --version) version="${2:?--version needs a value}"; shift 2 ;;
+    --version=*) version="${1#*=}"; shift ;;
+    --sanity) sanity=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+abspath() { # absolute path of $1 (which need not exist yet), relative to the caller's cwd
+    case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s/%s\n' "$(pwd)" "$1" ;;
+    esac
+}
+
+out="$(abspath "${out:-$repo/target/collection}")"
+if [ -z "$version" ]; then
+    version="$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$repo/Cargo.toml" | head -n 1)"
+    [ -n "$version" ] || die "cannot read the version from $repo/Cargo.toml; give --version"
+fi
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$ ]] ||
+    die "version $version is not a semantic version (X.Y.Z), which ansible-galaxy requires"
+
+# ansible-galaxy (and ansible-test next to it): checked before anything is built.
+if [ -n "$galaxy" ]; then
+    galaxy_path="$(command -v "$galaxy" 2>/dev/null || true)"
+    [ -n "$galaxy_path" ] && [ -x "$galaxy_path" ] || die "--ansible-galaxy $galaxy is not an executable"
+    galaxy="$(abspath "$galaxy_path")"
+else
+    galaxy="$(command -v ansible-galaxy 2>/dev/null || true)"
+    [ -n "$galaxy" ] || [ -z "$sanity" ] || die "--sanity needs ansible-core: no ansible-galaxy on PATH; give --ansible-galaxy"
+fi
+
+# ---------------------------------------------------------------- the binary
+static_report() { # prints whether $1 is statically linked; returns 0 when it is
+    local f="$1" file_out ldd_out
+    file_out="$(file -L "$f" 2>/dev/null || true)"
+    ldd_out="$(ldd "$f" 2>&1 || true)"
+    say "file: ${file_out#"$f": }"
+    say "ldd:  $(printf '%s' "$ldd_out" | tr '\n' ' ' | sed 's/[[:space:]]*$//')"
+    if printf '%s' "$file_out" | grep -Eq 'statically linked|static-pie linked' ||
+        printf '%s' "$ldd_out" | grep -Eq 'not a dynamic executable|statically linked'; then
+        say "the binary is STATIC: it runs in any x86_64 Linux execution environment"
+        return 0
+    fi
+    say "the binary is DYNAMICALLY linked (glibc): it runs only where a compatible glibc is"
+    return 1
+}
+
+musl_cc() { # a C compiler for the musl target (ring compiles C and assembly)
+    if command -v x86_64-linux-musl-gcc >/dev/null 2>&1; then
+        echo x86_64-linux-musl-gcc
+    elif command -v musl-gcc >/dev/null 2>&1; then
+        echo musl-gcc
+    fi
+}
+
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+
+if [ -n "$binary" ]; then
+    binary="$(abspath "$binary")"
+    [ -x "$binary" ] || die "--binary $binary is not an executable file"
+    say "using the binary $binary (not building)"
+else
+    musl_why=""
+    if ! command -v rustup >/dev/null 2>&1; then
+        rustc -vV 2>/dev/null | grep -q "$musl_target" ||
+            musl_why="rustup is not installed and the toolchain is not the musl one"
+    elif ! rustup target list --installed 2>/dev/null | grep -qx "$musl_target"; then
+        say "adding the Rust target $musl_target (rustup target add)"
+        rustup target add "$musl_target" >&2 ||
+            musl_why="\`rustup target add $musl_target\` failed (no access to the Rust distribution server?)"
+    fi
+    cc=""
+    if [ -z "$musl_why" ]; then
+        cc="$(musl_cc)"
+        [ -n "$cc" ] ||
+            musl_why="no musl C compiler (x86_64-linux-musl-gcc or musl-gcc; the Debian/Ubuntu package musl-tools) for the ring crate"
+    fi
+    built=""
+    if [ -z "$musl_why" ]; then
+        say "building the static release binary: cargo build --release --target $musl_target (CC=$cc)"
+        # cc-rs finds x86_64-linux-musl-gcc by itself; name the compiler only when it is musl-gcc
+        # (an unchanged environment keeps cargo from rebuilding ring).
+        if [ "$cc" = musl-gcc ] && [ -z "${CC_x86_64_unknown_linux_musl:-}" ]; then
+            export CC_x86_64_unknown_linux_musl=musl-gcc
+        fi
+        if (cd "$repo" && cargo build --release --locked --target "$musl_target" >&2); then
+            built="$target_dir/$musl_target/release/ocp-bootimage"
+        else
+            musl_why="the musl build failed (see above)"
+        fi
+    fi
+    if [ -z "$built" ]; then
+        say "musl target not available: $musl_why."
+        (cd "$repo" && cargo build --release --locked >&2)
+        built="$target_dir/release/ocp-bootimage"
+        glibc="$(objdump -T "$built" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1 || true)"
+        say "musl target not available: built a glibc-linked binary; it runs on glibc EEs with glibc >= ${glibc:-?} (this build machine's glibc: $(ldd --version 2>/dev/null | head -n 1 | sed 's/.* //')). RHEL 9 based AAP EEs have glibc 2.34, RHEL 8 based ones 2.28; musl/Alpine images cannot run it."
+    fi
+    binary="$built"
+fi
+static_report "$binary" || true
+
+# ---------------------------------------------------------------- the collection tree
+coll="$out/ansible_collections/ocp/bootimage"
+say "laying out $coll"
+rm -rf "$coll"
+mkdir -p "$coll/plugins/modules" "$coll/meta" "$coll/docs"
+
+repository="${OCP_BOOTIMAGE_REPOSITORY:-$(git -C "$repo" remote get-url origin 2>/dev/null || true)}"
+case "$repository" in git@*:*) repository="${repository#git@}" && repository="https://${repository/://}" ;; esac
+repository="${repository%.git}"
+{
+    sed -e '/^#/d' -e "s|@VERSION@|$version|g" "$repo/collection/galaxy.yml.in" |
+        if [ -n "$repository" ]; then sed -e "s|@REPOSITORY@|$repository|g"; else grep -v '@REPOSITORY@'; fi
+} >"$coll/galaxy.yml"
+cp "$repo/collection/README.md" "$repo/collection/LICENSE" "$coll/"
+mkdir -p "$coll/tests/sanity"
+cp "$repo"/collection/tests/sanity/ignore-*.txt "$coll/tests/sanity/"
+
+# Generated from the code: plugins/modules/<module>.yml and meta/runtime.yml.
+"$binary" collection --write "$coll" >/dev/null ||
+    die "\`$binary collection --write\` failed: is this binary new enough to generate the collection files?"
+[ -f "$coll/meta/runtime.yml" ] || die "the binary wrote no meta/runtime.yml"
+modules=()
+for doc in "$coll"/plugins/modules/*.yml; do
+    [ -e "$doc" ] || die "the binary wrote no plugins/modules/*.yml"
+    modules+=("$(basename "$doc" .yml)")
+done
+first=bootimage_info
+[ -f "$coll/plugins/modules/$first.yml" ] || first="${modules[0]}"
+# The binary once, under the first module's name; every other module is a relative symlink to
+# it (ansible-galaxy keeps symlinks inside the collection; Ansible copies the target file to
+# the host as AnsiballZ_<module>, and the binary dispatches on that name).
+install -m 0755 "$binary" "$coll/plugins/modules/$first"
+for m in "${modules[@]}"; do
+    [ "$m" = "$first" ] || ln -s "$first" "$coll/plugins/modules/$m"
+done
+
+if [ -d "$repo/playbooks" ]; then
+    cp -R "$repo/playbooks" "$coll/playbooks"
+fi
+if [ -d "$repo/docs/modules" ]; then
+    cp -R "$repo/docs/modules" "$coll/docs/modules"
+fi
+if [ -f "$repo/docs/aap.md" ]; then
+    cp "$repo/docs/aap.md" "$coll/docs/aap.md"
+fi
+say "modules: ${modules[*]}"
+
+# ---------------------------------------------------------------- the tarball
+if [ -z "$galaxy" ]; then
+    say "ansible-galaxy is not on PATH: laid out the collection at $coll but built NO tarball."
+    say "Install ansible-core (e.g. python3 -m venv /tmp/av && /tmp/av/bin/pip install ansible-core)"
+    say "and run again with --ansible-galaxy /tmp/av/bin/ansible-galaxy."
+    exit 0
+fi
+tarball="$out/ocp-bootimage-$version.tar.gz"
+"$galaxy" collection build --force --output-path "$out" "$coll" >&2
+[ -f "$tarball" ] || die "ansible-galaxy did not create $tarball"
+size="$(stat -c %s "$tarball")"
+say "built $tarball ($size bytes)"
+
+# ---------------------------------------------------------------- ansible-test sanity
+get_pip_standin() { # writes a stand-in for get-pip.py to $1 (see below)
+    cat >"$1" <<'PY'
+"""Stand-in for the get-pip.py bootstrap script that ansible-test downloads from
+ci-files.testing.ansible.com (written by scripts/build-collection.sh when that host cannot be
+reached). ansible-test runs it with a new virtual environment's python and get-pip arguments,
+e.g. `--disable-pip-version-check pip==23.1.2 setuptools==67.7.2 wheel==0.37.1` (2.16) or
+`--disable-pip-version-check pip==24.2 --no-setuptools --no-wheel` (2.19). Like get-pip.py it
+bootstraps pip (here with the standard library's ensurepip) and installs the pinned packages
+from the package index."""
+import ensurepip
+import os
+import subprocess
+import sys
+
+GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
+env = dict(os.environ)  # ensurepip sets PIP_CONFIG_FILE=/dev/null in os.environ: keep pip.conf
+args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
+ensurepip.bootstrap(upgrade=True)
+pip = [sys.executable, "-m", "pip"]
+rc = subprocess.call(pip + ["install"] + args, env=env)
+if rc == 0 and "--no-setuptools" in sys.argv[1:] and not any(a.startswith("setuptools") for a in args):
+    rc = subprocess.call(pip + ["uninstall", "--yes", "--disable-pip-version-check", "setuptools"], env=env)
+sys.exit(rc)
+PY
+}
+
+if [ -n "$sanity" ]; then
+    ansible_test="$(dirname "$galaxy")/ansible-test"
+    [ -x "$ansible_test" ] || die "--sanity: no ansible-test next to $galaxy"
+    interpreter="$(head -n 1 "$ansible_test" | sed 's/^#! *//')"
+    py="$($interpreter -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    log="$out/sanity.log"
+    # ansible-test lists the files to test with git when the collection is inside a git work
+    # tree (it walks up to find .git): under this repo's ignored target/ it would find none and
+    # skip every test. So test a copy in a temporary directory outside any work tree.
+    sanity_root="$(mktemp -d "${TMPDIR:-/tmp}/ocp-bootimage-sanity.XXXXXX")"
+    trap 'rm -rf "$sanity_root"' EXIT
+    if git -C "$sanity_root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        die "--sanity: $sanity_root is inside a git work tree; set TMPDIR to a directory outside one"
+    fi
+    sanity_coll="$sanity_root/ansible_collections/ocp/bootimage"
+    mkdir -p "$(dirname "$sanity_coll")"
+    cp -a "$coll" "$sanity_coll"
+    sanity_cmd=("$ansible_test" sanity --venv --python "$py" --color no)
+    say "running ${sanity_cmd[*]} in a copy of the collection, $sanity_coll (log: $log)"
+    start=$SECONDS
+    for attempt in 1 2; do
+        rm -rf "$sanity_coll/tests/output"
+        if (cd "$sanity_coll" && "${sanity_cmd[@]}") >"$log" 2>&1; then
+            grep -q '^Running sanity test' "$log" ||
+                die "ansible-test sanity ran no test: $(tail -n 3 "$log" | tr '\n' ' ')"
+            say "ansible-test sanity PASSED ($(grep -c '^Running sanity test' "$log") tests, $((SECONDS - start)) s)"
+            break
+        fi
+        # ansible-test bootstraps pip into its virtual environments with a get-pip.py it
+        # downloads; where that host is unreachable, put a stand-in where it looks first.
+        cache="$(sed -n 's/^The bootstrap script can be manually downloaded and saved to: //p' "$log" | head -n 1)"
+        if [ "$attempt" = 1 ] && [ -n "$cache" ]; then
+            say "ansible-test could not download get-pip.py: using a stand-in ($cache) that bootstraps pip with ensurepip"
+            mkdir -p "$(dirname "$cache")"
+            get_pip_standin "$cache"
+            continue
+        fi
+        grep -E '^(ERROR|FATAL)|^[a-z-]+$' "$log" >&2 || tail -n 30 "$log" >&2
+        die "ansible-test sanity FAILED after $((SECONDS - start)) s (full log: $log)"
+    done
+fi
+echo "$tarball"
