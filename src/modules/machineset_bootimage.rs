@@ -512,6 +512,7 @@ as a real run; a second run changes nothing.
             if r.changed && !applied_names.contains(&r.name.as_str()) {
                 r.changed = false;
                 r.after = r.before.clone();
+                r.after_build = r.before_build.clone();
                 r.reason = Some("not changed (see msg)".into());
             }
         }

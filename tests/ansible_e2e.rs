@@ -1,0 +1,1088 @@
+//! End to end with real Ansible: the collection `ocp.bootimage` is built
+//! (`scripts/build-collection.sh` with the debug binary, stripped), installed with
+//! `ansible-galaxy collection install` into a temporary collections path, and the
+//! playbooks of `playbooks/` run with `ansible-playbook` (and modules with ad-hoc
+//! `ansible`) against the in-process test API server loaded from
+//! `examples/cluster-dump` — or against a real API server when
+//! `OCP_BOOTIMAGE_TEST_KUBECONFIG` is set.
+//!
+//! Every test runs once per ansible-core installation named by
+//! `OCP_BOOTIMAGE_ANSIBLE_VENVS` (colon-separated virtualenv directories, made by
+//! `scripts/setup-ansible.sh`; `scripts/test.sh` sets it). Without it each test
+//! prints a SKIP line and passes, so a plain offline `cargo test` still works.
+//!
+//! Every run's whole stdout+stderr is searched for the fixture secrets (the stub
+//! Ignition's userData and the CA data inside it, the Secrets' data): none may appear.
+//! The tests of this file run one at a time (ansible-playbook is CPU-heavy, and one
+//! test measures per-task overhead).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{assert_cluster_equals, objects_under, root, run_module, TestCluster};
+use serde_json::{json, Value};
+
+const VENVS_ENV: &str = "OCP_BOOTIMAGE_ANSIBLE_VENVS";
+const MODULES: [&str; 6] = [
+    "bootimage_info",
+    "autoscaling",
+    "stub_ignition",
+    "mcs_cert_info",
+    "machineset_bootimage",
+    "rollback",
+];
+/// One ansible run may take this long before the test gives up on it.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+// ------------------------------------------------------------------ setup
+
+/// The tests of this file run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// One ansible-core installation with the collection installed.
+struct Ansible {
+    venv: PathBuf,
+    /// ansible-core's version (`2.16.19`).
+    version: String,
+    /// `ANSIBLE_COLLECTIONS_PATH` holding `ansible_collections/ocp/bootimage`.
+    collections: PathBuf,
+}
+
+/// The installations to test with, or None (after a SKIP line) when the variable is unset.
+fn ansibles(test: &str) -> Option<Vec<Arc<Ansible>>> {
+    let venvs = std::env::var(VENVS_ENV).unwrap_or_default();
+    let venvs: Vec<PathBuf> = venvs
+        .split(':')
+        .filter(|s| !s.trim().is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if venvs.is_empty() {
+        eprintln!(
+            "SKIP ansible_e2e::{test}: {VENVS_ENV} is not set (./scripts/test.sh sets it; or run \
+             scripts/setup-ansible.sh and export {VENVS_ENV}=\"$(scripts/setup-ansible.sh --print-venvs)\")"
+        );
+        return None;
+    }
+    static INSTALLED: OnceLock<Mutex<HashMap<PathBuf, Arc<Ansible>>>> = OnceLock::new();
+    let mut cache = INSTALLED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    Some(
+        venvs
+            .into_iter()
+            .map(|v| {
+                cache
+                    .entry(v.clone())
+                    .or_insert_with(|| Arc::new(install(&v)))
+                    .clone()
+            })
+            .collect(),
+    )
+}
+
+/// This process's scratch directory under target/tmp (stale ones of dead processes removed).
+fn work_base() -> PathBuf {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(&parent).unwrap();
+        for e in std::fs::read_dir(&parent).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("ansible-e2e-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let base = parent.join(format!("ansible-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        base
+    })
+    .clone()
+}
+
+/// The debug binary, stripped of its debug info when `strip` exists (Ansible copies the
+/// module file for every task: 29 MB instead of 174 MB; the code is the same).
+fn module_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dest = work_base().join("ocp-bootimage");
+        std::fs::copy(common::binary(), &dest).unwrap();
+        match Command::new("strip").arg(&dest).status() {
+            Ok(s) if s.success() => {}
+            _ => eprintln!(
+                "ansible_e2e: `strip` failed or is missing: using the unstripped debug binary"
+            ),
+        }
+        dest
+    })
+    .clone()
+}
+
+/// Runs a command to completion (with a timeout), returning (exit code, stdout, stderr, seconds).
+fn run_command(mut cmd: Command) -> (i32, String, String, f64) {
+    let what = format!("{cmd:?}");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out_pipe.read_to_end(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err_pipe.read_to_end(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > RUN_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish in {RUN_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out_t.join().unwrap()).to_string();
+    let stderr = String::from_utf8_lossy(&err_t.join().unwrap()).to_string();
+    (status.code().unwrap_or(-1), stdout, stderr, secs)
+}
+
+/// A command of the venv with a clean environment: nothing of the developer's (HOME,
+/// KUBECONFIG, K8S_AUTH_*, ANSIBLE_*, ansible.cfg) can leak in.
+fn venv_command(venv: &Path, tool: &str, scratch: &Path, collections: &Path) -> Command {
+    let mut cmd = Command::new(venv.join("bin").join(tool));
+    clean_env(&mut cmd, venv, scratch, collections);
+    cmd
+}
+
+/// Replaces a command's environment with the one every ansible run here gets.
+fn clean_env(cmd: &mut Command, venv: &Path, scratch: &Path, collections: &Path) {
+    let home = scratch.join("home");
+    let local_tmp = scratch.join("ansible-local");
+    let remote_tmp = scratch.join("ansible-remote");
+    for d in [&home, &local_tmp, &remote_tmp] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let cfg = scratch.join("ansible.cfg");
+    if !cfg.exists() {
+        std::fs::write(&cfg, "# empty: ansible-core's defaults\n").unwrap();
+    }
+    cmd.env_clear()
+        .current_dir(scratch)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv.join("bin").display(),
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())
+            ),
+        )
+        .env("HOME", &home)
+        .env("TMPDIR", scratch)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .env("ANSIBLE_CONFIG", &cfg)
+        .env("ANSIBLE_COLLECTIONS_PATH", collections)
+        .env("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "False")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_FORCE_COLOR", "0")
+        .env("ANSIBLE_LOCALHOST_WARNING", "False")
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
+        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
+        .env("ANSIBLE_LOCAL_TEMP", &local_tmp)
+        .env("ANSIBLE_REMOTE_TEMP", &remote_tmp);
+}
+
+/// Builds the collection tarball with `scripts/build-collection.sh` (the debug binary, this
+/// venv's ansible-galaxy) and returns its path.
+fn build_collection(venv: &Path, dir: &Path) -> PathBuf {
+    let script = root().join("scripts/build-collection.sh");
+    assert!(script.is_file(), "{} is missing", script.display());
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script)
+        .arg("--out")
+        .arg(dir.join("build"))
+        .arg("--binary")
+        .arg(module_binary())
+        .arg("--ansible-galaxy")
+        .arg(venv.join("bin/ansible-galaxy"));
+    clean_env(&mut cmd, venv, dir, &dir.join("collections"));
+    let (code, stdout, stderr, _) = run_command(cmd);
+    assert_eq!(
+        code, 0,
+        "scripts/build-collection.sh failed:\n{stdout}\n{stderr}"
+    );
+    // It prints the tarball's path as its last line.
+    let tarball = PathBuf::from(
+        stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim(),
+    );
+    assert!(
+        tarball.is_file(),
+        "build-collection.sh printed no tarball path (got {tarball:?}):\n{stderr}"
+    );
+    tarball
+}
+
+/// Builds the collection and installs it for one venv.
+fn install(venv: &Path) -> Ansible {
+    assert!(
+        venv.join("bin/ansible-playbook").exists(),
+        "{VENVS_ENV} names {venv:?}, which has no bin/ansible-playbook (run scripts/setup-ansible.sh)"
+    );
+    let (code, stdout, stderr, _) = run_command({
+        let mut c = Command::new(venv.join("bin/python"));
+        c.args([
+            "-c",
+            "from ansible.release import __version__; print(__version__)",
+        ]);
+        c
+    });
+    assert_eq!(
+        code, 0,
+        "ansible-core in {venv:?} does not import: {stderr}"
+    );
+    let version = stdout.trim().to_string();
+    let dir = work_base().join(format!("ansible-{version}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let tarball = build_collection(venv, &dir);
+    let collections = dir.join("collections");
+    let mut cmd = venv_command(venv, "ansible-galaxy", &dir, &collections);
+    cmd.args(["collection", "install", "--force", "-p"])
+        .arg(&collections)
+        .arg(&tarball);
+    let (code, stdout, stderr, _) = run_command(cmd);
+    assert_eq!(
+        code, 0,
+        "ansible-galaxy collection install failed:\n{stdout}\n{stderr}"
+    );
+    // The build tree and tarball are not needed any more (the binary is large).
+    let _ = std::fs::remove_dir_all(dir.join("build"));
+    let installed = collections.join("ansible_collections/ocp/bootimage");
+    for m in MODULES {
+        let p = installed.join("plugins/modules").join(m);
+        let meta = std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("installed collection lacks {}: {e}", p.display()));
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            meta.permissions().mode() & 0o111 != 0,
+            "{} is not executable",
+            p.display()
+        );
+        assert!(
+            installed.join(format!("plugins/modules/{m}.yml")).is_file(),
+            "no sidecar doc for {m}"
+        );
+    }
+    for p in ["update.yml", "audit.yml", "rollback.yml"] {
+        let got = std::fs::read_to_string(installed.join("playbooks").join(p))
+            .unwrap_or_else(|e| panic!("the installed collection lacks playbooks/{p}: {e}"));
+        let want = std::fs::read_to_string(root().join("playbooks").join(p)).unwrap();
+        assert_eq!(
+            got, want,
+            "the installed playbooks/{p} is not the repository's"
+        );
+    }
+    eprintln!(
+        "ansible_e2e: ansible-core {version} ({}): collection {} built and installed in {:.1} s",
+        venv.display(),
+        tarball.file_name().unwrap_or_default().to_string_lossy(),
+        started.elapsed().as_secs_f64()
+    );
+    Ansible {
+        venv: venv.to_path_buf(),
+        version,
+        collections,
+    }
+}
+
+// ------------------------------------------------------------------ fixtures
+
+fn dump_dir() -> PathBuf {
+    root().join("examples/cluster-dump")
+}
+
+fn dump_objects() -> Vec<Value> {
+    objects_under(&dump_dir())
+}
+
+/// The audit of the shipped dump, as the module reports it (current and target images).
+fn dump_audit() -> Value {
+    let r = run_module("bootimage_info", &json!({"dump_dir": dump_dir()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(
+        r.json["compliant"], false,
+        "the shipped dump should start non-compliant"
+    );
+    r.json
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap_or_else(|e| panic!("not base64 ({e}): {s:.40}"))
+}
+
+/// What must never appear in any output: every Secret data value of the fixture (and a
+/// 40-character piece of each, should one be re-wrapped), the CA data URLs inside the
+/// stub Ignition configs and the PEM lines of those CAs.
+fn fixture_secrets(objects: &[Value]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |what: String, s: &str| {
+        let s = s.trim();
+        if s.len() >= 40 {
+            let mid = s.len() / 2 - 20;
+            out.push((format!("{what} (40 chars)"), s[mid..mid + 40].to_string()));
+        }
+        if s.len() >= 16 {
+            out.push((what, s.to_string()));
+        }
+    };
+    let mut cas = 0;
+    for o in objects.iter().filter(|o| o["kind"] == "Secret") {
+        let name = o["metadata"]["name"].as_str().unwrap_or_default();
+        for (k, v) in o["data"].as_object().into_iter().flatten() {
+            let Some(v) = v.as_str() else { continue };
+            add(format!("Secret {name} data.{k}"), v);
+            if k != "userData" {
+                continue;
+            }
+            let ign: Value = serde_json::from_slice(&b64(v)).unwrap();
+            for ca in ign
+                .pointer("/ignition/security/tls/certificateAuthorities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let source = ca["source"].as_str().unwrap();
+                let payload = source.rsplit(',').next().unwrap();
+                add(format!("{name} CA data URL"), source);
+                add(format!("{name} CA base64"), payload);
+                let pem = String::from_utf8(b64(payload)).unwrap();
+                for (i, line) in pem.lines().filter(|l| !l.starts_with("-----")).enumerate() {
+                    add(format!("{name} CA PEM line {i}"), line);
+                }
+                cas += 1;
+            }
+        }
+    }
+    assert!(cas >= 1, "the fixture should carry a CA in a stub secret");
+    out
+}
+
+// ------------------------------------------------------------------ running ansible
+
+/// The result of one ansible run.
+struct Run {
+    what: String,
+    code: i32,
+    stdout: String,
+    /// stdout and stderr together.
+    out: String,
+    secs: f64,
+}
+
+impl Run {
+    /// The PLAY RECAP counters of localhost.
+    fn recap(&self) -> BTreeMap<String, u64> {
+        let line = self
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("localhost") && l.contains("ok="))
+            .unwrap_or_else(|| panic!("{}: no PLAY RECAP line:\n{}", self.what, self.out));
+        line.split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+            .collect()
+    }
+
+    fn count(&self, key: &str) -> u64 {
+        self.recap()[key]
+    }
+
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "{} failed:\n{}", self.what, self.out);
+        self
+    }
+
+    fn assert_failed(&self) -> &Self {
+        assert_ne!(
+            self.code, 0,
+            "{} should have failed:\n{}",
+            self.what, self.out
+        );
+        self
+    }
+
+    fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.out.contains(needle),
+            "{}: output lacks {needle:?}:\n{}",
+            self.what,
+            self.out
+        );
+        self
+    }
+
+    /// A diff line (`-`/`+` first) that holds `needle`.
+    fn has_diff_line(&self, sign: char, needle: &str) -> bool {
+        self.stdout
+            .lines()
+            .any(|l| l.starts_with(sign) && l.contains(needle))
+    }
+}
+
+/// One ansible installation pointed at one cluster, with its own scratch directory.
+struct Ctx {
+    a: Arc<Ansible>,
+    scratch: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    secrets: Vec<(String, String)>,
+}
+
+impl Ctx {
+    fn new(a: &Arc<Ansible>, kubeconfig: PathBuf, objects: &[Value]) -> Ctx {
+        Ctx {
+            a: a.clone(),
+            scratch: tempfile::Builder::new()
+                .prefix("ansible-run-")
+                .tempdir_in(work_base())
+                .unwrap(),
+            kubeconfig,
+            secrets: fixture_secrets(objects),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.scratch.path().join(rel)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Run {
+        let mut cmd = venv_command(&self.a.venv, tool, self.scratch.path(), &self.a.collections);
+        cmd.env("K8S_AUTH_KUBECONFIG", &self.kubeconfig).args(args);
+        let what = format!("ansible-core {}: {tool} {}", self.a.version, args.join(" "));
+        let (code, stdout, stderr, secs) = run_command(cmd);
+        let out = format!("{stdout}\n--- stderr ---\n{stderr}");
+        for (name, needle) in &self.secrets {
+            assert!(
+                !out.contains(needle.as_str()),
+                "{what}: the output shows secret material ({name}):\n{out}"
+            );
+        }
+        assert!(
+            !out.contains("[DEPRECATION WARNING]"),
+            "{what}: ansible-core warns about a deprecation:\n{out}"
+        );
+        Run {
+            what,
+            code,
+            stdout,
+            out,
+            secs,
+        }
+    }
+
+    fn playbook(&self, playbook: &str, args: &[&str]) -> Run {
+        let mut all = vec![playbook];
+        all.extend_from_slice(args);
+        self.run("ansible-playbook", &all)
+    }
+}
+
+// ------------------------------------------------------------------ cluster helpers
+
+fn ami(c: &TestCluster, machineset: &str) -> String {
+    let ms = c
+        .get("MachineSet", Some("openshift-machine-api"), machineset)
+        .unwrap_or_else(|| panic!("no MachineSet {machineset}"));
+    ms.pointer("/spec/template/spec/providerSpec/value/ami/id")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("MachineSet {machineset} has no AMI"))
+        .to_string()
+}
+
+fn stub_version(c: &TestCluster, secret: &str) -> String {
+    let s = c
+        .get("Secret", Some("openshift-machine-api"), secret)
+        .unwrap_or_else(|| panic!("no Secret {secret}"));
+    let ign: Value = serde_json::from_slice(&b64(s["data"]["userData"].as_str().unwrap())).unwrap();
+    ign["ignition"]["version"].as_str().unwrap().to_string()
+}
+
+/// name → (min, max, annotations) of every MachineAutoscaler of the fixture.
+fn autoscalers(c: &TestCluster, objects: &[Value]) -> BTreeMap<String, (Value, Value, Value)> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "MachineAutoscaler")
+        .map(|o| {
+            let name = o["metadata"]["name"].as_str().unwrap();
+            let live = c
+                .get(
+                    "MachineAutoscaler",
+                    o["metadata"]["namespace"].as_str(),
+                    name,
+                )
+                .unwrap();
+            (
+                name.to_string(),
+                (
+                    live["spec"]["minReplicas"].clone(),
+                    live["spec"]["maxReplicas"].clone(),
+                    live["metadata"]["annotations"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn assert_no_writes(c: &TestCluster, what: &str) {
+    if let Some(w) = c.writes() {
+        assert!(
+            w.is_empty(),
+            "{what} sent write requests: {:?}",
+            w.iter()
+                .map(|q| format!("{} {}", q.method, q.path))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn audit_check_diff_on_a_noncompliant_cluster_changes_nothing_shows_the_diffs_and_fails() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles(
+        "audit_check_diff_on_a_noncompliant_cluster_changes_nothing_shows_the_diffs_and_fails",
+    ) else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        c.load(&objects);
+        let start = c.read_back(&objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let report = ctx.path("audit.json");
+        let report_arg = format!("report_path={}", report.display());
+
+        for (round, flags) in [
+            ("--check --diff", &["--check", "--diff"][..]),
+            ("no --check", &[][..]),
+        ] {
+            let _ = std::fs::remove_file(&report);
+            c.clear_requests();
+            let mut args = vec!["-e", report_arg.as_str()];
+            args.extend_from_slice(flags);
+            let r = ctx.playbook("ocp.bootimage.audit", &args);
+            r.assert_failed().assert_contains("Not compliant:");
+            assert_eq!(r.count("failed"), 1, "{round}: {}", r.out);
+            assert_no_writes(&c, &format!("audit.yml ({round})"));
+            // The diffs of what update.yml would change: every MachineSet's AMI before/after,
+            // the stub (as digests), the temporary autoscaler pins.
+            for m in audit["machinesets"].as_array().unwrap() {
+                let name = m["name"].as_str().unwrap();
+                let (before, after) = (
+                    m["current_image"].as_str().unwrap(),
+                    m["target_image"].as_str().unwrap(),
+                );
+                assert_ne!(before, after);
+                r.assert_contains(&format!(
+                    "--- before: MachineSet openshift-machine-api/{name}"
+                ));
+                assert!(
+                    r.has_diff_line('-', &format!("\"{before}\""))
+                        && r.has_diff_line('+', &format!("\"{after}\"")),
+                    "{round}: no diff line from {before} to {after}:\n{}",
+                    r.out
+                );
+            }
+            r.assert_contains("--- before: Secret openshift-machine-api/worker-user-data")
+                .assert_contains("--- before: MachineAutoscaler openshift-machine-api/");
+            // The report: the module's output as JSON, and a human summary.
+            let json = read_json(&report);
+            assert_eq!(json["compliant"], false);
+            assert_eq!(json["summary"]["outdated"], audit["summary"]["outdated"]);
+            let text = std::fs::read_to_string(&report).unwrap();
+            for (name, needle) in &ctx.secrets {
+                assert!(!text.contains(needle.as_str()), "the report holds {name}");
+            }
+            assert!(
+                json.get("invocation").is_none(),
+                "the report holds Ansible's invocation"
+            );
+            assert!(
+                !json["noncompliant_reasons"].as_array().unwrap().is_empty(),
+                "{json}"
+            );
+            let txt = std::fs::read_to_string(format!("{}.txt", report.display())).unwrap();
+            assert!(txt.starts_with("Boot image audit: NOT COMPLIANT"), "{txt}");
+            for m in audit["machinesets"].as_array().unwrap() {
+                assert!(txt.contains(m["name"].as_str().unwrap()), "{txt}");
+            }
+            assert!(txt.contains("worker-user-data"), "{txt}");
+        }
+        assert_cluster_equals(&c, &start);
+    }
+}
+
+#[test]
+fn update_playbook_updates_the_cluster_then_changes_nothing_and_the_audit_passes() {
+    let _serial = serial();
+    let Some(ansibles) =
+        ansibles("update_playbook_updates_the_cluster_then_changes_nothing_and_the_audit_passes")
+    else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        c.load(&objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let scalers_before = autoscalers(&c, &objects);
+        assert_eq!(stub_version(&c, "worker-user-data"), "2.2.0");
+
+        // -vvv: the most verbose output is searched for secrets too.
+        let r = ctx.playbook("ocp.bootimage.update", &["-vvv"]);
+        r.assert_ok();
+        assert_eq!(r.count("failed"), 0);
+        // pause, stub, swap, resume
+        assert_eq!(r.count("changed"), 4, "{}", r.out);
+        r.assert_contains("Run id update-")
+            .assert_contains("COMPLIANT");
+
+        for m in audit["machinesets"].as_array().unwrap() {
+            let name = m["name"].as_str().unwrap();
+            assert_eq!(
+                ami(&c, name),
+                m["target_image"].as_str().unwrap(),
+                "{}: {name} not swapped",
+                a.version
+            );
+        }
+        assert_eq!(stub_version(&c, "worker-user-data"), "3.1.0");
+        let scalers_after = autoscalers(&c, &objects);
+        assert!(
+            !scalers_after.is_empty(),
+            "the fixture has MachineAutoscalers"
+        );
+        for (name, (min, max, annotations)) in &scalers_after {
+            let (min0, max0, _) = &scalers_before[name];
+            assert_eq!(
+                (min, max),
+                (min0, max0),
+                "{name} not resumed to its min/max"
+            );
+            assert!(
+                annotations
+                    .get("ocp-bootimage.openshift.io/paused-autoscaling")
+                    .is_none(),
+                "{name} still carries the paused annotation: {annotations}"
+            );
+        }
+
+        // Second run: nothing to do, nothing written.
+        c.clear_requests();
+        let r = ctx.playbook("ocp.bootimage.update", &[]);
+        r.assert_ok().assert_contains("nothing to change");
+        assert_eq!(r.count("changed"), 0, "{}", r.out);
+        assert_no_writes(&c, "the second update.yml");
+
+        // The audit passes on the compliant cluster (and writes nothing to it).
+        let report = ctx.path("after.json");
+        let r = ctx.playbook(
+            "ocp.bootimage.audit",
+            &[
+                "--check",
+                "--diff",
+                "-e",
+                &format!("report_path={}", report.display()),
+            ],
+        );
+        r.assert_ok();
+        assert_eq!(r.count("failed"), 0);
+        assert_no_writes(&c, "audit.yml on the compliant cluster");
+        assert_eq!(read_json(&report)["compliant"], true);
+    }
+}
+
+#[test]
+fn rollback_playbook_restores_the_starting_objects() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles("rollback_playbook_restores_the_starting_objects") else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    let first = audit["machinesets"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        c.load(&objects);
+        let start = c.read_back(&objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let run_id = format!("e2e-{}", a.version.replace('.', "-"));
+        let before = ami(&c, &first);
+
+        ctx.playbook("ocp.bootimage.update", &["-e", &format!("run_id={run_id}")])
+            .assert_ok()
+            .assert_contains(&format!("Run id {run_id}"));
+        assert_ne!(ami(&c, &first), before, "update.yml changed nothing");
+
+        let r = ctx.playbook(
+            "ocp.bootimage.rollback",
+            &["-e", &format!("run_id={run_id}"), "--diff", "-vvv"],
+        );
+        r.assert_ok()
+            .assert_contains("restored: MachineSet openshift-machine-api/")
+            .assert_contains(&format!(
+                "run {run_id} from Secret openshift-machine-api/ocp-bootimage-rollback"
+            ));
+        assert_eq!(r.count("changed"), 1, "{}", r.out);
+        assert!(
+            r.has_diff_line('+', &format!("\"{before}\"")),
+            "no diff back to {before}:\n{}",
+            r.out
+        );
+        assert_cluster_equals(&c, &start);
+
+        // Again, with the default run (the last one): nothing left to restore.
+        let r = ctx.playbook("ocp.bootimage.rollback", &[]);
+        r.assert_ok();
+        assert_eq!(r.count("changed"), 0, "{}", r.out);
+        assert_cluster_equals(&c, &start);
+    }
+}
+
+#[test]
+fn adhoc_module_runs_coerce_strings_and_audit_playbook_reads_a_dump_without_a_cluster() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles(
+        "adhoc_module_runs_coerce_strings_and_audit_playbook_reads_a_dump_without_a_cluster",
+    ) else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    let dump = dump_dir();
+    for a in &ansibles {
+        // No cluster at all: a kubeconfig that does not exist.
+        let ctx = Ctx::new(a, PathBuf::from("/nonexistent/kubeconfig"), &objects);
+        let adhoc = |fail: &str, verbose: &str| {
+            ctx.run(
+                "ansible",
+                &[
+                    verbose,
+                    "localhost",
+                    "-m",
+                    "ocp.bootimage.bootimage_info",
+                    "-a",
+                    &format!("dump_dir={} fail_on_noncompliant={fail}", dump.display()),
+                ],
+            )
+        };
+        // -vvv: the result shows `invocation` (and the verbose output is searched for secrets).
+        let r = adhoc("no", "-vvv");
+        let marker = "localhost | SUCCESS => ";
+        r.assert_ok().assert_contains(marker);
+        let json: Value = serde_json::Deserializer::from_str(
+            &r.stdout[r.stdout.find(marker).unwrap() + marker.len()..],
+        )
+        .into_iter()
+        .next()
+        .expect("no result")
+        .unwrap_or_else(|e| panic!("ad-hoc result is not JSON ({e}):\n{}", r.out));
+        assert_eq!(json["compliant"], false);
+        assert_eq!(json["changed"], false);
+        // "no" arrived as a string and was coerced to a boolean.
+        assert_eq!(
+            json["invocation"]["module_args"]["fail_on_noncompliant"],
+            json!(false)
+        );
+        assert_eq!(json["machinesets"], audit["machinesets"]);
+
+        let r = adhoc("yes", "-v");
+        r.assert_failed()
+            .assert_contains("localhost | FAILED!")
+            .assert_contains("not compliant: ");
+
+        // The audit playbook on the dump: report written, the preview skipped with a message.
+        let report = ctx.path("dump.json");
+        let r = ctx.playbook(
+            "ocp.bootimage.audit",
+            &[
+                "-e",
+                &format!("dump_dir={}", dump.display()),
+                "-e",
+                &format!("report_path={}", report.display()),
+            ],
+        );
+        r.assert_failed()
+            .assert_contains("needs a live cluster and is skipped")
+            .assert_contains("Not compliant:");
+        assert_eq!(r.count("failed"), 1);
+        assert_eq!(r.count("skipped"), 3, "{}", r.out);
+        let json = read_json(&report);
+        assert_eq!(json["compliant"], false);
+        assert_eq!(json["cluster"], audit["cluster"]);
+        assert_eq!(json["machinesets"], audit["machinesets"]);
+    }
+}
+
+#[test]
+fn per_task_overhead_of_ping_and_bootimage_info() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles("per_task_overhead_of_ping_and_bootimage_info") else {
+        return;
+    };
+    const N: usize = 20;
+    let objects = dump_objects();
+    let mut c = TestCluster::start();
+    c.load(&objects);
+    let dump = dump_dir();
+    let play = |task: &str, n: usize| -> String {
+        let mut s = String::from("- hosts: localhost\n  gather_facts: false\n  tasks:\n");
+        if n == 0 {
+            s = String::from("- hosts: localhost\n  gather_facts: false\n  tasks: []\n");
+        }
+        for i in 0..n {
+            s.push_str(&format!("    - name: task {i}\n      {task}\n"));
+        }
+        s
+    };
+    for a in &ansibles {
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let plays = [
+            ("empty play", play("", 0), 0),
+            ("ansible.builtin.ping", play("ansible.builtin.ping:", N), N),
+            (
+                "ocp.bootimage.bootimage_info (dump)",
+                play(
+                    &format!(
+                        "ocp.bootimage.bootimage_info: {{dump_dir: \"{}\"}}",
+                        dump.display()
+                    ),
+                    N,
+                ),
+                N,
+            ),
+            (
+                "ocp.bootimage.bootimage_info (API)",
+                play("ocp.bootimage.bootimage_info: {}", N),
+                N,
+            ),
+        ];
+        let mut secs = Vec::new();
+        for (i, (what, text, n)) in plays.iter().enumerate() {
+            let file = ctx.path(&format!("overhead-{i}.yml"));
+            std::fs::write(&file, text).unwrap();
+            let r = ctx.playbook(file.to_str().unwrap(), &[]);
+            r.assert_ok();
+            if *n > 0 {
+                assert_eq!(r.count("ok") as usize, *n, "{what}: {}", r.out);
+                assert_eq!(r.count("changed"), 0, "{what}: {}", r.out);
+            }
+            secs.push(r.secs);
+        }
+        let empty = secs[0];
+        let mut line = format!(
+            "ansible-core {}: per-task overhead (N={N} tasks; whole run / N, and net of the empty play {:.2} s):",
+            a.version, empty
+        );
+        for (i, (what, _, _)) in plays.iter().enumerate().skip(1) {
+            line.push_str(&format!(
+                "\n    {what:38} {:.3} s/task ({:.3} s/task net; run {:.2} s)",
+                secs[i] / N as f64,
+                (secs[i] - empty) / N as f64,
+                secs[i]
+            ));
+        }
+        eprintln!("{line}");
+    }
+}
+
+#[test]
+fn update_playbook_resumes_autoscaling_when_a_step_fails_and_can_continue_the_run() {
+    let _serial = serial();
+    let Some(ansibles) =
+        ansibles("update_playbook_resumes_autoscaling_when_a_step_fails_and_can_continue_the_run")
+    else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        let Some(server) = c.server() else {
+            eprintln!(
+                "SKIP ansible_e2e::update_playbook_resumes_autoscaling_when_a_step_fails on a real \
+                 API server: it needs the in-process server's 403 injection"
+            );
+            return;
+        };
+        // The swap step is forbidden (RBAC without patch on machinesets).
+        server.deny("patch", "machinesets");
+        c.load(&objects);
+        let start = c.read_back(&objects);
+        let scalers_before = autoscalers(&c, &objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let run_id = format!("e2e-fail-{}", a.version.replace('.', "-"));
+        let r = ctx.playbook("ocp.bootimage.update", &["-e", &format!("run_id={run_id}")]);
+        r.assert_failed()
+            .assert_contains("The update stopped at 'Swap the boot images of the MachineSets'")
+            .assert_contains(&format!(
+                "ansible-playbook ocp.bootimage.rollback -e run_id={run_id}"
+            ))
+            .assert_contains("TASK [Resume autoscaling (restores the original min/max)]");
+        assert_eq!(r.count("failed"), 1, "{}", r.out);
+        // Autoscaling is back as it was, the MachineSets untouched, the stub migrated.
+        assert_eq!(
+            autoscalers(&c, &objects),
+            scalers_before,
+            "autoscaling not resumed"
+        );
+        for m in audit["machinesets"].as_array().unwrap() {
+            let name = m["name"].as_str().unwrap();
+            assert_eq!(ami(&c, name), m["current_image"].as_str().unwrap());
+        }
+        assert_eq!(stub_version(&c, "worker-user-data"), "3.1.0");
+
+        // Permission granted: the same run id continues the update...
+        c.server().unwrap().clear_denies();
+        ctx.playbook("ocp.bootimage.update", &["-e", &format!("run_id={run_id}")])
+            .assert_ok()
+            .assert_contains("COMPLIANT");
+        for m in audit["machinesets"].as_array().unwrap() {
+            let name = m["name"].as_str().unwrap();
+            assert_eq!(ami(&c, name), m["target_image"].as_str().unwrap());
+        }
+        // ...and one rollback of it undoes both attempts.
+        ctx.playbook(
+            "ocp.bootimage.rollback",
+            &["-e", &format!("run_id={run_id}")],
+        )
+        .assert_ok();
+        assert_cluster_equals(&c, &start);
+    }
+}
+
+#[test]
+fn update_playbook_honours_a_selection_and_refuses_managed_clusters() {
+    let _serial = serial();
+    let Some(ansibles) =
+        ansibles("update_playbook_honours_a_selection_and_refuses_managed_clusters")
+    else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    let machinesets = audit["machinesets"].as_array().unwrap();
+    let chosen = "build09-kcxpl-worker-us-east-1a";
+    assert!(machinesets.iter().any(|m| m["name"] == chosen));
+    // A hosted control plane: managed.
+    let managed: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            if o["kind"] == "Infrastructure" {
+                o["status"]["controlPlaneTopology"] = json!("External");
+            }
+            o
+        })
+        .collect();
+    for a in &ansibles {
+        // One MachineSet, named as a string (`-e machinesets=a,b` as a survey sends it).
+        let mut c = TestCluster::start();
+        c.load(&objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let scalers_before = autoscalers(&c, &objects);
+        let r = ctx.playbook(
+            "ocp.bootimage.update",
+            &[
+                "-e",
+                &format!("machinesets={chosen}"),
+                "-e",
+                "create_new=no",
+            ],
+        );
+        r.assert_ok();
+        for m in machinesets {
+            let name = m["name"].as_str().unwrap();
+            let want = if name == chosen {
+                "target_image"
+            } else {
+                "current_image"
+            };
+            assert_eq!(ami(&c, name), m[want].as_str().unwrap(), "{name}");
+        }
+        // The stub the chosen MachineSet uses is migrated; its MachineSet has no autoscaler.
+        assert_eq!(stub_version(&c, "worker-user-data"), "3.1.0");
+        assert_eq!(autoscalers(&c, &objects), scalers_before);
+        c.clear_requests();
+        let r = ctx.playbook(
+            "ocp.bootimage.update",
+            &["-e", &format!("machinesets={chosen}")],
+        );
+        r.assert_ok();
+        assert_eq!(r.count("changed"), 0, "{}", r.out);
+        assert_no_writes(&c, "the second selected update");
+        drop(ctx);
+        drop(c);
+
+        // A managed cluster: refused before anything is written, with the reason.
+        let mut c = TestCluster::start();
+        c.load(&managed);
+        let start = c.read_back(&managed);
+        c.clear_requests();
+        let ctx = Ctx::new(a, c.kubeconfig(), &managed);
+        let r = ctx.playbook("ocp.bootimage.update", &["-e", "allow_managed=false"]);
+        r.assert_failed()
+            .assert_contains("This is a managed cluster")
+            .assert_contains("Nothing was changed");
+        assert_eq!(r.count("failed"), 1);
+        assert_no_writes(&c, "update.yml on a managed cluster");
+        assert_cluster_equals(&c, &start);
+    }
+}
