@@ -69,6 +69,9 @@ pub enum Command {
     /// Run the `mcs_cert_info` module (check the machine-config-server certificate, read-only).
     #[command(name = "mcs_cert_info")]
     McsCertInfo(ModuleArgs),
+    /// Run the `bootimage_canary` module (boot one machine from the image, check its build).
+    #[command(name = "bootimage_canary")]
+    BootimageCanary(ModuleArgs),
     /// Print or write the Markdown documentation of every module.
     Docs {
         /// Write `<module>.md` into this directory.
@@ -373,6 +376,7 @@ pub fn main() -> ExitCode {
         Command::BootimageInfo(a) => run_module_cmd("bootimage_info", a),
         Command::MachinesetBootimage(a) => run_module_cmd("machineset_bootimage", a),
         Command::Rollback(a) => run_module_cmd("rollback", a),
+        Command::BootimageCanary(a) => run_module_cmd("bootimage_canary", a),
         Command::StubIgnition(a) => run_module_cmd("stub_ignition", a),
         Command::Autoscaling(a) => run_module_cmd("autoscaling", a),
         Command::McsCertInfo(a) => run_module_cmd("mcs_cert_info", a),

@@ -2,6 +2,7 @@
 //! module name (argv[0] in Ansible mode, a subcommand in CLI mode).
 
 pub mod autoscaling;
+pub mod bootimage_canary;
 pub mod bootimage_info;
 pub mod common;
 pub mod machineset_bootimage;
@@ -24,6 +25,7 @@ pub const MODULES: &[&str] = &[
     machineset_bootimage::MachinesetBootimage::NAME,
     rollback::Rollback::NAME,
     stub_ignition::StubIgnition::NAME,
+    bootimage_canary::BootimageCanary::NAME,
 ];
 
 /// Whether `name` is a module of this binary.
@@ -53,6 +55,9 @@ pub async fn run_by_name(
         rollback::Rollback::NAME => Some(run_module::<rollback::Rollback>(raw, env).await),
         stub_ignition::StubIgnition::NAME => {
             Some(run_module::<stub_ignition::StubIgnition>(raw, env).await)
+        }
+        bootimage_canary::BootimageCanary::NAME => {
+            Some(run_module::<bootimage_canary::BootimageCanary>(raw, env).await)
         }
         _ => None,
     }
@@ -102,6 +107,7 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
         of::<machineset_bootimage::MachinesetBootimage>(),
         of::<rollback::Rollback>(),
         of::<stub_ignition::StubIgnition>(),
+        of::<bootimage_canary::BootimageCanary>(),
     ]
 }
 
@@ -115,5 +121,6 @@ pub fn docs() -> Vec<crate::docs::ModuleDoc> {
         doc_of::<stub_ignition::StubIgnition>(),
         doc_of::<autoscaling::Autoscaling>(),
         doc_of::<mcs_cert_info::McsCertInfo>(),
+        doc_of::<bootimage_canary::BootimageCanary>(),
     ]
 }
