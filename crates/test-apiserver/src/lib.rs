@@ -21,6 +21,7 @@ mod discovery;
 mod faults;
 mod kinds;
 mod load;
+mod machines;
 mod patch;
 mod router;
 mod selector;
@@ -39,6 +40,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub use faults::{Fault, FaultAction};
+pub use machines::MachineLifecycle;
 pub use router::POD_LOG_ANNOTATION;
 
 /// The bearer token the written kubeconfig carries.
@@ -86,6 +88,8 @@ pub(crate) struct Shared {
     pub user: Mutex<String>,
     /// Pod logs by (namespace, pod, container).
     pub pod_logs: Mutex<HashMap<PodLogKey, String>>,
+    /// The machine lifecycle simulation, while enabled.
+    pub lifecycle: Mutex<Option<Arc<MachineLifecycle>>>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the server).
@@ -128,6 +132,7 @@ impl TestApiServer {
             denies: Mutex::new(Vec::new()),
             user: Mutex::new(DEFAULT_USER.to_string()),
             pod_logs: Mutex::new(HashMap::new()),
+            lifecycle: Mutex::new(None),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -347,6 +352,49 @@ impl TestApiServer {
             ),
             text.to_string(),
         );
+    }
+
+    /// Enables (or reconfigures) the simulated machine lifecycle: a tiny machine-api
+    /// controller, kubelet and machine-config-daemon reacting to client writes.
+    ///
+    /// After each successful client write (POST, PUT, PATCH, not a dry run) to a
+    /// MachineSet whose `spec.replicas` is set:
+    ///
+    /// - fewer Machines labelled `machine.openshift.io/cluster-api-machineset=<name>`
+    ///   (in its namespace, not being deleted) than replicas: the missing Machines are
+    ///   created, `<machineset>-<5 random>`, with the template's labels (plus the
+    ///   machineset label), annotations and `spec`, an owner reference to the
+    ///   MachineSet, `status.phase: Provisioning`, and a creationTimestamp (RFC 3339)
+    ///   strictly later than its other Machines'. With [`MachineLifecycle::nodes`],
+    ///   [`MachineLifecycle::node_delay`] later the Node `<machine>` appears (labels
+    ///   `kubernetes.io/hostname`, `kubernetes.io/os`, `kubernetes.io/arch` from the
+    ///   MachineSet's `capacity.cluster-autoscaler.kubernetes.io/labels` else `amd64`,
+    ///   `node-role.kubernetes.io/worker`, the Machine's `spec.metadata.labels`;
+    ///   annotation `machine.openshift.io/machine`; Ready=False), the Machine gets
+    ///   `status.nodeRef` and phase `Running`, and a Running pod
+    ///   `machine-config-daemon-<5 random>` (`openshift-machine-config-operator`,
+    ///   `k8s-app=machine-config-daemon`) starts there, its `machine-config-daemon` log
+    ///   without the aleph line. From the Node's creation, [`MachineLifecycle::ready_delay`]
+    ///   later the Node is Ready and [`MachineLifecycle::log_delay`] later the log starts
+    ///   with the `CoreOS aleph version` line (multi-line JSON form) naming
+    ///   [`MachineLifecycle::build`].
+    /// - more Machines than replicas: the surplus is deleted at once (Machines annotated
+    ///   `machine.openshift.io/delete-machine` first, then the newest), with each one's
+    ///   Node and MCD pods.
+    ///
+    /// A Machine a client deletes loses its Node and MCD pods too (it is not replaced).
+    /// Simulated writes go through the store (resourceVersions, watch events) but are
+    /// not requests: [`TestApiServer::requests`] and [`TestApiServer::write_count`]
+    /// never count them. Delayed steps act only if their Machine, Node or pod still
+    /// exists (same uid) and the simulation is enabled when they fire; they keep the
+    /// configuration they were scheduled with.
+    pub fn simulate_machine_lifecycle(&self, cfg: MachineLifecycle) {
+        *lock(&self.shared.lifecycle) = Some(Arc::new(cfg));
+    }
+
+    /// Disables the simulated machine lifecycle; pending delayed steps do nothing.
+    pub fn stop_machine_lifecycle(&self) {
+        *lock(&self.shared.lifecycle) = None;
     }
 
     /// Stops the server (also done on drop).

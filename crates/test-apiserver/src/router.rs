@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::conn::ConnInfo;
 use crate::faults::{self, FaultAction};
 use crate::kinds::{self, KindInfo};
+use crate::machines;
 use crate::patch;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
@@ -286,7 +287,7 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<Route, Ap
     }))
 }
 
-fn dispatch(shared: &Shared, path: &str, req: &Req) -> Result<Reply, ApiError> {
+fn dispatch(shared: &Arc<Shared>, path: &str, req: &Req) -> Result<Reply, ApiError> {
     let get_only = |reply: Result<Value, ApiError>| {
         if req.method == Method::GET {
             reply.map(|v| Reply::Json(200, v))
@@ -328,7 +329,7 @@ fn verb(req: &Req, rp: &ResourcePath) -> Result<&'static str, ApiError> {
     })
 }
 
-fn resource(shared: &Shared, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiError> {
+fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiError> {
     let verb = verb(req, rp)?;
     let kind = rp.kind;
     let name = rp.name.as_deref().unwrap_or_default();
@@ -379,17 +380,27 @@ fn resource(shared: &Shared, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiE
         "create" => {
             let body = parse_body(req)?;
             let obj = lock(&shared.store).create(kind, ns, body, req.dry_run)?;
+            if !req.dry_run {
+                machines::observe(shared, kind, &obj, false);
+            }
             Ok(Reply::Json(201, obj))
         }
         "update" => {
             let body = parse_body(req)?;
-            let (obj, _) = lock(&shared.store).update(kind, ns, name, body, target, req.dry_run)?;
+            let (obj, gone) =
+                lock(&shared.store).update(kind, ns, name, body, target, req.dry_run)?;
+            if !req.dry_run {
+                machines::observe(shared, kind, &obj, gone);
+            }
             Ok(Reply::Json(200, obj))
         }
         "patch" => patch_object(shared, rp, req, target),
         "delete" => {
             let pre = preconditions(&req.body);
             let (obj, gone) = lock(&shared.store).delete(kind, ns, name, &pre, req.dry_run)?;
+            if gone && !req.dry_run {
+                machines::observe(shared, kind, &obj, true);
+            }
             Ok(Reply::Json(
                 if gone || req.dry_run { 200 } else { 202 },
                 obj,
@@ -399,24 +410,30 @@ fn resource(shared: &Shared, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiE
             let (labels, fields) = selectors(kind, req)?;
             let mut store = lock(&shared.store);
             let mut items = Vec::new();
+            let mut removed = Vec::new();
             for obj in store.list(kind, rp.namespace.as_deref()) {
                 if labels.matches(&obj) && fields.matches(&obj) {
                     let o_ns = meta_str(&obj, "namespace").unwrap_or_default().to_string();
                     let o_name = meta_str(&obj, "name").unwrap_or_default().to_string();
-                    let (deleted, _) = store.delete(
+                    let (deleted, gone) = store.delete(
                         kind,
                         &o_ns,
                         &o_name,
                         &Preconditions::default(),
                         req.dry_run,
                     )?;
+                    if gone && !req.dry_run {
+                        removed.push(deleted.clone());
+                    }
                     items.push(deleted);
                 }
             }
-            Ok(Reply::Json(
-                200,
-                list_doc(kind, store.current_rv(), items, None),
-            ))
+            let doc = list_doc(kind, store.current_rv(), items, None);
+            drop(store);
+            for obj in &removed {
+                machines::observe(shared, kind, obj, true);
+            }
+            Ok(Reply::Json(200, doc))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -551,7 +568,7 @@ fn list(shared: &Shared, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiError
 }
 
 fn patch_object(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     rp: &ResourcePath,
     req: &Req,
     target: Target,
@@ -623,7 +640,11 @@ fn patch_object(
             return Err(ApiError::conflict(kind, name));
         }
     }
-    let (obj, _) = store.update(kind, ns, name, patched, target, req.dry_run)?;
+    let (obj, gone) = store.update(kind, ns, name, patched, target, req.dry_run)?;
+    drop(store);
+    if !req.dry_run {
+        machines::observe(shared, kind, &obj, gone);
+    }
     Ok(Reply::Json(200, obj))
 }
 

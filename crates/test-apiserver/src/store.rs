@@ -84,13 +84,41 @@ pub(crate) fn rfc3339(secs: u64) -> String {
     )
 }
 
-/// The current time as RFC 3339.
-pub(crate) fn now() -> String {
-    let secs = SystemTime::now()
+/// Parses the `YYYY-MM-DDTHH:MM:SS` start of an RFC 3339 time (fractions and the zone
+/// are ignored: the API server writes UTC) into seconds since the Unix epoch.
+pub(crate) fn parse_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |from: usize, to: usize| text.get(from..to)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or(0)
+}
+
+/// The current time as RFC 3339.
+pub(crate) fn now() -> String {
+    rfc3339(now_secs())
 }
 
 /// A string field of `metadata`, if set and non-empty.
@@ -196,7 +224,7 @@ impl Store {
     }
 
     /// A `generateName` suffix: five characters from the API server's alphabet.
-    fn name_suffix(&mut self) -> String {
+    pub fn name_suffix(&mut self) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         let mut x = self.random();
         (0..5)
@@ -638,6 +666,15 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_602_658_289), "2020-10-14T06:51:29Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        for secs in [0, 951_782_400, 1_602_658_289, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(
+            parse_rfc3339("2020-10-14T06:51:29.123456Z"),
+            Some(1_602_658_289)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2020-13-14T06:51:29Z"), None);
     }
 
     #[test]
