@@ -1086,3 +1086,62 @@ fn update_playbook_honours_a_selection_and_refuses_managed_clusters() {
         assert_cluster_equals(&c, &start);
     }
 }
+
+#[test]
+fn update_playbook_with_a_canary_boots_one_machine_and_scales_back() {
+    let _serial = serial();
+    let Some(ansibles) =
+        ansibles("update_playbook_with_a_canary_boots_one_machine_and_scales_back")
+    else {
+        return;
+    };
+    let objects = dump_objects();
+    let audit = dump_audit();
+    let chosen = "build09-kcxpl-worker-us-east-1a";
+    let ms = audit["machinesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == chosen)
+        .unwrap()
+        .clone();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        let Some(server) = c.server() else { return }; // the machine lifecycle is simulated in-process
+                                                       // The canary node boots the swap's target build.
+        server.simulate_machine_lifecycle(test_apiserver::MachineLifecycle {
+            build: ms["target_build"].as_str().unwrap().to_string(),
+            node_delay: std::time::Duration::from_millis(200),
+            ready_delay: std::time::Duration::from_millis(200),
+            log_delay: std::time::Duration::from_millis(400),
+            nodes: true,
+        });
+        c.load(&objects);
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let r = ctx.playbook(
+            "ocp.bootimage.update",
+            &[
+                "-e",
+                &format!("machinesets={chosen}"),
+                "-e",
+                "canary=true",
+                "-e",
+                "canary_timeout=60",
+            ],
+        );
+        r.assert_ok();
+        assert!(
+            r.out.contains("as expected"),
+            "the canary result is shown: {}",
+            r.out
+        );
+        assert_eq!(ami(&c, chosen), ms["target_image"].as_str().unwrap());
+        let live = c
+            .get("MachineSet", Some("openshift-machine-api"), chosen)
+            .unwrap();
+        assert_eq!(
+            live["spec"]["replicas"], ms["replicas"],
+            "scaled back after the canary"
+        );
+    }
+}
