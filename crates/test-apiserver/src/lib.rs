@@ -5,7 +5,9 @@
 //! kinds) on `127.0.0.1` with the real API server's URL layout, JSON shapes, `Status`
 //! errors, optimistic concurrency, merge/JSON patches, dry runs, selectors and watches.
 //! Tests can seed and inspect objects directly, read a log of requests, deny verbs
-//! (403) and inject faults (error codes, delays, connection resets).
+//! (403) and inject faults (error codes, delays, connection resets). An opt-in
+//! simulation ([`TestApiServer::simulate_machine_lifecycle`]) answers MachineSet scaling
+//! with Machines, Nodes and machine-config-daemon pods, the way a cluster would.
 //!
 //! ```no_run
 //! use test_apiserver::TestApiServer;
