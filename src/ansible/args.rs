@@ -239,16 +239,26 @@ pub fn coerce(name: &str, kind: OptionKind, v: &Value) -> Result<Value, ArgsErro
             )),
         },
         OptionKind::List => match v {
-            Value::Array(items) => Ok(Value::Array(
-                items
-                    .iter()
-                    .map(|i| match i {
-                        Value::Number(n) => Value::String(n.to_string()),
-                        Value::Bool(b) => Value::String(b.to_string()),
-                        other => other.clone(),
-                    })
-                    .collect(),
-            )),
+            // Every list option has `elements: str`.
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(idx, i)| match i {
+                    Value::Number(n) => Ok(Value::String(n.to_string())),
+                    Value::Bool(b) => Ok(Value::String(b.to_string())),
+                    Value::String(_) => Ok(i.clone()),
+                    other => Err(wrong(
+                        name,
+                        v,
+                        "list of str",
+                        format!(
+                            "element {idx} is of type {}; elements must be strings",
+                            json_type_name(other)
+                        ),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             Value::String(s) if s.trim_start().starts_with('[') => serde_json::from_str::<Value>(s)
                 .ok()
                 .filter(Value::is_array)

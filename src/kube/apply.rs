@@ -8,7 +8,9 @@
 //! 3. On 409 the object is read again and re-planned with the module's own
 //!    planner (the change may no longer be needed, or differ); new fields are
 //!    recorded before the retry. Bounded.
-//! 4. The first other failure stops the run: what was applied is reported, and
+//! 4. A 429 is retried (bounded, honouring Retry-After: see `client::retrying`); a
+//!    500, a reset or a timeout on a write is not (it may have been applied).
+//! 5. The first other failure stops the run: what was applied is reported, and
 //!    the record holds every change that was written.
 //!
 //! Check mode never gets here: it is one `if` in each module, before `apply`.
@@ -18,7 +20,7 @@ use std::time::Duration;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::Value;
 
-use super::client::{api, explain, get};
+use super::client::{api, explain, get, retrying};
 use super::connection::Connection;
 use crate::plan::ObjectChange;
 use crate::record::{now_rfc3339, RecordEntry, RecordStore};
@@ -88,17 +90,20 @@ impl Applier<'_> {
                 }),
                 ..DeleteParams::default()
             };
-            return match api.delete(&change.name, &dp).await {
+            return match retrying(true, || api.delete(&change.name, &dp)).await {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
                 Err(e) => Err(e),
             };
         }
         match change.patch() {
-            Some(patch) => api
-                .patch(&change.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map(|_| ()),
+            Some(patch) => {
+                let pp = PatchParams::default();
+                let patch = Patch::Merge(&patch);
+                retrying(true, || api.patch(&change.name, &pp, &patch))
+                    .await
+                    .map(|_| ())
+            }
             None if change.before.is_none() => {
                 let mut obj = change.after.clone();
                 if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -106,7 +111,8 @@ impl Applier<'_> {
                 }
                 let dynamic: DynamicObject =
                     serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
-                api.create(&PostParams::default(), &dynamic)
+                let pp = PostParams::default();
+                retrying(true, || api.create(&pp, &dynamic))
                     .await
                     .map(|_| ())
             }

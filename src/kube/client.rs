@@ -1,6 +1,18 @@
 //! Reading objects over HTTP: LIST and GET through kube-rs's dynamic API, with
 //! errors explained the way a person can act on them (403 names the verb and
 //! resource to grant; an unreachable server names the URL). 404 is `None`.
+//!
+//! Retries ([`retrying`]): a read (GET, LIST, pod log) that meets a transient failure —
+//! HTTP 429, 500, 502, 503, 504, a reset connection or a timeout — is tried again, at
+//! most [`ATTEMPTS`] times in all, after 200 ms · 2ⁿ (capped at 2 s) or the server's
+//! `Retry-After` (`details.retryAfterSeconds`, capped at 10 s) when that is longer.
+//! Writes are retried only on 429, which the API server answers before it handles the
+//! request (so nothing was applied); any other failure of a write stops the module and is
+//! reported (the rollback record was written before). kube-rs's own retry layer is off
+//! (see `connection.rs`): it retried writes too, up to 15 times with no useful bound.
+
+use std::future::Future;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kube::api::{Api, DynamicObject, ListParams};
@@ -49,6 +61,63 @@ pub fn explain(
     }
 }
 
+/// How many times a request is tried in all (the first try included).
+pub const ATTEMPTS: u32 = 4;
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+
+/// Whether a request may be sent again after `err`: its delay, or `None`.
+/// `attempt` counts the tries made so far (1 after the first).
+pub fn retry_delay(err: &kube::Error, attempt: u32, write: bool) -> Option<Duration> {
+    if attempt >= ATTEMPTS {
+        return None;
+    }
+    let backoff = BACKOFF_BASE
+        .saturating_mul(1 << (attempt - 1).min(16))
+        .min(BACKOFF_CAP);
+    match err {
+        kube::Error::Api(s)
+            if s.code == 429 || (!write && matches!(s.code, 500 | 502 | 503 | 504)) =>
+        {
+            let server = s
+                .details
+                .as_ref()
+                .map(|d| Duration::from_secs(u64::from(d.retry_after_seconds)))
+                .unwrap_or_default()
+                .min(RETRY_AFTER_CAP);
+            Some(backoff.max(server))
+        }
+        // Transport failures (reset, refused, timeout, a body cut short): a read is
+        // safe to repeat; a write may have been applied, so it is not repeated.
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_)
+            if !write =>
+        {
+            Some(backoff)
+        }
+        _ => None,
+    }
+}
+
+/// Runs `op` (a read unless `write`) with the retry policy of this module (see the top).
+pub async fn retrying<T, F, Fut>(write: bool, mut op: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Err(e) => match retry_delay(&e, attempt, write) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(e),
+            },
+            ok => return ok,
+        }
+    }
+}
+
 /// LIST of a kind (items with apiVersion/kind set); `None` when the server does not
 /// serve the kind (404), an explained error otherwise.
 pub async fn list(
@@ -57,7 +126,8 @@ pub async fn list(
     ns: Option<&str>,
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
-    match api(conn, kind, ns).list(lp).await {
+    let api = api(conn, kind, ns);
+    match retrying(false, || api.list(lp)).await {
         Ok(list) => {
             let items = list
                 .items
@@ -85,7 +155,8 @@ pub async fn list_metadata(
     ns: Option<&str>,
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
-    match api(conn, kind, ns).list_metadata(lp).await {
+    let api = api(conn, kind, ns);
+    match retrying(false, || api.list_metadata(lp)).await {
         Ok(list) => {
             let items = list
                 .items
@@ -112,7 +183,8 @@ pub async fn get(
     ns: Option<&str>,
     name: &str,
 ) -> Result<Option<Value>> {
-    match api(conn, kind, ns).get_opt(name).await {
+    let api = api(conn, kind, ns);
+    match retrying(false, || api.get_opt(name)).await {
         Ok(Some(o)) => {
             let mut v = serde_json::to_value(o).context("decoding object")?;
             set_type(&mut v, kind);
@@ -131,5 +203,63 @@ pub fn set_type(v: &mut Value, kind: Kind) {
             .or_insert_with(|| Value::String(kind.api_version()));
         m.entry("kind")
             .or_insert_with(|| Value::String(kind.kind.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn api_error(code: u16, retry_after: Option<u32>) -> kube::Error {
+        let mut s = kube::core::Status::failure("injected", "InternalError").with_code(code);
+        if let Some(secs) = retry_after {
+            s.details = serde_json::from_value(serde_json::json!({
+                "name": "", "group": "", "kind": "", "uid": "", "causes": [],
+                "retryAfterSeconds": secs
+            }))
+            .unwrap();
+        }
+        kube::Error::Api(s.boxed())
+    }
+
+    #[test]
+    fn reads_retry_transient_errors_with_capped_backoff() {
+        let e = api_error(500, None);
+        assert_eq!(retry_delay(&e, 1, false), Some(Duration::from_millis(200)));
+        assert_eq!(retry_delay(&e, 2, false), Some(Duration::from_millis(400)));
+        assert_eq!(retry_delay(&e, 3, false), Some(Duration::from_millis(800)));
+        assert_eq!(retry_delay(&e, ATTEMPTS, false), None);
+        assert_eq!(retry_delay(&api_error(404, None), 1, false), None);
+        assert_eq!(retry_delay(&api_error(409, None), 1, false), None);
+        assert_eq!(retry_delay(&api_error(403, None), 1, false), None);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let e = api_error(429, Some(1));
+        assert_eq!(retry_delay(&e, 1, false), Some(Duration::from_secs(1)));
+        assert_eq!(retry_delay(&e, 1, true), Some(Duration::from_secs(1)));
+        let e = api_error(429, Some(3600));
+        assert_eq!(retry_delay(&e, 1, false), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn writes_retry_only_429() {
+        for code in [500, 502, 503, 504, 409] {
+            assert_eq!(retry_delay(&api_error(code, None), 1, true), None, "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn retrying_is_bounded() {
+        let mut calls = 0;
+        let r: Result<(), kube::Error> = retrying(false, || {
+            calls += 1;
+            async { Err(api_error(503, None)) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls, ATTEMPTS);
     }
 }

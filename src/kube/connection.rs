@@ -52,6 +52,20 @@ pub struct ConnectionParams {
     pub impersonate_groups: Option<Vec<String>>,
 }
 
+/// The default time to wait for an answer from the API server.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The read timeout: `OCP_BOOTIMAGE_TIMEOUT_SECS` (seconds, fractions allowed, > 0) when
+/// set and valid, else [`DEFAULT_TIMEOUT`]. Meant for tests of slow servers.
+pub fn request_timeout() -> Duration {
+    std::env::var("OCP_BOOTIMAGE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
 /// A connected client and the server it talks to (for messages).
 #[derive(Clone)]
 pub struct Connection {
@@ -145,7 +159,10 @@ impl ConnectionParams {
             config.auth_info.impersonate_groups = Some(groups.clone());
         }
         config.connect_timeout = Some(Duration::from_secs(10));
-        config.read_timeout = Some(Duration::from_secs(60));
+        config.read_timeout = Some(request_timeout());
+        // Our own retries instead (`client::retrying`): kube-rs's layer retries writes
+        // too, up to 15 times with backoff up to 1000 s.
+        config.default_retry = false;
         Ok(config)
     }
 

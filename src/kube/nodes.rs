@@ -335,7 +335,7 @@ pub async fn read_mcd_log(conn: &Connection, pod: &str) -> PodLog {
         ..LogParams::default()
     };
     let unreadable = |reason: String, forbidden: bool| PodLog::Unreadable { reason, forbidden };
-    match api.log_stream(pod, &lp).await {
+    match super::client::retrying(false, || api.log_stream(pod, &lp)).await {
         Ok(stream) => {
             let limit = u64::try_from(LOG_LIMIT_BYTES).unwrap_or(u64::MAX);
             let stream = std::pin::pin!(stream);

@@ -345,6 +345,10 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         )?;
         let conn = params.connection.connect().await?;
         let snapshot = Snapshot::from_cluster(&conn, &sel).await?;
+        super::common::require_readable(
+            &snapshot.unreadable,
+            &["Infrastructure", "MachineAutoscalers"],
+        )?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(
             snapshot.infrastructure.as_ref(),

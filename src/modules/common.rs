@@ -64,6 +64,27 @@ impl WriteParams {
     }
 }
 
+/// Fails a mutating run when something its safety checks depend on could not be read
+/// (`needed` names the snapshot parts, e.g. "Infrastructure"): changing a cluster whose
+/// managed status, version or MCO management is unknown would be guessing.
+pub fn require_readable(unreadable: &[String], needed: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&String> = unreadable
+        .iter()
+        .filter(|u| needed.iter().any(|n| u.starts_with(n)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "nothing was changed: could not read {}",
+        missing
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
 /// Refuses managed clusters unless `allow`; returns a warning when allowed anyway.
 pub fn managed_guard(
     infra: Option<&Value>,

@@ -401,6 +401,13 @@ as a real run; a second run changes nothing.
         };
         let conn = params.connection.connect().await?;
         let mut snapshot = Snapshot::from_cluster(&conn, &sel).await?;
+        // What the safety checks need: managed status, cluster version, MCO management,
+        // and the stream when no stream_file is given.
+        let mut needed = vec!["Infrastructure", "ClusterVersion", "MachineConfiguration"];
+        if params.stream_file.is_none() {
+            needed.push("coreos-bootimages ConfigMap");
+        }
+        super::common::require_readable(&snapshot.unreadable, &needed)?;
         let mut warnings: Vec<String> = snapshot
             .unreadable
             .iter()

@@ -377,6 +377,7 @@ digests and lengths, never the stub.
         if !snapshot.secrets_readable {
             return Err(anyhow::anyhow!("{}", snapshot.unreadable.join("; ")).into());
         }
+        super::common::require_readable(&snapshot.unreadable, &["Infrastructure"])?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(
             snapshot.infrastructure.as_ref(),

@@ -109,9 +109,8 @@ impl RecordStore {
                     .with_context(|| format!("reading the rollback record {}", path.display())),
             },
             RecordLocation::Secret { namespace, name } => {
-                let secret = self
-                    .api(namespace)?
-                    .get_opt(name)
+                let api = self.api(namespace)?;
+                let secret = crate::kube::client::retrying(false, || api.get_opt(name))
                     .await
                     .map_err(|e| anyhow::anyhow!(explain(&e, "get", namespace, name)))?;
                 let record = match secret
@@ -146,7 +145,8 @@ impl RecordStore {
                         Some(mut s) => {
                             s.data = Some(data);
                             // Carries the resourceVersion read: a concurrent writer gives 409.
-                            api.replace(name, &PostParams::default(), &s).await
+                            let pp = PostParams::default();
+                            crate::kube::client::retrying(true, || api.replace(name, &pp, &s)).await
                         }
                         None => {
                             let s = Secret {
@@ -163,7 +163,8 @@ impl RecordStore {
                                 data: Some(data),
                                 ..Secret::default()
                             };
-                            api.create(&PostParams::default(), &s).await
+                            let pp = PostParams::default();
+                            crate::kube::client::retrying(true, || api.create(&pp, &s)).await
                         }
                     };
                     match result {

@@ -35,6 +35,16 @@ pub struct Fault {
     pub body_message: Option<String>,
 }
 
+/// A queued fault, with the request position it waits for
+/// ([`crate::TestApiServer::inject_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub fault: Fault,
+    /// Only the request with this 1-based position in the request log (the k-th since
+    /// the last [`crate::TestApiServer::clear_requests`]); `None`: any position.
+    pub at_request: Option<usize>,
+}
+
 impl Fault {
     /// A fault answering one matching request with `code`.
     pub fn status(code: u16) -> Fault {
@@ -99,12 +109,20 @@ impl Fault {
     }
 }
 
-/// Takes one use of the first pending fault matching a request.
-pub(crate) fn take(faults: &mut Vec<Fault>, method: &str, path: &str) -> Option<Fault> {
-    let i = faults.iter().position(|f| f.matches(method, path))?;
-    faults[i].times -= 1;
-    let fault = faults[i].clone();
-    if faults[i].times == 0 {
+/// Takes one use of the first pending fault matching a request (`position`: 1-based,
+/// in the request log since the last clear).
+pub(crate) fn take(
+    faults: &mut Vec<Pending>,
+    position: usize,
+    method: &str,
+    path: &str,
+) -> Option<Fault> {
+    let i = faults.iter().position(|p| {
+        p.at_request.is_none_or(|k| k == position) && p.fault.matches(method, path)
+    })?;
+    faults[i].fault.times -= 1;
+    let fault = faults[i].fault.clone();
+    if faults[i].fault.times == 0 {
         faults.remove(i);
     }
     Some(fault)
@@ -127,24 +145,49 @@ mod tests {
 
     #[test]
     fn takes_in_order_and_expires() {
-        let mut faults = vec![
+        let mut faults: Vec<Pending> = [
             Fault::status(500).on_method("patch").times(2),
             Fault::reset().on_path("/nodes"),
-        ];
-        assert_eq!(take(&mut faults, "GET", "/api/v1/pods"), None);
+        ]
+        .into_iter()
+        .map(|fault| Pending {
+            fault,
+            at_request: None,
+        })
+        .collect();
+        assert_eq!(take(&mut faults, 1, "GET", "/api/v1/pods"), None);
         assert_eq!(
-            take(&mut faults, "PATCH", "/x").map(|f| f.action),
+            take(&mut faults, 1, "PATCH", "/x").map(|f| f.action),
             Some(FaultAction::Status(500))
         );
         assert_eq!(
-            take(&mut faults, "PATCH", "/x").map(|f| f.action),
+            take(&mut faults, 1, "PATCH", "/x").map(|f| f.action),
             Some(FaultAction::Status(500))
         );
-        assert_eq!(take(&mut faults, "PATCH", "/x"), None);
+        assert_eq!(take(&mut faults, 1, "PATCH", "/x"), None);
         assert_eq!(
-            take(&mut faults, "GET", "/api/v1/nodes").map(|f| f.action),
+            take(&mut faults, 1, "GET", "/api/v1/nodes").map(|f| f.action),
             Some(FaultAction::Reset)
         );
         assert!(faults.is_empty());
+    }
+
+    #[test]
+    fn nth_fires_only_at_its_position() {
+        let at = |fault: Fault, k: usize| Pending {
+            fault,
+            at_request: Some(k),
+        };
+        let mut faults = vec![at(Fault::reset(), 3)];
+        assert_eq!(take(&mut faults, 1, "GET", "/a"), None);
+        assert_eq!(take(&mut faults, 2, "PATCH", "/a"), None);
+        assert_eq!(
+            take(&mut faults, 3, "GET", "/a").map(|f| f.action),
+            Some(FaultAction::Reset)
+        );
+        assert!(faults.is_empty());
+        let mut faults = vec![at(Fault::status(500).on_method("PATCH"), 2)];
+        assert_eq!(take(&mut faults, 2, "GET", "/a"), None);
+        assert_eq!(faults.len(), 1);
     }
 }

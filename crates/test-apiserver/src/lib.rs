@@ -84,7 +84,7 @@ pub(crate) type PodLogKey = (String, String, Option<String>);
 pub(crate) struct Shared {
     pub store: Mutex<store::Store>,
     pub log: Mutex<Vec<RequestRecord>>,
-    pub faults: Mutex<Vec<Fault>>,
+    pub faults: Mutex<Vec<faults::Pending>>,
     /// (verb, resource) pairs answered with 403; `*` matches anything.
     pub denies: Mutex<Vec<(String, String)>>,
     pub user: Mutex<String>,
@@ -299,7 +299,8 @@ impl TestApiServer {
         lock(&self.shared.log).clone()
     }
 
-    /// Forgets the request log.
+    /// Forgets the request log. This is also the reset point that
+    /// [`TestApiServer::inject_at`] counts requests from.
     pub fn clear_requests(&self) {
         lock(&self.shared.log).clear();
     }
@@ -314,9 +315,26 @@ impl TestApiServer {
     }
 
     /// Queues a fault: the next `fault.times` matching requests get it. Faults are tried
-    /// in the order they were injected.
+    /// in the order they were injected. A [`FaultAction::Delay`] longer than the client's
+    /// timeout is a slow response (whether the request is applied after the client gave
+    /// up depends on when the server notices the closed connection, as with a real API
+    /// server).
     pub fn inject(&self, fault: Fault) {
-        lock(&self.shared.faults).push(fault);
+        lock(&self.shared.faults).push(faults::Pending {
+            fault,
+            at_request: None,
+        });
+    }
+
+    /// Queues a fault for the `k`-th request (1-based) since the last
+    /// [`TestApiServer::clear_requests`] (the reset point), if that request also matches
+    /// the fault's method and path: `server.inject_at(k, Fault::reset())` fails whatever
+    /// the k-th request is. The fault is dropped by [`TestApiServer::clear_faults`].
+    pub fn inject_at(&self, k: usize, fault: Fault) {
+        lock(&self.shared.faults).push(faults::Pending {
+            fault,
+            at_request: Some(k),
+        });
     }
 
     /// Drops every pending fault.

@@ -145,7 +145,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         });
         log.len() - 1
     };
-    let fault = faults::take(&mut lock(&shared.faults), method.as_str(), &path);
+    let fault = faults::take(&mut lock(&shared.faults), index + 1, method.as_str(), &path);
     let response = match fault.as_ref().map(|f| &f.action) {
         Some(FaultAction::Reset) => {
             if let Some(ConnectInfo(conn)) = parts.extensions.get::<ConnectInfo<ConnInfo>>() {
