@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::bootimage_info::{load_streams, selection_and_options};
+use super::bootimage_info::{audit_input, load_streams, selection_and_options};
 use super::common::{managed_guard, WriteParams};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::apply::Applier;
@@ -34,8 +34,8 @@ use crate::mcd::parse_mcd_log;
 use crate::plan::audit::{machineset_context, PAUSED_ANNOTATION};
 use crate::plan::cluster::cluster_info;
 use crate::plan::machineset::assess;
-use crate::plan::{AuditInput, ObjectChange};
-use crate::stream::{BuildId, Catalog};
+use crate::plan::ObjectChange;
+use crate::stream::BuildId;
 
 fn default_timeout() -> u64 {
     1800
@@ -372,16 +372,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             ),
             None => {
                 let streams = load_streams(params.stream_file.as_ref(), None, &snapshot)?;
-                let input = AuditInput {
-                    snapshot: &snapshot,
-                    streams: streams
-                        .as_ref()
-                        .map(|(s, src, p)| (s, src.clone(), p.clone()))
-                        .map_err(Clone::clone),
-                    catalog: Catalog::embedded(),
-                    options: &options,
-                    now: std::time::SystemTime::now(),
-                };
+                let input = audit_input(&snapshot, &streams, &options);
                 let cluster = cluster_info(
                     snapshot.cluster_version.as_ref(),
                     snapshot.infrastructure.as_ref(),

@@ -123,6 +123,25 @@ pub(crate) fn load_streams(
     }
 }
 
+/// The audit's input from a snapshot and the streams read for it, now. Shared by every
+/// module that assesses MachineSets.
+pub(crate) fn audit_input<'a>(
+    snapshot: &'a Snapshot,
+    streams: &'a LoadedStreams,
+    options: &'a AuditOptions,
+) -> AuditInput<'a> {
+    AuditInput {
+        snapshot,
+        streams: streams
+            .as_ref()
+            .map(|(s, src, p)| (s, src.clone(), p.clone()))
+            .map_err(Clone::clone),
+        catalog: Catalog::embedded(),
+        options,
+        now: std::time::SystemTime::now(),
+    }
+}
+
 /// Observes the cluster or the dump.
 async fn observe(params: &Params, sel: &Selection) -> Result<Snapshot> {
     match &params.dump_dir {
@@ -198,16 +217,7 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
         params.marketplace_file.as_ref(),
         &snapshot,
     )?;
-    let input = AuditInput {
-        snapshot: &snapshot,
-        streams: streams
-            .as_ref()
-            .map(|(s, src, p)| (s, src.clone(), p.clone()))
-            .map_err(Clone::clone),
-        catalog: Catalog::embedded(),
-        options: &options,
-        now: std::time::SystemTime::now(),
-    };
+    let input = audit_input(&snapshot, &streams, &options);
     let mut report = audit(&input);
     for name in &params.machinesets {
         if !report.machinesets.iter().any(|m| &m.name == name) {

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bootimage_info::{load_streams, selection_and_options};
+use super::bootimage_info::{audit_input, load_streams, selection_and_options};
 use super::common::{managed_guard, outcome, WriteParams};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::apply::Applier;
@@ -23,9 +23,9 @@ use crate::kube::{resources, ConnectionParams, Snapshot};
 use crate::plan::audit::machineset_context;
 use crate::plan::cluster::{cluster_info, ocp_minor};
 use crate::plan::machineset::{assess, MachineSetContext, Status};
-use crate::plan::{AuditInput, ObjectChange, StreamSource};
+use crate::plan::{ObjectChange, StreamSource};
 use crate::platform::{self, BootImage, Platform};
-use crate::stream::{BuildId, Catalog};
+use crate::stream::BuildId;
 
 /// Options of `machineset_bootimage`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -448,16 +448,7 @@ as a real run; a second run changes nothing.
             params.marketplace_file.as_ref(),
             &snapshot,
         )?;
-        let input = AuditInput {
-            snapshot: &snapshot,
-            streams: streams
-                .as_ref()
-                .map(|(s, src, p)| (s, src.clone(), p.clone()))
-                .map_err(Clone::clone),
-            catalog: Catalog::embedded(),
-            options: &options,
-            now: std::time::SystemTime::now(),
-        };
+        let input = audit_input(&snapshot, &streams, &options);
         let cluster = cluster_info(
             snapshot.cluster_version.as_ref(),
             snapshot.infrastructure.as_ref(),
