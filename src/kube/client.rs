@@ -127,23 +127,10 @@ pub async fn list(
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
     let api = api(conn, kind, ns);
-    match retrying(false, || api.list(lp)).await {
-        Ok(list) => {
-            let items = list
-                .items
-                .into_iter()
-                .map(|o| {
-                    let mut v = serde_json::to_value(o)?;
-                    set_type(&mut v, kind);
-                    Ok(v)
-                })
-                .collect::<Result<Vec<Value>, serde_json::Error>>()
-                .context("decoding list items")?;
-            Ok(Some(items))
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "list", kind, ns))),
-    }
+    let answer = retrying(false, || api.list(lp)).await;
+    list_items(answer.map(|l| l.items), conn, kind, ns, |o| {
+        serde_json::to_value(o)
+    })
 }
 
 /// LIST of only the objects' metadata (`PartialObjectMetadata`): smaller answers for
@@ -156,14 +143,27 @@ pub async fn list_metadata(
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
     let api = api(conn, kind, ns);
-    match retrying(false, || api.list_metadata(lp)).await {
-        Ok(list) => {
-            let items = list
-                .items
+    let answer = retrying(false, || api.list_metadata(lp)).await;
+    list_items(answer.map(|l| l.items), conn, kind, ns, |o| {
+        Ok(serde_json::json!({ "metadata": serde_json::to_value(o.metadata)? }))
+    })
+}
+
+/// The common end of a LIST: items as values with apiVersion/kind set, 404 as `None`,
+/// any other error explained.
+fn list_items<T>(
+    answer: Result<Vec<T>, kube::Error>,
+    conn: &Connection,
+    kind: Kind,
+    ns: Option<&str>,
+    to_value: impl Fn(T) -> serde_json::Result<Value>,
+) -> Result<Option<Vec<Value>>> {
+    match answer {
+        Ok(items) => {
+            let items = items
                 .into_iter()
                 .map(|o| {
-                    let mut v =
-                        serde_json::json!({ "metadata": serde_json::to_value(o.metadata)? });
+                    let mut v = to_value(o)?;
                     set_type(&mut v, kind);
                     Ok(v)
                 })
