@@ -432,6 +432,37 @@ pub(crate) fn named_image(spec: &Value) -> Option<BootImage> {
     }
 }
 
+/// The provider spec of a platform whose `image` names an uploaded image (OpenStack,
+/// Nutanix, IBM Cloud, PowerVS): the image and `region`; no image is a skip.
+pub(crate) fn read_named(spec: &Value, platform: Platform) -> ProviderRead {
+    let image = named_image(spec);
+    ProviderRead {
+        platform,
+        region: str_at(spec, "/region").map(str::to_string),
+        skip: image
+            .is_none()
+            .then(|| "providerSpec has no image".to_string()),
+        image,
+    }
+}
+
+/// The build of an image named by name: the known-image catalog under `catalog_key`,
+/// else a build id in the name (`rhcos-4xx-9x-<timestamp>-0…`).
+pub(crate) fn named_build(
+    image: &BootImage,
+    lookup: &Lookup,
+    catalog_key: &str,
+) -> Option<BuildId> {
+    match image {
+        BootImage::Named(n) => lookup
+            .catalog
+            .lookup_object(catalog_key, n)
+            .map(|(b, _)| b)
+            .or_else(|| BuildId::from_image_name(n)),
+        _ => None,
+    }
+}
+
 /// `BuildOnly` from a stream artifact release, or `None` naming what is missing.
 pub(crate) fn artifact_target(arch: &ArchStream, artifact: &str, how: &str) -> Target {
     match arch.artifacts.get(artifact) {

@@ -6,21 +6,13 @@
 use serde_json::Value;
 
 use super::{
-    artifact_target, named_image, str_at, BootImage, Lookup, Platform, ProviderRead, Target,
+    artifact_target, named_build, read_named, BootImage, Lookup, Platform, ProviderRead, Target,
 };
 use crate::stream::{ArchStream, BuildId};
 
 /// Reads the image name or id.
 pub fn read(spec: &Value) -> ProviderRead {
-    let image = named_image(spec);
-    ProviderRead {
-        platform: Platform::Powervs,
-        region: str_at(spec, "/region").map(str::to_string),
-        skip: image
-            .is_none()
-            .then(|| "providerSpec has no image".to_string()),
-        image,
-    }
+    read_named(spec, Platform::Powervs)
 }
 
 const HOW: &str = "import the stream's PowerVS OVA as a boot image and name it in the MachineSet";
@@ -50,12 +42,5 @@ pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
 
 /// A build id in the image name (`rhcos-49-84-202108041519-0`), else unknown.
 pub fn current_build(image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
-    match image {
-        BootImage::Named(n) => lookup
-            .catalog
-            .lookup_object("powervs", n)
-            .map(|(b, _)| b)
-            .or_else(|| BuildId::from_image_name(n)),
-        _ => None,
-    }
+    named_build(image, lookup, "powervs")
 }
