@@ -682,6 +682,30 @@ fn update_playbook_updates_the_cluster_then_changes_nothing_and_the_audit_passes
         let scalers_before = autoscalers(&c, &objects);
         assert_eq!(stub_version(&c, "worker-user-data"), "2.2.0");
 
+        // --check --diff first: nothing written, and the same changes a real run makes. The
+        // stub is still 2.x under --check, so the swap is previewed as it runs after the
+        // stub step (assume_stubs_migrated), not skipped.
+        c.clear_requests();
+        let r = ctx.playbook("ocp.bootimage.update", &["--check", "--diff"]);
+        r.assert_ok();
+        assert_no_writes(&c, "update.yml --check");
+        // pause, stub, swap; the resume finds nothing paused, as the pause wrote nothing.
+        assert_eq!(r.count("changed"), 3, "{}", r.out);
+        r.assert_contains("--- before: Secret openshift-machine-api/worker-user-data");
+        for m in audit["machinesets"].as_array().unwrap() {
+            let (before, after) = (
+                m["current_image"].as_str().unwrap(),
+                m["target_image"].as_str().unwrap(),
+            );
+            assert!(
+                r.has_diff_line('-', &format!("\"{before}\""))
+                    && r.has_diff_line('+', &format!("\"{after}\"")),
+                "update.yml --check: no diff line from {before} to {after}:\n{}",
+                r.out
+            );
+        }
+        assert_eq!(stub_version(&c, "worker-user-data"), "2.2.0");
+
         // -vvv: the most verbose output is searched for secrets too.
         let r = ctx.playbook("ocp.bootimage.update", &["-vvv"]);
         r.assert_ok();

@@ -89,6 +89,114 @@ fn thousand_machinesets_cost_the_same_requests() {
     );
 }
 
+/// Each left-out part costs no request: the MachineSets alone take 5 (4 with a stream
+/// file), everything 9. The MachineSet reports are the same whatever the subset, and the
+/// parts left out are empty and do not count for compliance.
+#[test]
+fn gather_subset_reads_only_what_it_audits() {
+    let c = cluster_with_dump();
+    let kc = c.kubeconfig();
+    let stream = common::fixture("stream/rhcos-4.18.json");
+    let full = run_module("bootimage_info", &json!({"kubeconfig": kc}));
+    let full_reqs = c.requests();
+    for (args, requests, gathered) in [
+        (json!({"gather_subset": ["min"]}), 5, json!([])),
+        (
+            json!({"gather_subset": "min", "stream_file": stream}),
+            4,
+            json!([]),
+        ),
+        (json!({"gather_subset": ["stubs"]}), 6, json!(["stubs"])),
+        (
+            json!({"gather_subset": ["certificate"]}),
+            7,
+            json!(["certificate"]),
+        ),
+        (
+            json!({"gather_subset": ["!certificate"]}),
+            8,
+            json!(["stubs", "autoscaling"]),
+        ),
+        (
+            json!({"gather_subset": ["all", "!autoscaling"]}),
+            7,
+            json!(["stubs", "certificate"]),
+        ),
+        (json!({"gather_subset": ["!all"]}), 5, json!([])),
+        (
+            json!({"gather_subset": ["all"]}),
+            9,
+            json!(["stubs", "certificate", "autoscaling"]),
+        ),
+    ] {
+        let mut a = args.clone();
+        a["kubeconfig"] = json!(kc);
+        c.clear_requests();
+        let r = run_module("bootimage_info", &a);
+        assert_eq!(r.json["failed"], false, "{args}: {}", r.stdout);
+        assert_eq!(r.json["gathered"], gathered, "{args}");
+        if let Some(reqs) = c.requests() {
+            assert_eq!(reqs.len(), requests, "{args}: {reqs:?}");
+        }
+        if a.get("stream_file").is_none() {
+            assert_eq!(r.json["machinesets"], full.json["machinesets"], "{args}");
+        }
+        let has = |p: &str| gathered.as_array().unwrap().iter().any(|g| g == p);
+        if !has("stubs") {
+            assert_eq!(r.json["user_data_secrets"], json!([]), "{args}");
+            assert_eq!(r.json["summary"]["user_data_secrets_needing_migration"], 0);
+        }
+        if !has("autoscaling") {
+            assert_eq!(r.json["autoscaling"]["machine_autoscalers"], json!([]));
+        }
+        if !has("certificate") {
+            assert_eq!(r.json["mcs_certificate"]["certificate"], Value::Null);
+        }
+        if gathered != json!(["stubs", "certificate", "autoscaling"]) {
+            assert!(
+                r.json["msg"].as_str().unwrap().contains("not checked: "),
+                "{}",
+                r.json["msg"]
+            );
+        }
+        // Stub migration makes the shipped dump non-compliant only when stubs are audited.
+        let stub_reason = r.json["noncompliant_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x.as_str().unwrap().contains("stub Ignition"));
+        assert_eq!(stub_reason, has("stubs"), "{args}");
+    }
+    if let Some(reqs) = full_reqs {
+        assert_eq!(reqs.len(), 9);
+    }
+    // Not a part: refused with the valid names, nothing read.
+    c.clear_requests();
+    let bad = run_module(
+        "bootimage_info",
+        &json!({"kubeconfig": kc, "gather_subset": ["stubs", "nodes"]}),
+    );
+    assert_eq!(bad.json["failed"], true);
+    assert_eq!(
+        bad.json["msg"],
+        "value of gather_subset must be one or more of: all, min, stubs, certificate, autoscaling, \
+         !all, !stubs, !certificate, !autoscaling. Got no match for: nodes"
+    );
+    if let Some(reqs) = c.requests() {
+        assert!(reqs.is_empty(), "{reqs:?}");
+    }
+    // The dump reads the same subset: the same answer.
+    let offline = run_module(
+        "bootimage_info",
+        &json!({"dump_dir": shipped_dump(), "gather_subset": ["min"]}),
+    );
+    let live = run_module(
+        "bootimage_info",
+        &json!({"kubeconfig": kc, "gather_subset": ["min"]}),
+    );
+    assert_eq!(comparable(live.json), comparable(offline.json));
+}
+
 #[test]
 fn label_selector_and_names_are_applied() {
     let c = cluster_with_dump();

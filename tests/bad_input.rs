@@ -694,7 +694,9 @@ fn build_corpus(work: &Path, kubeconfig: &Path, cluster_secrets: &mut Vec<Value>
         for (label, bytes) in records {
             for (module, extra) in [
                 ("autoscaling", json!({"state": "paused"})),
-                ("stub_ignition", json!({})),
+                // A 2.x stub no MachineSet uses (the shipped ones are migrated below, so
+                // that the MachineSets can be swapped).
+                ("stub_ignition", json!({"secrets": [LEGACY_STUB]})),
                 ("machineset_bootimage", json!({})),
                 ("rollback", json!({})),
             ] {
@@ -842,6 +844,9 @@ fn build_corpus(work: &Path, kubeconfig: &Path, cluster_secrets: &mut Vec<Value>
     c
 }
 
+/// A spec 2.x stub secret no MachineSet references.
+const LEGACY_STUB: &str = "legacy-user-data";
+
 #[test]
 fn every_bad_input_fails_cleanly_and_writes_nothing() {
     let work = tempfile::tempdir().unwrap();
@@ -853,7 +858,17 @@ fn every_bad_input_fails_cleanly_and_writes_nothing() {
     let mut secrets = Vec::new();
     let corpus = build_corpus(work.path(), &cluster.kubeconfig(), &mut secrets);
     // The whole shipped dump: the writing modules have something to change.
-    let mut objects = common::objects_under(&shipped_dump());
+    // Stubs migrated (else no MachineSet could be swapped), plus one 2.x stub for
+    // `stub_ignition` to change.
+    let original = common::objects_under(&shipped_dump());
+    let mut legacy = original
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "worker-user-data")
+        .cloned()
+        .unwrap();
+    legacy["metadata"]["name"] = json!(LEGACY_STUB);
+    let mut objects = common::with_v3_stubs(original);
+    objects.push(legacy);
     objects.extend(secrets);
     cluster.load(&objects);
     cluster.clear_requests();

@@ -4,11 +4,14 @@
 
 mod common;
 
-use common::{assert_cluster_equals, machineset, objects_under, root, run_module, TestCluster};
+use common::{
+    assert_cluster_equals, machineset, objects_under, root, run_module, with_v3_stubs, TestCluster,
+};
 use serde_json::{json, Value};
 
+/// The shipped dump with its stubs already migrated (step 2 done).
 fn dump_objects() -> Vec<Value> {
-    objects_under(&root().join("examples/cluster-dump"))
+    with_v3_stubs(objects_under(&root().join("examples/cluster-dump")))
 }
 
 fn cluster() -> TestCluster {
@@ -557,4 +560,75 @@ fn rollback_check_mode_conflicts_and_forbidden() {
         ami(&c, "build09-kcxpl-worker-us-east-1a"),
         "ami-06f85a7940faa3217"
     );
+}
+
+/// Procedure step 2 before step 4: while a MachineSet's stub is spec 2.x the swap refuses
+/// it (a 4.6+ boot image cannot read the stub, so not one machine would boot), naming the
+/// secret, in check mode and for real alike, and writes nothing; once `stub_ignition`
+/// migrated the stub, the same run swaps.
+#[test]
+fn a_spec_2_stub_blocks_the_swap_until_migrated() {
+    let mut c = TestCluster::start();
+    let original = objects_under(&root().join("examples/cluster-dump"));
+    c.load(&original);
+    c.clear_requests();
+    let kc = c.kubeconfig();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.json");
+    let args = json!({"kubeconfig": kc, "record_path": record, "run_id": "stub-guard"});
+    let mut check = args.clone();
+    check["_ansible_check_mode"] = json!(true);
+    for a in [&check, &args] {
+        let r = run_module("machineset_bootimage", a);
+        assert_eq!(r.json["failed"], false, "{}", r.stdout);
+        assert_eq!(r.json["changed"], false, "{}", r.stdout);
+        let sets = r.json["machinesets"].as_array().unwrap();
+        assert_eq!(sets.len(), 4);
+        for m in sets {
+            assert_eq!(m["skipped"], true, "{m}");
+            assert_eq!(
+                m["reason"],
+                "its user-data secret worker-user-data holds an Ignition spec 2.2.0 stub, which the \
+                 new boot image cannot read: migrate it first (ocp.bootimage.stub_ignition)"
+            );
+            assert_eq!(m["after"], m["before"]);
+        }
+    }
+    // A preview as after step 2 (check mode only): the swaps, with a warning naming the stub.
+    let mut preview = check.clone();
+    preview["assume_stubs_migrated"] = json!(true);
+    preview["_ansible_diff"] = json!(true);
+    let r = run_module("machineset_bootimage", &preview);
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    assert_eq!(r.json["diff"].as_array().unwrap().len(), 4);
+    assert!(r.stdout.contains("assume_stubs_migrated"), "{}", r.stdout);
+    // Outside check mode it is refused before anything is read.
+    let mut real = args.clone();
+    real["assume_stubs_migrated"] = json!(true);
+    let r = run_module("machineset_bootimage", &real);
+    assert_eq!(r.json["failed"], true);
+    assert!(
+        r.json["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("assume_stubs_migrated is for check-mode previews only"),
+        "{}",
+        r.stdout
+    );
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "wrote: {w:?}");
+    }
+    assert!(!record.exists());
+    // Step 2, then step 4 again: swapped.
+    let r = run_module("stub_ignition", &args);
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    let r = run_module("machineset_bootimage", &args);
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    let swapped = r.json["machinesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["changed"] == true)
+        .count();
+    assert_eq!(swapped, 4, "{}", r.stdout);
 }

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::fixture;
-use ocp_bootimage::kube::{dump, Selection, Snapshot};
+use ocp_bootimage::kube::{dump, Reads, Selection, Snapshot};
 use ocp_bootimage::plan::{audit, AuditInput, AuditOptions, StreamSource};
 use ocp_bootimage::stream::{self, BuildId, Catalog};
 use serde_json::Value;
@@ -33,6 +33,7 @@ fn audit_with(
             namespace: namespace.into(),
             ..Selection::default()
         },
+        Reads::ALL,
     );
     let mut set = stream::parse_stream_file(&fixture(stream_file)).unwrap();
     if let Some(m) = marketplace {
@@ -458,6 +459,7 @@ fn skip_rules_owned_windows_confidential_and_ami_filters() {
             namespace: NS.into(),
             ..Selection::default()
         },
+        Reads::ALL,
     );
     let set = stream::parse_stream_file(&fixture("stream/rhcos-4.18.json")).unwrap();
     let report = audit(&AuditInput {

@@ -386,6 +386,7 @@ proptest! {
             stream: Ok(w.streams.stream_for(None).unwrap()),
             lookup: Lookup { catalog: w.catalog, image_builds: &w.builds },
             machine_configuration: None,
+            stubs_needing_migration: Default::default(),
         };
         let mut opts = SwapOptions { allow_newer, ..SwapOptions::default() };
         if let Some(img) = explicit {
@@ -428,6 +429,7 @@ fn fixtures_plan_swaps() {
             image_builds: &w.builds,
         },
         machine_configuration: None,
+        stubs_needing_migration: Default::default(),
     };
     let swaps = w
         .machinesets

@@ -47,6 +47,13 @@ pub enum ArgsError {
         wanted: String,
         detail: String,
     },
+    /// List elements outside the option's choices.
+    #[error("value of {name} must be one or more of: {choices}. Got no match for: {got}")]
+    NotChoices {
+        name: String,
+        choices: String,
+        got: String,
+    },
     /// A value outside the option's choices.
     #[error("value of {name} must be one of: {choices}, got: {got}")]
     NotAChoice {
@@ -304,6 +311,22 @@ fn check_choice(name: &str, choices: &[Value], v: &Value) -> Result<(), ArgsErro
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // A list option with choices: every element must be one (AnsibleModule's wording).
+    if let Value::Array(items) = v {
+        let bad: Vec<String> = items
+            .iter()
+            .filter(|i| !choices.contains(i))
+            .map(show)
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        return Err(ArgsError::NotChoices {
+            name: name.to_string(),
+            choices: choices.iter().map(show).collect::<Vec<_>>().join(", "),
+            got: bad.join(", "),
+        });
+    }
     Err(ArgsError::NotAChoice {
         name: name.to_string(),
         choices: choices.iter().map(show).collect::<Vec<_>>().join(", "),

@@ -200,6 +200,10 @@ fn kind_of(prop: &Value) -> OptionKind {
 }
 
 fn choices_of(prop: &Value) -> Vec<Value> {
+    // A list of an enum: the choices of each element.
+    if let Some(items) = prop.get("items") {
+        return choices_of(items);
+    }
     if let Some(e) = prop.get("enum").and_then(Value::as_array) {
         return e.iter().filter(|v| !v.is_null()).cloned().collect();
     }

@@ -140,6 +140,11 @@ pub struct AuditArgs {
     /// Also read what each MachineSet's youngest node booted (machine-config-daemon logs).
     #[arg(long)]
     pub nodes: bool,
+    /// What to audit besides the MachineSets: `all` (default), `min`, `stubs`,
+    /// `certificate`, `autoscaling`, `!stubs`, … (comma-separated or repeated; as
+    /// `gather_subset` of `bootimage_info`).
+    #[arg(long, value_name = "PART", value_delimiter = ',')]
+    pub gather: Vec<String>,
     /// Exit 1 when the cluster is not compliant.
     #[arg(long)]
     pub fail_on_noncompliant: bool,
@@ -209,6 +214,9 @@ fn audit_args_json(a: &AuditArgs) -> Result<Value, String> {
     }
     if a.nodes {
         put("nodes", Some(json!(true)));
+    }
+    if !a.gather.is_empty() {
+        put("gather_subset", Some(json!(a.gather)));
     }
     put("fail_on_noncompliant", Some(json!(a.fail_on_noncompliant)));
     Ok(Value::Object(m))

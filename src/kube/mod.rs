@@ -18,4 +18,4 @@ pub mod snapshot;
 pub use connection::ConnectionParams;
 pub use resources::Kind;
 pub use selector::LabelSelector;
-pub use snapshot::{Selection, Snapshot};
+pub use snapshot::{Reads, Selection, Snapshot};

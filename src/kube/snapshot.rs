@@ -34,10 +34,58 @@ pub struct Selection {
     pub label_selector: Option<LabelSelector>,
 }
 
+/// The optional reads of a snapshot. MachineSets, ClusterVersion, Infrastructure and
+/// MachineConfiguration are always read: every module's safety checks need them. Each
+/// module reads only what it uses, so a run costs no request it does not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// The Secrets of the MachineSet namespace (stub Ignition user-data secrets).
+    pub user_data_secrets: bool,
+    /// The secret `openshift-machine-config-operator/machine-config-server-tls`.
+    pub mcs_certificate: bool,
+    /// MachineAutoscalers of the namespace and ClusterAutoscalers.
+    pub autoscalers: bool,
+    /// The stream ConfigMap `openshift-machine-config-operator/coreos-bootimages`.
+    pub stream_configmap: bool,
+}
+
+impl Reads {
+    /// Everything (the full audit).
+    pub const ALL: Reads = Reads {
+        user_data_secrets: true,
+        mcs_certificate: true,
+        autoscalers: true,
+        stream_configmap: true,
+    };
+    /// Only the objects that are always read.
+    pub const MIN: Reads = Reads {
+        user_data_secrets: false,
+        mcs_certificate: false,
+        autoscalers: false,
+        stream_configmap: false,
+    };
+
+    /// The number of API requests a live snapshot with these reads makes.
+    pub fn requests(&self) -> usize {
+        4 + usize::from(self.user_data_secrets)
+            + usize::from(self.mcs_certificate)
+            + 2 * usize::from(self.autoscalers)
+            + usize::from(self.stream_configmap)
+    }
+}
+
+impl Default for Reads {
+    fn default() -> Reads {
+        Reads::ALL
+    }
+}
+
 /// The objects one run reads. Secret contents are kept only for the secrets
 /// the planners need (user-data secrets and the MCS certificate).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// What was read (parts not read are empty here, and not unreadable).
+    pub reads: Reads,
     /// Selected MachineSets, sorted by name.
     pub machinesets: Vec<Value>,
     /// Secrets of the MachineSet namespace whose name ends in `user-data` or
@@ -147,13 +195,18 @@ impl Snapshot {
     }
 
     /// Builds a snapshot from a loaded dump.
-    pub fn from_dump(dump: &Dump, sel: &Selection) -> Snapshot {
-        Snapshot::from_dump_observing(dump, sel, false)
+    pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
+        Snapshot::from_dump_observing(dump, sel, reads, false)
     }
 
     /// Builds a snapshot from a loaded dump; with `nodes`, also its Machines, Nodes,
     /// machine-config-daemon pods and the log files of the pods the MachineSets need.
-    pub fn from_dump_observing(dump: &Dump, sel: &Selection, nodes: bool) -> Snapshot {
+    pub fn from_dump_observing(
+        dump: &Dump,
+        sel: &Selection,
+        reads: Reads,
+        nodes: bool,
+    ) -> Snapshot {
         let of_kind = |k: Kind, ns: Option<&str>| -> Vec<Value> {
             dump.objects
                 .iter()
@@ -171,6 +224,7 @@ impl Snapshot {
             of_kind(k, ns).into_iter().find(|o| name_of(o) == name)
         };
         let mut snap = Snapshot {
+            reads,
             secrets_readable: true,
             ..Snapshot::default()
         };
@@ -179,17 +233,23 @@ impl Snapshot {
             sel,
             true,
         );
-        snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
-        snap.mcs_tls_secret = single(
-            resources::SECRET,
-            Some(resources::MCO_NAMESPACE),
-            resources::MCS_TLS_SECRET,
-        );
-        snap.bootimages_configmap = single(
-            resources::CONFIG_MAP,
-            Some(resources::MCO_NAMESPACE),
-            resources::BOOTIMAGES_CONFIGMAP,
-        );
+        if reads.user_data_secrets {
+            snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
+        }
+        if reads.mcs_certificate {
+            snap.mcs_tls_secret = single(
+                resources::SECRET,
+                Some(resources::MCO_NAMESPACE),
+                resources::MCS_TLS_SECRET,
+            );
+        }
+        if reads.stream_configmap {
+            snap.bootimages_configmap = single(
+                resources::CONFIG_MAP,
+                Some(resources::MCO_NAMESPACE),
+                resources::BOOTIMAGES_CONFIGMAP,
+            );
+        }
         // Insights archives keep ClusterVersion/Infrastructure under other names; take the
         // canonical name first, else the only one.
         let mut notes = Vec::new();
@@ -209,17 +269,24 @@ impl Snapshot {
         snap.infrastructure = singleton(resources::INFRASTRUCTURE, "cluster");
         snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
         snap.notes = notes;
-        snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
-        snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+        if reads.autoscalers {
+            snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
+            snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+        }
         if nodes {
             snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
         }
         snap
     }
 
-    /// Observes a live cluster: 4 LISTs and 5 GETs, concurrently.
-    pub async fn from_cluster(conn: &Connection, sel: &Selection) -> Result<Snapshot> {
-        Snapshot::from_cluster_observing(conn, sel, false).await
+    /// Observes a live cluster: [`Reads::requests`] requests (at most 4 LISTs and 5
+    /// GETs), concurrently.
+    pub async fn from_cluster(
+        conn: &Connection,
+        sel: &Selection,
+        reads: Reads,
+    ) -> Result<Snapshot> {
+        Snapshot::from_cluster_observing(conn, sel, reads, false).await
     }
 
     /// Observes a live cluster; with `nodes`, also LISTs Machines, Nodes and
@@ -229,6 +296,7 @@ impl Snapshot {
     pub async fn from_cluster_observing(
         conn: &Connection,
         sel: &Selection,
+        reads: Reads,
         nodes: bool,
     ) -> Result<Snapshot> {
         let node_lists = async {
@@ -238,7 +306,7 @@ impl Snapshot {
                 None
             }
         };
-        let (snap, node_lists) = tokio::join!(Snapshot::read_cluster(conn, sel), node_lists);
+        let (snap, node_lists) = tokio::join!(Snapshot::read_cluster(conn, sel, reads), node_lists);
         let mut snap = snap?;
         if let Some(mut obs) = node_lists {
             let pods = nodes::pods_to_read(&snap.machinesets, &obs);
@@ -248,8 +316,8 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// The 4 LISTs and 5 GETs of every live snapshot, concurrently.
-    async fn read_cluster(conn: &Connection, sel: &Selection) -> Result<Snapshot> {
+    /// The reads of a live snapshot, concurrently; a part not in `reads` costs no request.
+    async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Result<Snapshot> {
         let ns = sel.namespace.as_str();
         let mut lp = ListParams::default();
         if let Some(s) = &sel.label_selector {
@@ -260,26 +328,44 @@ impl Snapshot {
         let all = ListParams::default();
         let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
             list(conn, resources::MACHINE_SET, Some(ns), &lp),
-            list(conn, resources::SECRET, Some(ns), &all),
-            get(
-                conn,
-                resources::SECRET,
-                Some(resources::MCO_NAMESPACE),
-                resources::MCS_TLS_SECRET
+            when(
+                reads.user_data_secrets,
+                list(conn, resources::SECRET, Some(ns), &all)
             ),
-            get(
-                conn,
-                resources::CONFIG_MAP,
-                Some(resources::MCO_NAMESPACE),
-                resources::BOOTIMAGES_CONFIGMAP
+            when(
+                reads.mcs_certificate,
+                get(
+                    conn,
+                    resources::SECRET,
+                    Some(resources::MCO_NAMESPACE),
+                    resources::MCS_TLS_SECRET
+                )
+            ),
+            when(
+                reads.stream_configmap,
+                get(
+                    conn,
+                    resources::CONFIG_MAP,
+                    Some(resources::MCO_NAMESPACE),
+                    resources::BOOTIMAGES_CONFIGMAP
+                )
             ),
             get(conn, resources::CLUSTER_VERSION, None, "version"),
             get(conn, resources::INFRASTRUCTURE, None, "cluster"),
             get(conn, resources::MACHINE_CONFIGURATION, None, "cluster"),
-            list(conn, resources::MACHINE_AUTOSCALER, Some(ns), &all),
-            list(conn, resources::CLUSTER_AUTOSCALER, None, &all),
+            when(
+                reads.autoscalers,
+                list(conn, resources::MACHINE_AUTOSCALER, Some(ns), &all)
+            ),
+            when(
+                reads.autoscalers,
+                list(conn, resources::CLUSTER_AUTOSCALER, None, &all)
+            ),
         );
-        let mut snap = Snapshot::default();
+        let mut snap = Snapshot {
+            reads,
+            ..Snapshot::default()
+        };
         // MachineSets are the point of the run: any failure is fatal.
         let machinesets = machinesets?.ok_or_else(|| {
             anyhow::anyhow!(
@@ -294,7 +380,7 @@ impl Snapshot {
                 snap.secrets_readable = true;
                 snap.keep_user_data_secrets(s);
             }
-            Ok(None) => snap.secrets_readable = true,
+            Ok(None) => snap.secrets_readable = reads.user_data_secrets,
             Err(e) => snap.unreadable.push(format!("user-data secrets: {e:#}")),
         }
         snap.mcs_tls_secret = optional(
@@ -312,6 +398,19 @@ impl Snapshot {
         snap.cluster_autoscalers =
             optional(&mut snap.unreadable, "ClusterAutoscalers", cas).unwrap_or_default();
         Ok(snap)
+    }
+}
+
+/// Runs a read only when it is wanted; an unwanted read is "nothing there" and sends no
+/// request (futures are lazy).
+async fn when<T>(
+    wanted: bool,
+    read: impl std::future::Future<Output = Result<Option<T>>>,
+) -> Result<Option<T>> {
+    if wanted {
+        read.await
+    } else {
+        Ok(None)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::kube::apply::Applier;
 use crate::kube::client::{api, get, list};
 use crate::kube::nodes::{read_mcd_log, PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
 use crate::kube::snapshot::name_of;
-use crate::kube::{resources, ConnectionParams, Snapshot};
+use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
 use crate::mcd::parse_mcd_log;
 use crate::plan::audit::{machineset_context, PAUSED_ANNOTATION};
 use crate::plan::cluster::cluster_info;
@@ -344,7 +344,16 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             None,
         )?;
         let conn = params.connection.connect().await?;
-        let snapshot = Snapshot::from_cluster(&conn, &sel).await?;
+        let snapshot = Snapshot::from_cluster(
+            &conn,
+            &sel,
+            Reads {
+                autoscalers: true,
+                stream_configmap: params.expected_build.is_none() && params.stream_file.is_none(),
+                ..Reads::MIN
+            },
+        )
+        .await?;
         super::common::require_readable(
             &snapshot.unreadable,
             &["Infrastructure", "MachineAutoscalers"],

@@ -6,7 +6,7 @@
 //! secrets, the MCS certificate, the autoscalers and a compliance verdict;
 //! with `nodes`, also the build each MachineSet's youngest node booted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::{dump, ConnectionParams, LabelSelector, Selection, Snapshot};
-use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
+use crate::plan::audit::reads_for;
+use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
 use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
 
 /// Options of `bootimage_info`.
@@ -72,6 +73,81 @@ pub struct Params {
     /// the logs are files (`pods/<namespace>/<pod>/<container>.log` or `<pod>.log`).
     #[serde(default)]
     pub nodes: bool,
+    /// What to audit besides the MachineSets, which are always audited: `stubs` (the stub
+    /// Ignition user-data secrets), `certificate` (the machine-config-server certificate,
+    /// checked against the stubs' CAs), `autoscaling` (ClusterAutoscalers and
+    /// MachineAutoscalers); `all` for the three, `min` for none; `!stubs`, `!certificate`,
+    /// `!autoscaling` leave one out (a list of only exclusions starts from `all`, `!all`
+    /// from none, as in `ansible.builtin.setup`). Parts left out cost no API request and
+    /// do not count for `compliant`; the result's `gathered` lists the parts audited. From
+    /// a live cluster the MachineSets alone (`min`) take 5 requests (4 with
+    /// `stream_file`), everything 9, whatever the number of MachineSets.
+    #[serde(default = "default_gather_subset")]
+    pub gather_subset: Vec<GatherSubset>,
+}
+
+/// One element of `gather_subset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum GatherSubset {
+    #[serde(rename = "all")]
+    All,
+    #[serde(rename = "min")]
+    Min,
+    #[serde(rename = "stubs")]
+    Stubs,
+    #[serde(rename = "certificate")]
+    Certificate,
+    #[serde(rename = "autoscaling")]
+    Autoscaling,
+    #[serde(rename = "!all")]
+    NotAll,
+    #[serde(rename = "!stubs")]
+    NotStubs,
+    #[serde(rename = "!certificate")]
+    NotCertificate,
+    #[serde(rename = "!autoscaling")]
+    NotAutoscaling,
+}
+
+fn default_gather_subset() -> Vec<GatherSubset> {
+    vec![GatherSubset::All]
+}
+
+/// The parts `gather_subset` selects, as `ansible.builtin.setup` reads it: the named
+/// parts (`all` = every part, `min` = none), or every part when only exclusions are
+/// given, minus the excluded ones; `!all` means start from none (like `min`).
+pub fn gathered_parts(subset: &[GatherSubset]) -> BTreeSet<Part> {
+    use GatherSubset as G;
+    let part = |g: G| match g {
+        G::Stubs | G::NotStubs => Some(Part::Stubs),
+        G::Certificate | G::NotCertificate => Some(Part::Certificate),
+        G::Autoscaling | G::NotAutoscaling => Some(Part::Autoscaling),
+        G::All | G::Min | G::NotAll => None,
+    };
+    let excluding = |g: &G| {
+        matches!(
+            g,
+            G::NotAll | G::NotStubs | G::NotCertificate | G::NotAutoscaling
+        )
+    };
+    let mut parts: BTreeSet<Part> = if subset.iter().all(excluding) && !subset.contains(&G::NotAll)
+    {
+        Part::ALL.into_iter().collect()
+    } else {
+        BTreeSet::new()
+    };
+    for g in subset.iter().filter(|g| !excluding(g)) {
+        match g {
+            G::All => parts.extend(Part::ALL),
+            other => parts.extend(part(*other)),
+        }
+    }
+    for g in subset.iter().filter(|g| excluding(g)) {
+        if let Some(p) = part(*g) {
+            parts.remove(&p);
+        }
+    }
+    parts
 }
 
 /// The module.
@@ -142,29 +218,40 @@ pub(crate) fn audit_input<'a>(
     }
 }
 
-/// Observes the cluster or the dump.
-async fn observe(params: &Params, sel: &Selection) -> Result<Snapshot> {
+/// Observes the cluster or the dump: only what the gathered parts need.
+async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Result<Snapshot> {
+    let parts: BTreeSet<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| !options.not_gathered.contains(p))
+        .collect();
+    let reads = reads_for(&parts, params.stream_file.is_some());
     match &params.dump_dir {
         Some(dir) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
-            Ok(Snapshot::from_dump_observing(&d, sel, params.nodes))
+            Ok(Snapshot::from_dump_observing(&d, sel, reads, params.nodes))
         }
         None => {
             let conn = params.connection.connect().await?;
-            Snapshot::from_cluster_observing(&conn, sel, params.nodes).await
+            Snapshot::from_cluster_observing(&conn, sel, reads, params.nodes).await
         }
     }
 }
 
 fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
-    selection_and_options(
+    let (sel, mut options) = selection_and_options(
         &params.namespace,
         &params.machinesets,
         params.label_selector.as_deref(),
         params.architecture.as_deref(),
         &params.image_builds,
         params.os_stream.clone(),
-    )
+    )?;
+    let gathered = gathered_parts(&params.gather_subset);
+    options.not_gathered = Part::ALL
+        .into_iter()
+        .filter(|p| !gathered.contains(p))
+        .collect();
+    Ok((sel, options))
 }
 
 /// Parses the selection and audit options shared by the audit and the swap.
@@ -204,6 +291,7 @@ pub(crate) fn selection_and_options(
             architecture,
             image_builds,
             allow_newer_stream: false,
+            not_gathered: BTreeSet::new(),
         },
     ))
 }
@@ -211,7 +299,7 @@ pub(crate) fn selection_and_options(
 /// Runs the audit end to end (also used by the CLI).
 pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let (sel, options) = parse_options(params)?;
-    let snapshot = observe(params, &sel).await?;
+    let snapshot = observe(params, &sel, &options).await?;
     let streams = load_streams(
         params.stream_file.as_ref(),
         params.marketplace_file.as_ref(),
@@ -237,6 +325,16 @@ pub fn summary_line(r: &AuditReport) -> String {
         "{} MachineSet(s): {} current, {} outdated, {} newer than cluster, {} unknown, {} skipped",
         s.total, s.current, s.outdated, s.newer_than_cluster, s.unknown, s.skipped
     );
+    let left_out: Vec<&str> = Part::ALL
+        .into_iter()
+        .filter(|p| !r.gathered.contains(p))
+        .map(Part::as_str)
+        .collect();
+    let counts = if left_out.is_empty() {
+        counts
+    } else {
+        format!("{counts}; not checked: {}", left_out.join(", "))
+    };
     if r.compliant {
         format!("compliant; {counts}")
     } else {
@@ -288,6 +386,14 @@ how a check-mode compliance job fails. No secret content is ever returned.
     nodes: true
   register: audit
 
+- name: Only the boot images of the MachineSets (5 API requests, whatever their number)
+  ocp.bootimage.bootimage_info:
+    gather_subset: [min]
+
+- name: Everything but the certificate
+  ocp.bootimage.bootimage_info:
+    gather_subset: ['!certificate']
+
 - name: Audit a cluster dump against the stream of the installer in use
   ocp.bootimage.bootimage_info:
     dump_dir: /srv/dumps/prod-cluster
@@ -311,5 +417,49 @@ how a check-mode compliance job fails. No secret content is ever returned.
             diff: Vec::new(),
             output: report,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GatherSubset as G;
+
+    fn parts(s: &[G]) -> Vec<Part> {
+        gathered_parts(s).into_iter().collect()
+    }
+
+    #[test]
+    fn gather_subset_reads_like_setup() {
+        let all = vec![Part::Stubs, Part::Certificate, Part::Autoscaling];
+        assert_eq!(parts(&[G::All]), all);
+        assert_eq!(parts(&[]), all);
+        assert_eq!(parts(&[G::Min]), vec![]);
+        assert_eq!(parts(&[G::NotAll]), vec![]);
+        assert_eq!(parts(&[G::Stubs]), vec![Part::Stubs]);
+        assert_eq!(
+            parts(&[G::NotCertificate]),
+            vec![Part::Stubs, Part::Autoscaling]
+        );
+        assert_eq!(
+            parts(&[G::All, G::NotAutoscaling]),
+            vec![Part::Stubs, Part::Certificate]
+        );
+        assert_eq!(parts(&[G::Min, G::Autoscaling]), vec![Part::Autoscaling]);
+        assert_eq!(parts(&[G::Stubs, G::NotStubs]), vec![]);
+        assert_eq!(parts(&[G::NotAll, G::Stubs]), vec![Part::Stubs]);
+        assert_eq!(parts(&[G::NotAll, G::NotStubs]), vec![]);
+    }
+
+    #[test]
+    fn each_part_reads_only_what_it_needs() {
+        use crate::plan::audit::reads_for;
+        let set = |p: &[Part]| p.iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(reads_for(&set(&[]), false).requests(), 5);
+        assert_eq!(reads_for(&set(&[]), true).requests(), 4);
+        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 6);
+        // The certificate is checked against the stubs' CAs.
+        assert!(reads_for(&set(&[Part::Certificate]), false).user_data_secrets);
+        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 9);
     }
 }

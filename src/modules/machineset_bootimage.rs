@@ -19,7 +19,7 @@ use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::apply::Applier;
 use crate::kube::client::get;
 use crate::kube::snapshot::name_of;
-use crate::kube::{resources, ConnectionParams, Snapshot};
+use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
 use crate::plan::audit::machineset_context;
 use crate::plan::cluster::{cluster_info, ocp_minor};
 use crate::plan::machineset::{assess, MachineSetContext, Status};
@@ -74,6 +74,12 @@ pub struct Params {
     /// Also change the ControlPlaneMachineSet `cluster`.
     #[serde(default)]
     pub include_control_plane: bool,
+    /// Plan as if every spec 2.x stub Ignition secret had been migrated already, to preview
+    /// in check mode what an update that runs `stub_ignition` first would change (as
+    /// `audit.yml` does). Check mode only: a real run always skips a MachineSet whose stub
+    /// is still spec 2.x.
+    #[serde(default)]
+    pub assume_stubs_migrated: bool,
 }
 
 /// One MachineSet's swap.
@@ -113,6 +119,8 @@ pub struct SwapOptions {
     pub images: BTreeMap<String, String>,
     pub allow_newer: bool,
     pub include_mco_managed: bool,
+    /// Plan as if the spec 2.x stubs were migrated (check-mode previews only).
+    pub assume_stubs_migrated: bool,
 }
 
 impl SwapOptions {
@@ -273,6 +281,30 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             }
         }
     }
+    // The stub guard: a node of a 4.6+ boot image reads only Ignition spec 3, so with a
+    // spec 2.x stub the MachineSet could not boot a single machine (procedure step 2).
+    let stub = r
+        .user_data_secret
+        .as_deref()
+        .and_then(|s| ctx.stubs_needing_migration.get_key_value(s));
+    let target_reads_only_v3 = target_build
+        .as_deref()
+        .and_then(|b| b.parse::<BuildId>().ok())
+        .and_then(|b| b.ocp_version())
+        .is_none_or(|v| v >= (4, 6));
+    if let (Some((secret, version)), true, false) =
+        (stub, target_reads_only_v3, opts.assume_stubs_migrated)
+    {
+        if r.current_image.as_deref() != Some(target.to_string().as_str()) {
+            return skip(
+                report,
+                format!(
+                    "its user-data secret {secret} holds an Ignition spec {version} stub, which the new boot image \
+                     cannot read: migrate it first (ocp.bootimage.stub_ignition)"
+                ),
+            );
+        }
+    }
     let after_image = target.to_string();
     report.after = Some(after_image.clone());
     report.after_build = target_build.or_else(|| {
@@ -355,7 +387,9 @@ one: vSphere templates, OpenStack/Nutanix/IBM Cloud/PowerVS images). Never to a 
 newer than the cluster (unless `allow_newer`), never on managed clusters (unless
 `allow_managed`), never on MachineSets the Machine Config Operator manages (unless
 `include_mco_managed`), and skips owned, Windows, confidential and custom-image
-MachineSets with a reason.
+MachineSets with a reason. A MachineSet whose user-data secret still holds a spec 2.x stub
+Ignition is skipped too, naming the secret: a boot image of OpenShift 4.6 or later reads
+only spec 3, so not one machine would boot. Run `stub_ignition` first (procedure step 2).
 
 Every old value goes into the rollback record before the first change. Changes are JSON
 merge patches carrying the `resourceVersion` read; a concurrent change (409) is re-read and
@@ -398,9 +432,27 @@ as a real run; a second run changes nothing.
             images: images_option(params.image.as_ref())?,
             allow_newer: params.allow_newer,
             include_mco_managed: params.include_mco_managed,
+            assume_stubs_migrated: params.assume_stubs_migrated,
         };
+        if params.assume_stubs_migrated && !ctx.meta.check_mode {
+            return Err(anyhow::anyhow!(
+                "assume_stubs_migrated is for check-mode previews only: migrate the stubs with \
+                 ocp.bootimage.stub_ignition, then run without it"
+            )
+            .into());
+        }
         let conn = params.connection.connect().await?;
-        let mut snapshot = Snapshot::from_cluster(&conn, &sel).await?;
+        let mut snapshot = Snapshot::from_cluster(
+            &conn,
+            &sel,
+            Reads {
+                // The stub guard: a 2.x stub cannot boot a new image.
+                user_data_secrets: true,
+                stream_configmap: params.stream_file.is_none(),
+                ..Reads::MIN
+            },
+        )
+        .await?;
         // What the safety checks need: managed status, cluster version, MCO management,
         // and the stream when no stream_file is given.
         let mut needed = vec!["Infrastructure", "ClusterVersion", "MachineConfiguration"];
@@ -461,6 +513,18 @@ as a real run; a second run changes nothing.
             warnings.push("the cluster version is unknown: cannot check that targets are not newer than the cluster".into());
         }
         let msctx = machineset_context(&input, &cluster, &mut warnings);
+        if params.assume_stubs_migrated && !msctx.stubs_needing_migration.is_empty() {
+            warnings.push(format!(
+                "planned as if the spec 2.x stub(s) {} were migrated (assume_stubs_migrated): \
+                 a real run skips their MachineSets until stub_ignition has run",
+                msctx
+                    .stubs_needing_migration
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         let mut changes = Vec::new();
         let mut reports = Vec::new();
         for obj in &objects {

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cert::McsCertificateReport;
-use crate::kube::{dump, resources, ConnectionParams, Selection, Snapshot};
+use crate::kube::{dump, resources, ConnectionParams, Reads, Selection, Snapshot};
 use crate::plan::audit::McsCertificateSection;
 
 /// The documented procedure to regenerate the machine-config-server certificate and CA.
@@ -158,6 +158,13 @@ pub fn summary_line(out: &Output) -> String {
     )
 }
 
+/// The certificate and the stubs' CAs it is checked against.
+const READS: Reads = Reads {
+    user_data_secrets: true,
+    mcs_certificate: true,
+    ..Reads::MIN
+};
+
 /// Reads the dump or the cluster; the flag says whether the stub secrets could be read.
 async fn observe(params: &Params, warnings: &mut Vec<String>) -> anyhow::Result<(Snapshot, bool)> {
     let sel = Selection {
@@ -166,11 +173,11 @@ async fn observe(params: &Params, warnings: &mut Vec<String>) -> anyhow::Result<
     };
     if let Some(dir) = &params.dump_dir {
         let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
-        return Ok((Snapshot::from_dump(&d, &sel), true));
+        return Ok((Snapshot::from_dump(&d, &sel, READS), true));
     }
     let read = async {
         let conn = params.connection.connect().await?;
-        Snapshot::from_cluster(&conn, &sel).await
+        Snapshot::from_cluster(&conn, &sel, READS).await
     };
     match (read.await, &params.path) {
         (Ok(s), _) => {

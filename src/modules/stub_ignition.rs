@@ -18,7 +18,7 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::ignition::{convert_to_v3, decode_secret_user_data, Conversion, TargetVersion};
 use crate::kube::apply::Applier;
 use crate::kube::snapshot::{name_of, user_data_secret_of};
-use crate::kube::{resources, ConnectionParams, Selection, Snapshot};
+use crate::kube::{resources, ConnectionParams, Reads, Selection, Snapshot};
 use crate::plan::change::secret_digest;
 use crate::plan::ObjectChange;
 use crate::record::{now_rfc3339, RecordEntry};
@@ -373,7 +373,15 @@ digests and lengths, never the stub.
             namespace: params.namespace.clone(),
             ..Selection::default()
         };
-        let snapshot = Snapshot::from_cluster(&conn, &sel).await?;
+        let snapshot = Snapshot::from_cluster(
+            &conn,
+            &sel,
+            Reads {
+                user_data_secrets: true,
+                ..Reads::MIN
+            },
+        )
+        .await?;
         if !snapshot.secrets_readable {
             return Err(anyhow::anyhow!("{}", snapshot.unreadable.join("; ")).into());
         }

@@ -3,7 +3,7 @@
 //! autoscalers and (with nodes observed) what the youngest nodes booted, with a
 //! compliance verdict. Pure: the caller passes the snapshot, the stream and the clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use schemars::JsonSchema;
@@ -16,7 +16,7 @@ use super::observed::{observe_all, ObservedBuildsReport};
 use crate::cert::{self, McsCertificateReport};
 use crate::ignition;
 use crate::kube::snapshot::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
-use crate::kube::Snapshot;
+use crate::kube::{Reads, Snapshot};
 use crate::platform::{Lookup, Platform};
 use crate::stream::{Arch, BuildId, Catalog, StreamSet};
 
@@ -32,9 +32,47 @@ pub enum StreamSource {
     None,
 }
 
+/// A part of the audit besides the MachineSets, which are always audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The stub Ignition user-data secrets.
+    Stubs,
+    /// The machine-config-server certificate.
+    Certificate,
+    /// ClusterAutoscalers and MachineAutoscalers.
+    Autoscaling,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Stubs, Part::Certificate, Part::Autoscaling];
+
+    /// Its name in `gather_subset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Stubs => "stubs",
+            Part::Certificate => "certificate",
+            Part::Autoscaling => "autoscaling",
+        }
+    }
+}
+
+/// The snapshot reads the audit of these parts needs: the certificate is checked
+/// against the stubs' CAs, so it reads the user-data secrets too.
+pub fn reads_for(parts: &BTreeSet<Part>, stream_file: bool) -> Reads {
+    Reads {
+        user_data_secrets: parts.contains(&Part::Stubs) || parts.contains(&Part::Certificate),
+        mcs_certificate: parts.contains(&Part::Certificate),
+        autoscalers: parts.contains(&Part::Autoscaling),
+        stream_configmap: !stream_file,
+    }
+}
+
 /// Options of the audit that are not about where to read from.
 #[derive(Debug, Clone, Default)]
 pub struct AuditOptions {
+    /// Parts left out (`gather_subset`); empty = audit everything.
+    pub not_gathered: BTreeSet<Part>,
     /// OS stream of a multi-stream source (`rhel-9`, `rhel-10`); None = the default stream.
     pub os_stream: Option<String>,
     /// Overrides the cluster's architecture.
@@ -149,6 +187,9 @@ pub struct Summary {
 /// The whole audit (the return values of `bootimage_info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct AuditReport {
+    /// The parts audited besides the MachineSets (`gather_subset`); the others are left
+    /// empty and do not count for `compliant`.
+    pub gathered: Vec<Part>,
     pub cluster: ClusterInfo,
     pub stream: StreamReport,
     pub machinesets: Vec<MachineSetReport>,
@@ -272,6 +313,24 @@ fn user_data_report(snapshot: &Snapshot) -> Vec<UserDataSecretReport> {
                 }
             }
             r
+        })
+        .collect()
+}
+
+/// The user-data secrets of a snapshot that hold a spec 2.x stub (name → version).
+fn stubs_needing_migration(snapshot: &Snapshot) -> BTreeMap<String, String> {
+    snapshot
+        .user_data_secrets
+        .iter()
+        .filter_map(|(name, secret)| {
+            let bytes = ignition::decode_secret_user_data(secret).ok()?;
+            let i = ignition::inspect_user_data(&bytes);
+            i.migration_required.then(|| {
+                (
+                    name.clone(),
+                    i.ignition_version.unwrap_or_else(|| "2.x".into()),
+                )
+            })
         })
         .collect()
 }
@@ -448,6 +507,7 @@ pub fn machineset_context<'a>(
             image_builds: &input.options.image_builds,
         },
         machine_configuration: snap.machine_configuration.as_ref(),
+        stubs_needing_migration: stubs_needing_migration(snap),
     }
 }
 
@@ -495,8 +555,24 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             ));
         }
     }
-    let user_data_secrets = user_data_report(snap);
-    let mcs_certificate = mcs_section(snap, input.now);
+    let gathered: Vec<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| !input.options.not_gathered.contains(p))
+        .collect();
+    let user_data_secrets = if gathered.contains(&Part::Stubs) {
+        user_data_report(snap)
+    } else {
+        Vec::new()
+    };
+    let mcs_certificate = if gathered.contains(&Part::Certificate) {
+        mcs_section(snap, input.now)
+    } else {
+        McsCertificateSection {
+            present: false,
+            certificate: None,
+            error: Some("not checked (left out by gather_subset)".into()),
+        }
+    };
     for u in user_data_secrets
         .iter()
         .filter(|s| s.migration_required && s.referenced_by.is_empty())
@@ -507,7 +583,11 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             u.ignition_version.as_deref().unwrap_or("2.x")
         ));
     }
-    let autoscaling = autoscaling_report(snap);
+    let autoscaling = if gathered.contains(&Part::Autoscaling) {
+        autoscaling_report(snap)
+    } else {
+        AutoscalingReport::default()
+    };
     for n in &autoscaling.annotated_without_autoscaler {
         warnings.push(format!(
             "MachineSet {n} has cluster-autoscaler min/max annotations but no MachineAutoscaler"
@@ -580,6 +660,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         reasons.push(format!("could not check {u}"));
     }
     AuditReport {
+        gathered,
         cluster,
         stream,
         machinesets,

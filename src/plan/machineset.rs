@@ -95,6 +95,9 @@ pub struct MachineSetContext<'a> {
     pub stream: Result<&'a Stream, String>,
     pub lookup: Lookup<'a>,
     pub machine_configuration: Option<&'a Value>,
+    /// User-data secrets (of those read) holding an Ignition spec 2.x stub, which boot
+    /// images of OpenShift 4.6 and later cannot read: name → `ignition.version`.
+    pub stubs_needing_migration: BTreeMap<String, String>,
 }
 
 const ARCH_ANNOTATION: &str = "capacity.cluster-autoscaler.kubernetes.io/labels";

@@ -8,7 +8,7 @@ pub mod cluster;
 pub mod machineset;
 pub mod observed;
 
-pub use audit::{audit, AuditInput, AuditOptions, AuditReport, StreamSource};
+pub use audit::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
 pub use change::{FieldChange, ObjectChange};
 pub use cluster::ClusterInfo;
 pub use machineset::{MachineSetReport, Status};

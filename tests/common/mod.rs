@@ -43,6 +43,33 @@ pub fn objects_under(dir: &Path) -> Vec<Value> {
     dump.objects.into_iter().map(|o| o.object).collect()
 }
 
+/// The objects with every spec 2.x stub Ignition user-data secret migrated to 3.1.0 (as
+/// `stub_ignition` would), for tests of the later steps: `machineset_bootimage` will
+/// not give a MachineSet a new boot image while its stub is 2.x.
+pub fn with_v3_stubs(objects: Vec<Value>) -> Vec<Value> {
+    use base64::Engine;
+    use ocp_bootimage::ignition::{convert_to_v3, decode_secret_user_data, Conversion};
+    objects
+        .into_iter()
+        .map(|mut o| {
+            if o["kind"] != "Secret" {
+                return o;
+            }
+            let Ok(bytes) = decode_secret_user_data(&o) else {
+                return o;
+            };
+            if let Ok(Conversion::Converted { bytes, .. }) =
+                convert_to_v3(&bytes, Default::default())
+            {
+                o["data"]["userData"] = base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into();
+            }
+            o
+        })
+        .collect()
+}
+
 /// Real API servers are shared: tests that use one run one at a time.
 fn real_lock() -> MutexGuard<'static, ()> {
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
