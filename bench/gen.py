@@ -9,8 +9,11 @@ Nodes, secrets, the coreos-bootimages ConfigMap, MCD pods and logs) plus one fil
 `machinesets.json` with N MachineSets: real fixture shapes (the dump's own AWS x86_64 and
 arm64 MachineSets and tests/fixtures/machinesets/{aws,aws-arm64,gcp,azure,vsphere}) taken
 round-robin by platform and renamed `bench-<platform>-<i>`. Also writes OUTDIR.names (one name a line).
+The dump's spec 2.2.0 worker stub is written migrated to 3.1.0 (as the procedure's step 2
+leaves it), so the check-mode update plans every swap instead of skipping MachineSets
+whose stub a new boot image could not read.
 """
-import copy, json, os, shutil, sys
+import base64, copy, json, os, shutil, sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,6 +75,22 @@ def renamed(ms, name):
     return ms
 
 
+def migrate_stub(path):
+    """Step 2 of the procedure on one stub secret file: version 3.1.0, append -> merge."""
+    with open(path) as f:
+        secret = yaml.safe_load(f)
+    ign = json.loads(base64.b64decode(secret["data"]["userData"]))
+    if not ign["ignition"]["version"].startswith("2."):
+        return
+    ign["ignition"]["version"] = "3.1.0"
+    cfg = ign["ignition"].get("config", {})
+    if "append" in cfg:
+        cfg["merge"] = cfg.pop("append")
+    secret["data"]["userData"] = base64.b64encode(json.dumps(ign, separators=(",", ":")).encode()).decode()
+    with open(path, "w") as f:
+        yaml.safe_dump(secret, f)
+
+
 def main():
     n, out = int(sys.argv[1]), sys.argv[2]
     if os.path.exists(out):
@@ -101,6 +120,7 @@ def main():
         ma["spec"]["scaleTargetRef"]["name"] = names[j % n]
         with open(p, "w") as f:
             json.dump(ma, f)
+    migrate_stub(os.path.join(out, "namespaces/openshift-machine-api/core/secrets/worker-user-data.yaml"))
     with open(out.rstrip("/") + ".names", "w") as f:
         f.write("\n".join(names) + "\n")
 

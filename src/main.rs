@@ -16,9 +16,10 @@ fn module_name(argv0: &str) -> String {
     base.split('.').next().unwrap_or(base).to_string()
 }
 
-fn emit(result: &ModuleResult) -> ExitCode {
-    println!("{}", result.to_json());
-    ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
+fn emit(result: ModuleResult) -> ExitCode {
+    let code = result.exit_code();
+    println!("{}", result.into_json());
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn ansible_main(name: &str, args: &[String]) -> ExitCode {
@@ -53,7 +54,7 @@ fn ansible_main(name: &str, args: &[String]) -> ExitCode {
             "internal error (a bug in ocp-bootimage, please report it): {what}"
         ))
     });
-    emit(&result)
+    emit(result)
 }
 
 fn main() -> ExitCode {

@@ -49,15 +49,18 @@ impl ModuleResult {
 
     /// The JSON object printed on stdout.
     pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        for (k, v) in &self.values {
-            out.insert(k.clone(), v.clone());
-        }
+        self.clone().into_json()
+    }
+
+    /// The JSON object printed on stdout, built from the result itself (no copy of the
+    /// module's values, which can be megabytes).
+    pub fn into_json(self) -> Value {
+        let mut out = self.values;
         out.insert("changed".into(), Value::Bool(self.changed));
         out.insert("failed".into(), Value::Bool(self.failed));
-        out.insert("msg".into(), Value::String(self.msg.clone()));
+        out.insert("msg".into(), Value::String(self.msg));
         if !self.warnings.is_empty() {
-            out.insert("warnings".into(), Value::from(self.warnings.clone()));
+            out.insert("warnings".into(), Value::from(self.warnings));
         }
         if !self.diff.is_empty() {
             let entries: Vec<Value> = self
@@ -72,9 +75,9 @@ impl ModuleResult {
             };
             out.insert("diff".into(), diff);
         }
-        if let Some(args) = &self.module_args {
+        if let Some(args) = self.module_args {
             let mut inv = Map::new();
-            inv.insert("module_args".into(), Value::Object(args.clone()));
+            inv.insert("module_args".into(), Value::Object(args));
             out.insert("invocation".into(), Value::Object(inv));
         }
         Value::Object(out)

@@ -236,7 +236,10 @@ fn run_audit(a: &AuditArgs) -> ExitCode {
     } else {
         Output::Json
     });
-    let mut value = result.to_json();
+    let failed = result.failed;
+    let msg = result.msg.clone();
+    let has_machinesets = result.values.contains_key("machinesets");
+    let mut value = result.into_json();
     if let Some(obj) = value.as_object_mut() {
         obj.remove("invocation");
     }
@@ -247,14 +250,14 @@ fn run_audit(a: &AuditArgs) -> ExitCode {
         ),
         Output::Yaml => out!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
         Output::Table => {
-            if result.failed && !result.values.contains_key("machinesets") {
-                eprintln!("error: {}", result.msg);
+            if failed && !has_machinesets {
+                eprintln!("error: {msg}");
             } else {
                 out!("{}", table::render(&value));
             }
         }
     }
-    if result.failed {
+    if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -292,11 +295,12 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
         }
     }
     let result = block_on_module(name, &raw);
+    let code = result.exit_code();
     outln!(
         "{}",
-        serde_json::to_string_pretty(&result.to_json()).unwrap_or_default()
+        serde_json::to_string_pretty(&result.into_json()).unwrap_or_default()
     );
-    ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {

@@ -629,6 +629,7 @@ refused unless `allow_managed`.
         };
         if ctx.meta.check_mode {
             let out = outcome(
+                ctx.meta.diff,
                 &changes,
                 None,
                 "MachineAutoscaler(s)",
@@ -659,6 +660,7 @@ refused unless `allow_managed`.
         let applied = applier.apply(changes.clone(), &replan).await;
         settle_reports(&mut reports, &autoscalers, &applied);
         let out = outcome(
+            ctx.meta.diff,
             &changes,
             Some(&applied),
             "MachineAutoscaler(s)",

@@ -103,8 +103,10 @@ pub fn managed_guard(
     }
 }
 
-/// Builds a module outcome from a plan (check mode) or an apply outcome.
+/// Builds a module outcome from a plan (check mode) or an apply outcome. The diff is
+/// only computed when `want_diff` (`_ansible_diff`): at 1,000 changes it costs megabytes.
 pub fn outcome<O>(
+    want_diff: bool,
     planned: &[ObjectChange],
     applied: Option<&ApplyOutcome>,
     what: &str,
@@ -147,7 +149,11 @@ pub fn outcome<O>(
             }
         }
     };
-    let diff: Vec<DiffEntry> = changes.iter().map(ObjectChange::diff).collect();
+    let diff: Vec<DiffEntry> = if want_diff {
+        changes.iter().map(ObjectChange::diff).collect()
+    } else {
+        Vec::new()
+    };
     ModuleOutcome {
         changed: !changes.is_empty(),
         failed,
@@ -158,10 +164,12 @@ pub fn outcome<O>(
     }
 }
 
+/// `name (summary), …` for `msg`: the first few, then how many more (every change is in
+/// the result and the diff, so `msg` stays one readable line at 1,000 changes).
 fn summaries(changes: &[ObjectChange]) -> String {
-    changes
+    let shown: Vec<String> = changes
         .iter()
         .map(|c| format!("{} ({})", c.name, c.summary))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    crate::plan::audit::name_list(shown.iter().map(String::as_str))
 }

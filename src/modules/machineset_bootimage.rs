@@ -20,7 +20,7 @@ use crate::kube::apply::Applier;
 use crate::kube::client::get;
 use crate::kube::snapshot::name_of;
 use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
-use crate::plan::audit::machineset_context;
+use crate::plan::audit::{machineset_context, skip_warnings};
 use crate::plan::cluster::{cluster_info, ocp_minor};
 use crate::plan::machineset::{assess, MachineSetContext, Status};
 use crate::plan::{ObjectChange, StreamSource};
@@ -345,7 +345,7 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             after_image
         ),
     };
-    Decision::Swap(Box::new(change), report)
+    Decision::Swap(Box::new(change.compact()), report)
 }
 
 fn images_option(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
@@ -472,9 +472,8 @@ as a real run; a second run changes nothing.
         )? {
             warnings.push(w);
         }
-        let mut objects = std::mem::take(&mut snapshot.machinesets);
         for name in &params.machinesets {
-            if !objects.iter().any(|o| name_of(o) == name) {
+            if !snapshot.machinesets.iter().any(|o| name_of(o) == name) {
                 warnings.push(format!(
                     "MachineSet {name} not found in namespace {}",
                     params.namespace
@@ -490,11 +489,10 @@ as a real run; a second run changes nothing.
             )
             .await?
             {
-                Some(cpms) => objects.push(cpms),
+                Some(cpms) => snapshot.machinesets.push(cpms),
                 None => warnings.push("no ControlPlaneMachineSet `cluster` to change".into()),
             }
         }
-        snapshot.machinesets = objects.clone();
         let streams = load_streams(
             params.stream_file.as_ref(),
             params.marketplace_file.as_ref(),
@@ -527,24 +525,25 @@ as a real run; a second run changes nothing.
         }
         let mut changes = Vec::new();
         let mut reports = Vec::new();
-        for obj in &objects {
+        for obj in &snapshot.machinesets {
             match plan_swap(obj, &msctx, &swap) {
                 Decision::Swap(c, r) => {
                     changes.push(*c);
                     reports.push(r);
                 }
                 Decision::Keep(r) => reports.push(r),
-                Decision::Skip(r) => {
-                    warnings.push(format!(
-                        "skipped {} {}: {}",
-                        r.kind,
-                        r.name,
-                        r.reason.as_deref().unwrap_or_default()
-                    ));
-                    reports.push(r);
-                }
+                Decision::Skip(r) => reports.push(r),
             }
         }
+        warnings.extend(skip_warnings(reports.iter().filter(|r| r.skipped).map(
+            |r| {
+                (
+                    r.kind.as_str(),
+                    r.name.as_str(),
+                    r.reason.as_deref().unwrap_or_default(),
+                )
+            },
+        )));
         let run_id = params.write.run_id();
         let store = params.write.store(Some(&conn), &params.namespace)?;
         let record = store.location.to_string();
@@ -554,7 +553,14 @@ as a real run; a second run changes nothing.
                 run_id,
                 record,
             };
-            return Ok(outcome(&changes, None, "MachineSet(s)", out, warnings));
+            return Ok(outcome(
+                ctx.meta.diff,
+                &changes,
+                None,
+                "MachineSet(s)",
+                out,
+                warnings,
+            ));
         }
         let applier = Applier {
             conn: &conn,
@@ -584,6 +590,7 @@ as a real run; a second run changes nothing.
             record,
         };
         Ok(outcome(
+            ctx.meta.diff,
             &changes,
             Some(&applied),
             "MachineSet(s)",

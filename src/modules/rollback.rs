@@ -287,6 +287,7 @@ entries are never deleted, so a second rollback changes nothing.
         };
         let Some(run) = run_id else {
             return Ok(outcome(
+                ctx.meta.diff,
                 &[],
                 None,
                 "object(s)",
@@ -377,7 +378,7 @@ entries are never deleted, so a second rollback changes nothing.
             ));
         }
         let (conn, false) = (conn, check_mode) else {
-            let mut o = outcome(&changes, None, "object(s)", out, warnings);
+            let mut o = outcome(ctx.meta.diff, &changes, None, "object(s)", out, warnings);
             o.changed |= files_changed;
             return Ok(o);
         };
@@ -434,7 +435,14 @@ entries are never deleted, so a second rollback changes nothing.
             &mut warnings,
         )
         .await;
-        let mut o = outcome(&changes, Some(&applied), "object(s)", out, warnings);
+        let mut o = outcome(
+            ctx.meta.diff,
+            &changes,
+            Some(&applied),
+            "object(s)",
+            out,
+            warnings,
+        );
         if files_changed {
             o.changed = true;
             if changes.is_empty() {

@@ -433,6 +433,7 @@ digests and lengths, never the stub.
         let record = store.location.to_string();
         if ctx.meta.check_mode {
             return Ok(outcome(
+                ctx.meta.diff,
                 &changes,
                 None,
                 "object(s)",
@@ -493,6 +494,7 @@ digests and lengths, never the stub.
         };
         let applied = applier.apply(changes.clone(), &replan).await;
         Ok(outcome(
+            ctx.meta.diff,
             &changes,
             Some(&applied),
             "object(s)",

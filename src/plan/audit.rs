@@ -511,6 +511,51 @@ pub fn machineset_context<'a>(
     }
 }
 
+/// How many names a grouped message lists before "… and n more".
+pub const NAMES_SHOWN: usize = 10;
+
+/// `a, b, c` — at most [`NAMES_SHOWN`] names, then `… and n more`.
+pub fn name_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut out = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_SHOWN {
+        out.push_str(&format!(", … and {} more", names.len() - NAMES_SHOWN));
+    }
+    out
+}
+
+/// One warning per skip reason (in first-seen order) rather than one per object: 1,000
+/// MachineSets skipped for the same reason make one line, not 1,000.
+/// Items: (kind, name, reason).
+pub fn skip_warnings<'a>(skips: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> Vec<String> {
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for (kind, name, reason) in skips {
+        match groups
+            .iter_mut()
+            .find(|(k, r, _)| *k == kind && *r == reason)
+        {
+            Some((_, _, names)) => names.push(name),
+            None => groups.push((kind, reason, vec![name])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(kind, reason, names)| match names.as_slice() {
+            [one] => format!("skipped {kind} {one}: {reason}"),
+            _ => format!(
+                "skipped {} {kind}s ({}): {reason}",
+                names.len(),
+                name_list(names.iter().copied())
+            ),
+        })
+        .collect()
+}
+
 /// Runs the audit.
 pub fn audit(input: &AuditInput) -> AuditReport {
     let snap = input.snapshot;
@@ -540,14 +585,19 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         ),
         None => ObservedBuildsReport::default(),
     };
+    warnings.extend(skip_warnings(
+        machinesets
+            .iter()
+            .filter(|m| m.status == Status::Skipped)
+            .map(|m| {
+                (
+                    "MachineSet",
+                    m.name.as_str(),
+                    m.reason.as_deref().unwrap_or_default(),
+                )
+            }),
+    ));
     for m in &machinesets {
-        if m.status == Status::Skipped {
-            warnings.push(format!(
-                "skipped MachineSet {}: {}",
-                m.name,
-                m.reason.as_deref().unwrap_or_default()
-            ));
-        }
         if m.mco_managed && m.status != Status::Skipped {
             warnings.push(format!(
                 "MachineSet {} is managed by the Machine Config Operator (managedBootImages); changing its image here would fight MCO",

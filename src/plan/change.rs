@@ -198,6 +198,40 @@ impl ObjectChange {
         out
     }
 
+    /// The same change with `before` and `after` cut down to the subtrees that differ,
+    /// plus the `resourceVersion` read: the same patch, record fields and diff, in a
+    /// fraction of the memory (a run may plan a change for each of 1,000 MachineSets).
+    /// Creates and deletes are kept whole.
+    pub fn compact(self) -> ObjectChange {
+        let Some(before) = &self.before else {
+            return self;
+        };
+        if self.is_delete() {
+            return self;
+        }
+        let (mut b, mut a) = differing(before, &self.after);
+        if let (Some(rv), Some(bo), Some(ao)) = (
+            before.pointer("/metadata/resourceVersion"),
+            b.as_object_mut(),
+            a.as_object_mut(),
+        ) {
+            let meta = bo
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(m) = meta.as_object_mut() {
+                m.insert("resourceVersion".into(), rv.clone());
+            }
+            // Both sides keep `metadata`, so its absence is not read as a removal.
+            ao.entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        ObjectChange {
+            before: Some(b),
+            after: a,
+            ..self
+        }
+    }
+
     /// `kind namespace/name` for messages.
     pub fn describe(&self) -> String {
         match &self.namespace {
@@ -246,6 +280,36 @@ impl ObjectChange {
             before: mask(before),
             after: mask(after),
         }
+    }
+}
+
+/// The parts of two objects that differ: keys equal on both sides are left out, objects
+/// are compared key by key, anything else (arrays included) is kept whole.
+fn differing(before: &Value, after: &Value) -> (Value, Value) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let (mut bo, mut ao) = (Map::new(), Map::new());
+            for (k, bv) in b {
+                match a.get(k) {
+                    Some(av) if av == bv => {}
+                    Some(av) => {
+                        let (bs, as_) = differing(bv, av);
+                        bo.insert(k.clone(), bs);
+                        ao.insert(k.clone(), as_);
+                    }
+                    None => {
+                        bo.insert(k.clone(), bv.clone());
+                    }
+                }
+            }
+            for (k, av) in a {
+                if !b.contains_key(k) {
+                    ao.insert(k.clone(), av.clone());
+                }
+            }
+            (Value::Object(bo), Value::Object(ao))
+        }
+        _ => (before.clone(), after.clone()),
     }
 }
 
@@ -330,6 +394,49 @@ mod tests {
                "metadata": {"name": "w", "namespace": "ns", "resourceVersion": rv, "generation": 3},
                "spec": {"template": {"spec": {"providerSpec": {"value": {"ami": {"id": ami}}}}}},
                "status": {"replicas": 1}})
+    }
+
+    #[test]
+    fn a_compact_change_patches_records_and_diffs_the_same() {
+        let cases = [
+            (ms("ami-a", "7"), ms("ami-b", "7")),
+            (ms("ami-a", "7"), {
+                let mut m = ms("ami-a", "7");
+                m["metadata"]["annotations"] = json!({"x": "1"});
+                m["spec"]["template"]["spec"]["providerSpec"]["value"]["extra"] = json!([1, 2]);
+                m
+            }),
+            (
+                json!({"metadata": {"name": "s", "resourceVersion": "3"}, "data": {"a": "eA==", "b": "eQ=="}, "type": "Opaque"}),
+                json!({"metadata": {"name": "s", "resourceVersion": "3"}, "data": {"a": "eg=="}, "type": "Opaque"}),
+            ),
+            (
+                json!({"metadata": {"name": "d"}, "spec": {"disks": [{"image": "a", "size": 1}]}}),
+                json!({"metadata": {"name": "d"}, "spec": {"disks": [{"image": "b", "size": 1}]}}),
+            ),
+            (ms("ami-a", "7"), ms("ami-a", "7")),
+        ];
+        for (before, after) in cases {
+            let kind = if before.get("data").is_some() {
+                crate::kube::resources::SECRET
+            } else {
+                crate::kube::resources::MACHINE_SET
+            };
+            let full = ObjectChange {
+                kind,
+                namespace: Some("ns".into()),
+                name: "x".into(),
+                before: Some(before.clone()),
+                after: after.clone(),
+                summary: String::new(),
+            };
+            let small = full.clone().compact();
+            assert_eq!(small.patch(), full.patch(), "{before} -> {after}");
+            assert_eq!(small.fields(), full.fields());
+            assert_eq!(small.diff(), full.diff());
+            assert_eq!(small.is_noop(), full.is_noop());
+            assert!(small.after.to_string().len() <= full.after.to_string().len());
+        }
     }
 
     #[test]
