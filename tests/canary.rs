@@ -221,3 +221,38 @@ fn paused_autoscaling_is_widened_and_restored_unpaused_is_refused() {
     assert_eq!(ma["spec"]["minReplicas"], 0);
     assert_eq!(ma["spec"]["maxReplicas"], 5);
 }
+
+/// Without `patch` on machines the scale-back could not mark the canary Machine, and the
+/// MachineSet's deletePolicy might remove a working node instead: the canary asks the
+/// authorizer first (SelfSubjectAccessReview) and refuses before changing anything, in
+/// check mode too, naming the permission.
+#[test]
+fn without_patch_on_machines_the_canary_refuses_before_scaling() {
+    let Some(c) = cluster(OLD_BUILD, true) else {
+        return;
+    };
+    c.server().unwrap().deny("patch", "machines");
+    let before = machines(&c, MS);
+    for check in [true, false] {
+        c.clear_requests();
+        let r = canary(&c, json!({"_ansible_check_mode": check}));
+        assert_eq!(r["failed"], true, "{r}");
+        assert_eq!(
+            r["msg"],
+            "forbidden: cannot patch machines.machine.openshift.io in namespace openshift-machine-api; \
+             grant the `patch` verb on `machines.machine.openshift.io` (the canary marks its Machine so \
+             that the scale-back removes exactly it). Nothing was changed"
+        );
+        assert!(c.writes().unwrap().is_empty(), "{:?}", c.writes());
+        let reviews = c
+            .requests()
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.path.ends_with("/selfsubjectaccessreviews"))
+            .count();
+        assert_eq!(reviews, 1);
+        assert_eq!(replicas(&c, MS), 2);
+        assert_eq!(machines(&c, MS), before);
+        assert_eq!(r["_record"], Value::Null, "no record written");
+    }
+}

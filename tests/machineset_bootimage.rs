@@ -401,47 +401,12 @@ fn a_stream_newer_than_the_cluster_is_refused() {
 
 /// A ControlPlaneMachineSet built for the test around build01's real AWS provider spec
 /// (the Insights sample CPMS has its template masked).
-fn cpms(strategy: &str) -> Value {
-    let b01 = common::objects_in(&common::fixture(
-        "machinesets/aws/openshift-release-build01-9hdwj-worker-us-east-1a.yaml",
-    ))
-    .remove(0);
-    let mut c: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::fixture(
-            "machines/aws/insights-sample-controlplanemachineset-cluster.json",
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    c["spec"]["strategy"]["type"] = json!(strategy);
-    c["spec"]["template"] = json!({
-        "machineType": "machines_v1beta1_machine_openshift_io",
-        "machines_v1beta1_machine_openshift_io": {
-            "metadata": {"labels": {"machine.openshift.io/cluster-api-machine-role": "master"}},
-            "spec": b01["spec"]["template"]["spec"].clone()
-        }
-    });
-    if let Some(m) = c["metadata"].as_object_mut() {
-        for k in [
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-            "managedFields",
-        ] {
-            m.remove(k);
-        }
-    }
-    c.as_object_mut().unwrap().remove("status");
-    c
-}
-
 #[test]
 fn control_plane_only_on_request_and_only_under_on_delete() {
     for (strategy, expect_change) in [("RollingUpdate", false), ("OnDelete", true)] {
         let mut c = TestCluster::start();
         let mut objects = dump_objects();
-        objects.push(cpms(strategy));
+        objects.push(common::cpms(strategy));
         c.load(&objects);
         let kc = c.kubeconfig();
         let dir = tempfile::tempdir().unwrap();

@@ -12,8 +12,14 @@
 //!    naming the missing verb and resource, and nothing is left half-done: before the
 //!    first write the cluster equals the start; after it, the rollback record holds what was
 //!    written (an admin rollback of the run restores the start exactly).
-//!    Rules the default sequence never exercises (control-plane MachineSet, canary) are
-//!    listed with their reason.
+//!    The sequence covers every rule: `machineset_bootimage` runs with
+//!    `include_control_plane` (a ControlPlaneMachineSet under OnDelete is loaded), and the
+//!    canary runs in check mode, where it asks the authorizer for `patch` on machines.
+//! 3. The canary for real as the update account, with a stand-in machine controller (the
+//!    test creates the Machine when the MachineSet grows and deletes the one marked
+//!    `delete-machine` when it shrinks): it scales up, marks its Machine, times out waiting
+//!    for a node (a bare API server has no kubelet) and scales back — every write it makes
+//!    is allowed by the shipped role.
 
 mod common;
 
@@ -29,24 +35,12 @@ const SA_UPDATE: &str = "system:serviceaccount:openshift-machine-api:ocp-bootima
 const SA_AUDIT: &str = "system:serviceaccount:openshift-machine-api:ocp-bootimage-audit";
 const RECORD: &str = "ocp-bootimage-rollback";
 
-/// Rules no step of the default sequence needs, with why (checked: removing them changes nothing).
-const NOT_EXERCISED: &[(&str, &str, &str)] = &[
-    (
-        "ocp-bootimage-audit",
-        "controlplanemachinesets",
-        "only with include_control_plane: true",
-    ),
-    (
-        "ocp-bootimage-update",
-        "controlplanemachinesets",
-        "only with include_control_plane: true",
-    ),
-    (
-        "ocp-bootimage-update",
-        "machines",
-        "only bootimage_canary (needs a machine controller)",
-    ),
-];
+/// Rules no step of the sequence needs, with why (checked: removing them changes
+/// nothing). None: every rule is exercised.
+const NOT_EXERCISED: &[(&str, &str, &str)] = &[];
+
+/// The MachineSet the canary scales (2 replicas, no MachineAutoscaler).
+const CANARY_MS: &str = "build09-kcxpl-worker-us-east-1a";
 
 fn admin(kubeconfig: &Path) -> (tokio::runtime::Runtime, kube::Client) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -238,6 +232,103 @@ impl Drop for Rbac<'_> {
     }
 }
 
+/// Runs `bootimage_canary` for real as the update account while a thread plays the
+/// machine controller for [`CANARY_MS`]; asserts the scale-up, the `delete-machine` mark
+/// on the canary Machine and the scale-back all went through.
+fn canary_with_a_stand_in_machine_controller(kc: &Path) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let kc_owned = kc.to_path_buf();
+    let stop_flag = stop.clone();
+    // (created Machine, whether it carried the mark when deleted)
+    let controller = std::thread::spawn(move || -> Vec<(String, bool)> {
+        let (rt, client) = admin(&kc_owned);
+        let ms_ar = ApiResource {
+            group: "machine.openshift.io".into(),
+            version: "v1beta1".into(),
+            api_version: "machine.openshift.io/v1beta1".into(),
+            kind: "MachineSet".into(),
+            plural: "machinesets".into(),
+        };
+        let m_ar = ApiResource {
+            kind: "Machine".into(),
+            plural: "machines".into(),
+            ..ms_ar.clone()
+        };
+        let sets: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ms_ar);
+        let machines: Api<DynamicObject> = Api::namespaced_with(client, NS, &m_ar);
+        let label = format!("machine.openshift.io/cluster-api-machineset={CANARY_MS}");
+        let mut seen = Vec::new();
+        while !stop_flag.load(Ordering::SeqCst) {
+            let ms = rt.block_on(sets.get(CANARY_MS)).unwrap();
+            let want = ms.data["spec"]["replicas"].as_i64().unwrap_or(0);
+            let lp = kube::api::ListParams::default().labels(&label);
+            let have = rt.block_on(machines.list(&lp)).unwrap().items;
+            if (have.len() as i64) < want {
+                let name = format!("{CANARY_MS}-canary-{}", seen.len());
+                let m: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": "machine.openshift.io/v1beta1", "kind": "Machine",
+                    "metadata": {"name": name, "namespace": NS,
+                                 "labels": {"machine.openshift.io/cluster-api-machineset": CANARY_MS}},
+                    "spec": {}
+                }))
+                .unwrap();
+                rt.block_on(machines.create(&PostParams::default(), &m))
+                    .unwrap();
+                seen.push((name, false));
+            } else if (have.len() as i64) > want {
+                let marked = have.iter().find(|m| {
+                    m.metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key("machine.openshift.io/delete-machine"))
+                });
+                let victim = marked.or_else(|| have.last()).unwrap();
+                let name = victim.metadata.name.clone().unwrap();
+                rt.block_on(machines.delete(&name, &DeleteParams::default()))
+                    .unwrap();
+                if let Some(s) = seen.iter_mut().find(|(n, _)| *n == name) {
+                    s.1 = marked.is_some();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        seen
+    });
+    let r = run_module(
+        "bootimage_canary",
+        &as_sa(
+            SA_UPDATE,
+            kc,
+            json!({"machineset": CANARY_MS, "run_id": "rbac-canary", "timeout": 3, "poll_interval": 1}),
+        ),
+    );
+    // Let the stand-in controller remove the canary after the scale-back.
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let seen = controller.join().unwrap();
+    let msg = r.json["msg"].as_str().unwrap_or_default();
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    assert!(
+        msg.contains("timed out after 3s waiting for a node for Machine"),
+        "the canary should time out waiting for a node (no kubelet here): {}",
+        r.stdout
+    );
+    assert_eq!(r.json["restored"], true, "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("could not mark") && !r.stdout.contains("forbidden"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        seen,
+        vec![(format!("{CANARY_MS}-canary-0"), true)],
+        "one canary Machine, marked delete-machine before the scale-back removed it"
+    );
+    eprintln!("canary as the update account: scaled up, marked its Machine, timed out (no kubelet), scaled back");
+}
+
 fn groups() -> Value {
     json!([
         "system:serviceaccounts",
@@ -267,7 +358,16 @@ fn sequence(run_id: &str) -> Vec<(&'static str, Value, &'static str)> {
             SA_UPDATE,
         ),
         ("stub_ignition", json!({"run_id": run_id}), SA_UPDATE),
-        ("machineset_bootimage", json!({"run_id": run_id}), SA_UPDATE),
+        (
+            "machineset_bootimage",
+            json!({"run_id": run_id, "include_control_plane": true}),
+            SA_UPDATE,
+        ),
+        (
+            "bootimage_canary",
+            json!({"run_id": run_id, "machineset": CANARY_MS, "_ansible_check_mode": true}),
+            SA_UPDATE,
+        ),
         (
             "autoscaling",
             json!({"state": "resumed", "run_id": run_id}),
@@ -288,7 +388,8 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
     };
     let t0 = Instant::now();
     let mut c = TestCluster::start();
-    let objects = objects_under(&root().join("examples/cluster-dump"));
+    let mut objects = objects_under(&root().join("examples/cluster-dump"));
+    objects.push(common::cpms("OnDelete"));
     c.load(&objects);
     let start = c.read_back(&objects);
     let (rt, client) = admin(&kc);
@@ -344,9 +445,28 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
         if module != "bootimage_info" && module != "rollback" {
             assert_eq!(r.json["changed"], true, "{module}: {}", r.stdout);
         }
+        if module == "machineset_bootimage" {
+            let cp = r.json["machinesets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["kind"] == "ControlPlaneMachineSet")
+                .cloned();
+            assert_eq!(
+                cp.as_ref().map(|m| m["changed"].clone()),
+                Some(json!(true)),
+                "the ControlPlaneMachineSet was not swapped: {}",
+                r.stdout
+            );
+        }
     }
     assert_cluster_equals(&c, &start);
     eprintln!("shipped roles: audit and full update sequence OK as the ServiceAccounts");
+
+    // 3. The canary's real writes as the update account.
+    canary_with_a_stand_in_machine_controller(&kc);
+    assert_cluster_equals(&c, &start);
+    rbac.delete_record();
 
     // 2. Each rule removed in turn.
     let roles: Vec<Value> = rbac

@@ -6,6 +6,7 @@
 //! MachineSet to the machine-config-daemon log of its youngest node. Must not
 //! make decisions about boot images.
 
+pub mod access;
 pub mod apply;
 pub mod client;
 pub mod connection;

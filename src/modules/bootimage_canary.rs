@@ -25,8 +25,9 @@ use serde_json::{json, Value};
 use super::bootimage_info::{audit_input, load_streams, selection_and_options};
 use super::common::{managed_guard, WriteParams};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::kube::access::{can_i, missing};
 use crate::kube::apply::Applier;
-use crate::kube::client::{api, get, list};
+use crate::kube::client::{api, explain, get, list};
 use crate::kube::nodes::{read_mcd_log, PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
 use crate::kube::snapshot::name_of;
 use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
@@ -419,6 +420,19 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             )
             .into());
         }
+        // The scale-back marks the canary Machine so exactly it is removed; without that
+        // permission the MachineSet's deletePolicy (Random by default) could remove a
+        // working node instead. Refuse before anything changes (in check mode too).
+        if can_i(&conn, "patch", resources::MACHINE, Some(&params.namespace)).await? == Some(false)
+        {
+            return Err(anyhow::anyhow!(missing(
+                "patch",
+                resources::MACHINE,
+                Some(&params.namespace),
+                "the canary marks its Machine so that the scale-back removes exactly it"
+            ))
+            .into());
+        }
         let mut up = vec![ObjectChange {
             kind: resources::MACHINE_SET,
             namespace: Some(params.namespace.clone()),
@@ -521,7 +535,15 @@ autoscaling first. Check mode reports what it would do and changes nothing.
                 .await
             {
                 warnings.push(format!(
-                    "could not mark canary Machine {machine} for deletion: {e}"
+                    "could not mark canary Machine {machine} for deletion ({}): the scale-back \
+                     removes a Machine chosen by the MachineSet's deletePolicy",
+                    explain(
+                        &e,
+                        &conn,
+                        "patch",
+                        resources::MACHINE,
+                        Some(&params.namespace)
+                    )
                 ));
             }
         }

@@ -70,6 +70,43 @@ pub fn with_v3_stubs(objects: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
+/// The ControlPlaneMachineSet `cluster` (the Insights fixture) with build01's AWS
+/// provider spec (an outdated AMI) and the given update strategy.
+pub fn cpms(strategy: &str) -> Value {
+    let b01 = objects_in(&fixture(
+        "machinesets/aws/openshift-release-build01-9hdwj-worker-us-east-1a.yaml",
+    ))
+    .remove(0);
+    let mut c: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(
+            "machines/aws/insights-sample-controlplanemachineset-cluster.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    c["spec"]["strategy"]["type"] = serde_json::json!(strategy);
+    c["spec"]["template"] = serde_json::json!({
+        "machineType": "machines_v1beta1_machine_openshift_io",
+        "machines_v1beta1_machine_openshift_io": {
+            "metadata": {"labels": {"machine.openshift.io/cluster-api-machine-role": "master"}},
+            "spec": b01["spec"]["template"]["spec"].clone()
+        }
+    });
+    if let Some(m) = c["metadata"].as_object_mut() {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            m.remove(k);
+        }
+    }
+    c.as_object_mut().unwrap().remove("status");
+    c
+}
+
 /// Real API servers are shared: tests that use one run one at a time.
 fn real_lock() -> MutexGuard<'static, ()> {
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();

@@ -72,8 +72,11 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     /// Whether the method may change state (POST, PUT, PATCH, DELETE).
+    /// A request that changes stored state: POST/PUT/PATCH/DELETE, except access reviews
+    /// (a POST that only asks the authorizer a question and stores nothing).
     pub fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+            && !self.path.ends_with("accessreviews")
     }
 }
 

@@ -70,6 +70,9 @@ enum Route {
     Group(String),
     Resources(String, String),
     Resource(ResourcePath),
+    /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: answered from the
+    /// [`crate::TestApiServer::deny`] rules, as a real authorizer would from RBAC.
+    SelfAccessReview,
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> String {
@@ -246,6 +249,9 @@ fn parse_route(path: &str) -> Result<Route, ApiError> {
         ["api", "v1"] => Ok(Route::Resources(String::new(), "v1".into())),
         ["apis", g] => Ok(Route::Group((*g).to_string())),
         ["apis", g, v] => Ok(Route::Resources((*g).to_string(), (*v).to_string())),
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] => {
+            Ok(Route::SelfAccessReview)
+        }
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis", g, v, rest @ ..] => resource_route(g, v, rest),
         _ => Err(ApiError::unknown_resource()),
@@ -304,7 +310,40 @@ fn dispatch(shared: &Arc<Shared>, path: &str, req: &Req) -> Result<Reply, ApiErr
         }
         Route::Resources(g, v) => get_only(discovery::resource_list(&g, &v)),
         Route::Resource(rp) => resource(shared, &rp, req),
+        Route::SelfAccessReview if req.method == Method::POST => access_review(shared, req),
+        Route::SelfAccessReview => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// Whether a [`crate::TestApiServer::deny`] rule forbids `verb` on `resource`
+/// (`plural` or `plural/subresource`).
+fn is_denied(shared: &Shared, verb: &str, resource: &str) -> bool {
+    lock(&shared.denies)
+        .iter()
+        .any(|(v, r)| (v == "*" || v == verb) && (r == "*" || r == resource))
+}
+
+/// A SelfSubjectAccessReview: the review back with `status.allowed`.
+fn access_review(shared: &Arc<Shared>, req: &Req) -> Result<Reply, ApiError> {
+    let mut review = parse_body(req)?;
+    let attrs = review.pointer("/spec/resourceAttributes").cloned();
+    let attr = |k: &str| {
+        attrs
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (verb, plural, sub) = (attr("verb"), attr("resource"), attr("subresource"));
+    let resource = if sub.is_empty() {
+        plural
+    } else {
+        format!("{plural}/{sub}")
+    };
+    let allowed = !is_denied(shared, &verb, &resource);
+    review["status"] = serde_json::json!({"allowed": allowed});
+    Ok(Reply::Json(201, review))
 }
 
 /// The RBAC verb of a request on a resource, or 405.
@@ -338,10 +377,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
             Some(sub) => format!("{}/{}", kind.plural, sub),
             None => kind.plural.to_string(),
         };
-        let denied = lock(&shared.denies)
-            .iter()
-            .any(|(v, r)| (v == "*" || v == verb) && (r == "*" || *r == resource));
-        if denied {
+        if is_denied(shared, verb, &resource) {
             let user = lock(&shared.user).clone();
             return Err(ApiError::forbidden(
                 kind,
