@@ -38,6 +38,8 @@ def commands(tool, job, kc):
     pb = [os.path.join(VENV, "bin/ansible-playbook"), os.path.join(ROOT, "bench/k8s-core.yml"), "-e", f"kubeconfig={kc}"]
     return {
         ("ours", "audit"): [BIN, "audit", "--kubeconfig", kc, "-o", "json"],
+        # The boot images alone (gather_subset: min): no stubs, certificate or autoscalers.
+        ("ours", "audit_min"): [BIN, "audit", "--gather", "min", "--kubeconfig", kc, "-o", "json"],
         ("ours", "update"): [BIN, "machineset_bootimage", "--check", "--args", json.dumps({"kubeconfig": kc})],
         ("k8s_core", "audit"): pb + ["-e", "mode=audit"],
         ("k8s_core", "update"): pb + ["-e", "mode=update", "--check"],
@@ -95,7 +97,7 @@ def bench_n(n):
     rows = []
     try:
         for tool in ("ours", "kubectl_jq", "k8s_core"):
-            for job in ("audit", "update"):
+            for job in ("audit", "audit_min", "update"):
                 cmd = commands(tool, job, kc)
                 if cmd is None:
                     continue
@@ -174,6 +176,7 @@ def ansible_overhead():
 def svg(rows, path):
     import math
     series = {("ours", "audit"): ("#1f77b4", "ocp-bootimage audit"),
+              ("ours", "audit_min"): ("#9467bd", "ocp-bootimage audit --gather min"),
               ("ours", "update"): ("#1f77b4", "ocp-bootimage update --check"),
               ("kubectl_jq", "audit"): ("#2ca02c", "kubectl + jq audit"),
               ("k8s_core", "audit"): ("#d62728", "kubernetes.core audit"),
@@ -201,7 +204,7 @@ def svg(rows, path):
         pts = sorted((r["n"], r["median_s"]) for r in rows if r["tool"] == tool and r["job"] == job)
         if not pts:
             continue
-        dash = ' stroke-dasharray="6,4"' if job == "update" else ""
+        dash = {"update": ' stroke-dasharray="6,4"', "audit_min": ' stroke-dasharray="2,3"'}.get(job, "")
         o.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="' +
                  " ".join(f"{X(n):.1f},{Y(s):.1f}" for n, s in pts) + '"/>')
         for n, s in pts:
@@ -222,9 +225,12 @@ def table(rows, overhead):
     lines += ["", "| N | job | kubernetes.core ÷ ours | kubectl+jq ÷ ours |", "|---:|---|---:|---:|"]
     get = {(r["n"], r["tool"], r["job"]): r["median_s"] for r in rows}
     for n in sorted({r["n"] for r in rows}):
-        for job in ("audit", "update"):
+        for job in ("audit", "audit_min", "update"):
             o = get.get((n, "ours", job))
-            k = get.get((n, "k8s_core", job)); j = get.get((n, "kubectl_jq", job))
+            other = "audit" if job == "audit_min" else job
+            k = get.get((n, "k8s_core", other)); j = get.get((n, "kubectl_jq", other))
+            if o is None or k is None:
+                continue
             lines.append(f"| {n} | {job} | {k/o:.0f}× |" + (f" {j/o:.0f}× |" if j else " – |"))
     if overhead:
         lines += ["", f"Ansible per-task overhead ({overhead['ansible_core']}): 20 × ping {overhead['ping']['median_s']:.2f} s, "
