@@ -136,7 +136,7 @@ pub async fn list(
             .list(lp)
             .map_err(kube::Error::BuildRequest)?;
         req.extensions_mut().insert("list");
-        conn.client.request::<ValueList>(req).await
+        request_streamed::<ValueList>(conn, req).await
     })
     .await;
     list_items(
@@ -152,6 +152,34 @@ pub async fn list(
         ns,
         Ok,
     )
+}
+
+/// Sends `req` and parses the answer as JSON while reading it from the received chunks,
+/// each chunk dropped once parsed: a large LIST never exists as one text next to its
+/// parsed values (kube's `Client::request` copies the whole body into a `String` first).
+/// Errors are kube's: an HTTP error status becomes `Error::Api` with the server's `Status`.
+async fn request_streamed<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    req: http::Request<Vec<u8>>,
+) -> Result<T, kube::Error> {
+    use bytes::Buf;
+    use http_body_util::BodyExt;
+    let res = conn.client.send(req.map(kube::client::Body::from)).await?;
+    let code = res.status();
+    let body = res.into_body().collect().await?;
+    if code.is_client_error() || code.is_server_error() {
+        let bytes = body.to_bytes();
+        let status = serde_json::from_slice::<kube::core::Status>(&bytes).unwrap_or_else(|_| {
+            kube::core::Status::failure(
+                String::from_utf8_lossy(&bytes).trim(),
+                "Failed to parse error data",
+            )
+            .with_code(code.as_u16())
+        });
+        return Err(kube::Error::Api(status.boxed()));
+    }
+    let reader = std::io::BufReader::with_capacity(64 * 1024, body.aggregate().reader());
+    serde_json::from_reader(reader).map_err(kube::Error::SerdeError)
 }
 
 /// A LIST answer as plain JSON items (`items: null`, as servers send for an empty list,
