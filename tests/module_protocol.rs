@@ -307,4 +307,25 @@ fn cli_help_version_and_module_subcommand() {
             "{fmt}: {text}"
         );
     }
+    // The table says which parts `--gather` left out instead of showing them empty.
+    let out = std::process::Command::new(common::binary())
+        .args([
+            "audit",
+            "--from-dir",
+            &dump(),
+            "--gather",
+            "min,autoscaling",
+            "-o",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("User-data secrets: not checked (left out by gather_subset)")
+            && text.contains("MCS certificate: not checked (left out by gather_subset)")
+            && text.contains("Autoscaling: ClusterAutoscaler present · 3 MachineAutoscaler(s)")
+            && text.contains("not checked: stubs, certificate"),
+        "{text}"
+    );
 }

@@ -132,6 +132,13 @@ pub fn render(result: &Value) -> String {
     if observed {
         out.push_str(&observed_notes(result));
     }
+    // Parts left out by gather_subset are said to be unchecked, not shown empty.
+    let gathered = |part: &str| {
+        result
+            .get("gathered")
+            .and_then(Value::as_array)
+            .is_none_or(|g| g.iter().any(|x| x == part))
+    };
     let mut t = table(&[
         "User-data secret",
         "Present",
@@ -172,7 +179,11 @@ pub fn render(result: &Value) -> String {
                 .to_string(),
         ]);
     }
-    out.push_str(&format!("{t}\n\n"));
+    if gathered("stubs") {
+        out.push_str(&format!("{t}\n\n"));
+    } else {
+        out.push_str("User-data secrets: not checked (left out by gather_subset)\n");
+    }
     let mcs = result
         .get("mcs_certificate")
         .cloned()
@@ -207,17 +218,21 @@ pub fn render(result: &Value) -> String {
         None => out.push_str(&format!("MCS certificate: {}\n", s(&mcs, "error"))),
     }
     let asr = result.get("autoscaling").cloned().unwrap_or(Value::Null);
-    out.push_str(&format!(
-        "Autoscaling: ClusterAutoscaler {} · {} MachineAutoscaler(s)\n\n",
-        if asr.get("cluster_autoscaler").and_then(Value::as_bool) == Some(true) {
-            "present"
-        } else {
-            "absent"
-        },
-        asr.get("machine_autoscalers")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len)
-    ));
+    if !gathered("autoscaling") {
+        out.push_str("Autoscaling: not checked (left out by gather_subset)\n\n");
+    } else {
+        out.push_str(&format!(
+            "Autoscaling: ClusterAutoscaler {} · {} MachineAutoscaler(s)\n\n",
+            if asr.get("cluster_autoscaler").and_then(Value::as_bool) == Some(true) {
+                "present"
+            } else {
+                "absent"
+            },
+            asr.get("machine_autoscalers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        ));
+    }
     for w in result
         .get("warnings")
         .and_then(Value::as_array)
