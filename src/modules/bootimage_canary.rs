@@ -308,7 +308,10 @@ Node to be Ready and for its machine-config-daemon to log the `CoreOS aleph vers
 compares the booted build with `expected_build`, and scales back to the original replicas —
 also on a mismatch, a timeout or an API error mid-way. The canary Machine is annotated
 `machine.openshift.io/delete-machine` first, so the scale-down removes exactly it whatever
-the MachineSet's `deletePolicy`; its name is returned.
+the MachineSet's `deletePolicy`; its name is returned. Before anything changes (and in
+check mode) it asks the API server (a SelfSubjectAccessReview) whether it may `patch`
+machines, and refuses with the permission named if not: without the mark the scale-down
+could remove a working node.
 
 Paused autoscaling (`autoscaling state=paused`) is honoured: a pinned MachineAutoscaler is
 widened by one for the canary and pinned back afterwards. A MachineAutoscaler that is not
