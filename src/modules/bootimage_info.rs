@@ -220,11 +220,7 @@ pub(crate) fn audit_input<'a>(
 
 /// Observes the cluster or the dump: only what the gathered parts need.
 async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Result<Snapshot> {
-    let parts: BTreeSet<Part> = Part::ALL
-        .into_iter()
-        .filter(|p| !options.not_gathered.contains(p))
-        .collect();
-    let reads = reads_for(&parts, params.stream_file.is_some());
+    let reads = reads_for(&options.gathered(), params.stream_file.is_some());
     match &params.dump_dir {
         Some(dir) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
@@ -454,7 +450,7 @@ mod tests {
     #[test]
     fn each_part_reads_only_what_it_needs() {
         use crate::plan::audit::reads_for;
-        let set = |p: &[Part]| p.iter().copied().collect::<BTreeSet<_>>();
+        let set = |p: &[Part]| p.to_vec();
         assert_eq!(reads_for(&set(&[]), false).requests(), 5);
         assert_eq!(reads_for(&set(&[]), true).requests(), 4);
         assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 6);

@@ -59,12 +59,22 @@ impl Part {
 
 /// The snapshot reads the audit of these parts needs: the certificate is checked
 /// against the stubs' CAs, so it reads the user-data secrets too.
-pub fn reads_for(parts: &BTreeSet<Part>, stream_file: bool) -> Reads {
+pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
     Reads {
         user_data_secrets: parts.contains(&Part::Stubs) || parts.contains(&Part::Certificate),
         mcs_certificate: parts.contains(&Part::Certificate),
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
+    }
+}
+
+impl AuditOptions {
+    /// The parts audited: every part not left out, in [`Part::ALL`] order.
+    pub fn gathered(&self) -> Vec<Part> {
+        Part::ALL
+            .into_iter()
+            .filter(|p| !self.not_gathered.contains(p))
+            .collect()
     }
 }
 
@@ -605,10 +615,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             ));
         }
     }
-    let gathered: Vec<Part> = Part::ALL
-        .into_iter()
-        .filter(|p| !input.options.not_gathered.contains(p))
-        .collect();
+    let gathered = input.options.gathered();
     let user_data_secrets = if gathered.contains(&Part::Stubs) {
         user_data_report(snap)
     } else {
