@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::client::retrying;
+use super::client::{forbidden, retrying};
 use super::connection::Connection;
 use super::resources::Kind;
 
@@ -53,10 +53,5 @@ pub async fn can_i(
 /// The message for a permission a module checked it lacks (the same wording as a 403
 /// on the request itself).
 pub fn missing(verb: &str, kind: Kind, ns: Option<&str>, why: &str) -> String {
-    let where_ = ns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
-    format!(
-        "forbidden: cannot {verb} {}{where_}; grant the `{verb}` verb on `{}` ({why}). Nothing was changed",
-        kind.resource_name(),
-        kind.resource_name()
-    )
+    format!("{} ({why}). Nothing was changed", forbidden(verb, kind, ns))
 }

@@ -30,6 +30,15 @@ pub fn api(conn: &Connection, kind: Kind, ns: Option<&str>) -> Api<DynamicObject
     }
 }
 
+/// `forbidden: cannot <verb> <resource>[ in namespace <ns>]; grant the `<verb>` verb on
+/// `<resource>``: how every missing permission is named, whether the server refused a
+/// request or the authorizer said beforehand that it would.
+pub fn forbidden(verb: &str, kind: Kind, ns: Option<&str>) -> String {
+    let where_ = ns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
+    let resource = kind.resource_name();
+    format!("forbidden: cannot {verb} {resource}{where_}; grant the `{verb}` verb on `{resource}`")
+}
+
 /// Explains a kube error the way a person can act on it.
 pub fn explain(
     err: &kube::Error,
@@ -41,9 +50,8 @@ pub fn explain(
     let where_ = ns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
     match err {
         kube::Error::Api(status) if status.code == 403 => format!(
-            "forbidden: cannot {verb} {}{where_}; grant the `{verb}` verb on `{}` (API server said: {})",
-            kind.resource_name(),
-            kind.resource_name(),
+            "{} (API server said: {})",
+            forbidden(verb, kind, ns),
             status.message
         ),
         kube::Error::Api(status) if status.code == 401 => format!(
@@ -57,7 +65,10 @@ pub fn explain(
             status.reason,
             status.message
         ),
-        other => format!("cannot reach the Kubernetes API at {}: {other}", conn.server),
+        other => format!(
+            "cannot reach the Kubernetes API at {}: {other}",
+            conn.server
+        ),
     }
 }
 
