@@ -266,12 +266,8 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             (platform::parse_image(platform, t), r.target_build.clone())
         }
     };
-    if let (Some(b), Some(cv)) = (
-        target_build
-            .as_deref()
-            .and_then(|b| b.parse::<BuildId>().ok()),
-        ctx.cluster_version,
-    ) {
+    let target_id: Option<BuildId> = target_build.as_deref().and_then(|b| b.parse().ok());
+    if let (Some(b), Some(cv)) = (&target_id, ctx.cluster_version) {
         if let Some(bv) = b.ocp_version() {
             if bv > cv && !opts.allow_newer {
                 return skip(
@@ -287,32 +283,33 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
         .user_data_secret
         .as_deref()
         .and_then(|s| ctx.stubs_needing_migration.get_key_value(s));
-    let target_reads_only_v3 = target_build
-        .as_deref()
-        .and_then(|b| b.parse::<BuildId>().ok())
-        .and_then(|b| b.ocp_version())
+    let target_reads_only_v3 = target_id
+        .as_ref()
+        .and_then(BuildId::ocp_version)
         .is_none_or(|v| v >= (4, 6));
-    if let (Some((secret, version)), true, false) =
-        (stub, target_reads_only_v3, opts.assume_stubs_migrated)
-    {
-        if r.current_image.as_deref() != Some(target.to_string().as_str()) {
-            return skip(
-                report,
-                format!(
-                    "its user-data secret {secret} holds an Ignition spec {version} stub, which the new boot image \
-                     cannot read: migrate it first (ocp.bootimage.stub_ignition)"
-                ),
-            );
-        }
-    }
     let after_image = target.to_string();
+    let already = r.current_image.as_deref() == Some(after_image.as_str());
+    if let (Some((secret, version)), true, false, false) = (
+        stub,
+        target_reads_only_v3,
+        opts.assume_stubs_migrated,
+        already,
+    ) {
+        return skip(
+            report,
+            format!(
+                "its user-data secret {secret} holds an Ignition spec {version} stub, which the new boot image \
+                 cannot read: migrate it first (ocp.bootimage.stub_ignition)"
+            ),
+        );
+    }
     report.after = Some(after_image.clone());
     report.after_build = target_build.or_else(|| {
         r.target_build
             .clone()
             .filter(|_| opts.image_for(&r.name).is_none())
     });
-    if r.current_image.as_deref() == Some(after_image.as_str()) {
+    if already {
         report.reason = Some("already the target image".into());
         return Decision::Keep(report);
     }
