@@ -47,11 +47,6 @@ impl ModuleResult {
         }
     }
 
-    /// The JSON object printed on stdout.
-    pub fn to_json(&self) -> Value {
-        self.clone().into_json()
-    }
-
     /// The JSON object printed on stdout, built from the result itself (no copy of the
     /// module's values, which can be megabytes).
     pub fn into_json(self) -> Value {

@@ -281,7 +281,7 @@ fn run_module_cmd(name: &str, a: &ModuleArgs) -> ExitCode {
         Err(e) => {
             outln!(
                 "{}",
-                ModuleResult::failure(format!("arguments are not JSON: {e}")).to_json()
+                ModuleResult::failure(format!("arguments are not JSON: {e}")).into_json()
             );
             return ExitCode::from(1);
         }
