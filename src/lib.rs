@@ -1,20 +1,19 @@
-//! ocp-bootimage: safe, idempotent OpenShift boot image updates.
+//! ocp-bootimage: safe, idempotent OpenShift boot image updates — the imperative shell
+//! around the pure core crate `ocp-bootimage-core` (functional core, imperative shell).
 //!
-//! Layers (functional core, imperative shell):
-//! - `stream`, `platform`, `cert`, `ignition`, `mcd`, `plan`: pure domain code, no I/O.
-//! - `kube`: observing a cluster (HTTP) or a dump directory into a [`kube::Snapshot`].
-//! - `ansible`: the binary-module protocol (args file in, one JSON object out).
-//! - `modules`: one file per Ansible module; `cli`: the human front end.
+//! - The core (re-exported here as `cluster`, `stream`, `platform`, `cert`, `ignition`,
+//!   `mcd`, `plan`, `record`) decides; it has no HTTP, runtime or CLI dependency.
+//! - `kube`: observing a cluster (HTTP) or a dump directory into a core
+//!   [`cluster::Snapshot`], and applying planned changes.
+//! - `record_store`, `stream_file`: the rollback record's storage and stream files on disk.
+//! - `ansible`: the binary-module protocol (args file in, one JSON object out) and the
+//!   module docs; `modules`: one file per Ansible module; `cli`: the human front end.
+
+pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, record, stream};
 
 pub mod ansible;
-pub mod cert;
 pub mod cli;
-pub mod docs;
-pub mod ignition;
 pub mod kube;
-pub mod mcd;
 pub mod modules;
-pub mod plan;
-pub mod platform;
-pub mod record;
-pub mod stream;
+pub mod record_store;
+pub mod stream_file;

@@ -61,9 +61,9 @@ fn with_api<T>(
             .await
             .unwrap();
         let client = kube::Client::try_from(cfg).unwrap();
-        let ar = ocp_bootimage::kube::resources::by_kind(kind)
-            .unwrap()
-            .api_resource();
+        let ar = ocp_bootimage::kube::client::api_resource(
+            ocp_bootimage::cluster::resources::by_kind(kind).unwrap(),
+        );
         let api = match ns {
             Some(ns) => kube::Api::namespaced_with(client, ns, &ar),
             None => kube::Api::all_with(client, &ar),

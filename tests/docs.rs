@@ -10,7 +10,7 @@ fn module_docs_are_in_sync_with_the_code() {
     let mut stale = Vec::new();
     for doc in ocp_bootimage::modules::docs() {
         let path = dir.join(format!("{}.md", doc.name));
-        let want = ocp_bootimage::docs::markdown(&doc);
+        let want = ocp_bootimage::ansible::docs::markdown(&doc);
         if update {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &want).unwrap();

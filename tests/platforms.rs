@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::fixture;
-use ocp_bootimage::kube::{dump, Reads, Selection, Snapshot};
+use ocp_bootimage::cluster::{Reads, Selection};
+use ocp_bootimage::kube::{dump, observe};
 use ocp_bootimage::plan::{audit, AuditInput, AuditOptions, StreamSource};
-use ocp_bootimage::stream::{self, BuildId, Catalog};
+use ocp_bootimage::stream::{BuildId, Catalog};
 use serde_json::Value;
 
 /// Audits the MachineSets of one fixture file against one stream fixture.
@@ -27,7 +28,7 @@ fn audit_with(
     for f in files {
         d.objects.extend(dump::load(&fixture(f)).unwrap().objects);
     }
-    let snapshot = Snapshot::from_dump(
+    let snapshot = observe::from_dump(
         &d,
         &Selection {
             namespace: namespace.into(),
@@ -35,9 +36,13 @@ fn audit_with(
         },
         Reads::ALL,
     );
-    let mut set = stream::parse_stream_file(&fixture(stream_file)).unwrap();
+    let mut set = ocp_bootimage::stream_file::read_stream_file(&fixture(stream_file)).unwrap();
     if let Some(m) = marketplace {
-        set.add_marketplace(&stream::parse_stream_file(&fixture(m)).unwrap().default);
+        set.add_marketplace(
+            &ocp_bootimage::stream_file::read_stream_file(&fixture(m))
+                .unwrap()
+                .default,
+        );
     }
     let report = audit(&AuditInput {
         snapshot: &snapshot,
@@ -453,7 +458,7 @@ fn skip_rules_owned_windows_confidential_and_ami_filters() {
         .unwrap();
     }
     let d = dump::load(dir.path()).unwrap();
-    let snapshot = Snapshot::from_dump(
+    let snapshot = observe::from_dump(
         &d,
         &Selection {
             namespace: NS.into(),
@@ -461,7 +466,8 @@ fn skip_rules_owned_windows_confidential_and_ami_filters() {
         },
         Reads::ALL,
     );
-    let set = stream::parse_stream_file(&fixture("stream/rhcos-4.18.json")).unwrap();
+    let set =
+        ocp_bootimage::stream_file::read_stream_file(&fixture("stream/rhcos-4.18.json")).unwrap();
     let report = audit(&AuditInput {
         snapshot: &snapshot,
         streams: Ok((&set, StreamSource::File, None)),

@@ -5,6 +5,7 @@
 //! object printed on stdout. Must not know any module's domain.
 
 pub mod args;
+pub mod docs;
 pub mod result;
 pub mod runner;
 pub mod spec;

@@ -5,7 +5,6 @@
 //! `invocation.module_args`. Module-specific return values are merged at the
 //! top level.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::spec::OptionsSpec;
@@ -13,15 +12,7 @@ use super::spec::OptionsSpec;
 /// What Ansible shows instead of a no_log option's value.
 pub const NO_LOG_MASK: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
 
-/// One `diff` entry; `before`/`after` are strings, dicts or null (never lists:
-/// Ansible's default callback cannot show those).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DiffEntry {
-    pub before_header: String,
-    pub after_header: String,
-    pub before: Value,
-    pub after: Value,
-}
+pub use crate::plan::change::DiffEntry;
 
 /// The whole result of one module run.
 #[derive(Debug, Clone, Default)]

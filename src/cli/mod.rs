@@ -337,7 +337,7 @@ fn write_schemas(dir: Option<&PathBuf>) -> ExitCode {
 
 fn write_docs(dir: Option<&PathBuf>) -> ExitCode {
     for doc in modules::docs() {
-        let text = crate::docs::markdown(&doc);
+        let text = crate::ansible::docs::markdown(&doc);
         match dir {
             Some(d) => {
                 let path = d.join(format!("{}.md", doc.name));
@@ -358,12 +358,12 @@ fn write_collection(root: &std::path::Path) -> ExitCode {
     let version = env!("CARGO_PKG_VERSION");
     let mut files = vec![(
         root.join("meta/runtime.yml"),
-        crate::docs::runtime_yml(&docs),
+        crate::ansible::docs::runtime_yml(&docs),
     )];
     for doc in &docs {
         files.push((
             root.join(format!("plugins/modules/{}.yml", doc.name)),
-            crate::docs::ansible_sidecar(doc, version),
+            crate::ansible::docs::ansible_sidecar(doc, version),
         ));
     }
     for (path, text) in files {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::client::{forbidden, retrying};
 use super::connection::Connection;
-use super::resources::Kind;
+use crate::cluster::resources::Kind;
 
 /// Whether the caller may `verb` `kind` in `ns`: `Some(allowed)`, or `None` when the
 /// server does not answer access reviews (then the write itself will tell).

@@ -23,7 +23,8 @@ use serde_json::Value;
 use super::client::{api, explain, get, retrying};
 use super::connection::Connection;
 use crate::plan::ObjectChange;
-use crate::record::{now_rfc3339, RecordEntry, RecordStore};
+use crate::record::RecordEntry;
+use crate::record_store::{now_rfc3339, RecordStore};
 
 const MAX_ATTEMPTS: u32 = 5;
 

@@ -16,14 +16,26 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kube::api::{Api, DynamicObject, ListParams};
+use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use super::connection::Connection;
-use super::resources::Kind;
+use crate::cluster::resources::Kind;
+
+/// The kube-rs resource description of a kind, for dynamic APIs.
+pub fn api_resource(kind: Kind) -> ApiResource {
+    ApiResource {
+        group: kind.group.to_string(),
+        version: kind.version.to_string(),
+        api_version: kind.api_version(),
+        kind: kind.kind.to_string(),
+        plural: kind.plural.to_string(),
+    }
+}
 
 /// The dynamic API of a kind, namespaced when the kind is and `ns` is given.
 pub fn api(conn: &Connection, kind: Kind, ns: Option<&str>) -> Api<DynamicObject> {
-    let ar = kind.api_resource();
+    let ar = api_resource(kind);
     match ns {
         Some(ns) if kind.namespaced => Api::namespaced_with(conn.client.clone(), ns, &ar),
         _ => Api::all_with(conn.client.clone(), &ar),

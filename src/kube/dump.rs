@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::resources::{self, Kind};
+use crate::cluster::resources::{self, Kind};
 
 /// One object read from a dump, with the file it came from.
 #[derive(Debug, Clone)]

@@ -1,10 +1,9 @@
-//! Observing a cluster: over HTTP from the Kubernetes API, or from a dump
-//! directory, into one [`Snapshot`] that the pure planners read.
+//! Talking to a cluster, or reading a dump directory: the shell side of observing
+//! (into the core's [`crate::cluster::Snapshot`]) and of applying planned changes.
 //!
-//! Owns the connection options, the kinds this tool reads, label selectors,
-//! the dump loader (pod log files included), the snapshot, and the way from a
-//! MachineSet to the machine-config-daemon log of its youngest node. Must not
-//! make decisions about boot images.
+//! Owns the connection options, the HTTP client with its retries, the dump loader
+//! (pod log files included), reading Machines/Nodes/MCD logs, the authorizer check
+//! and the applier. Must not make decisions about boot images.
 
 pub mod access;
 pub mod apply;
@@ -12,11 +11,6 @@ pub mod client;
 pub mod connection;
 pub mod dump;
 pub mod nodes;
-pub mod resources;
-pub mod selector;
-pub mod snapshot;
+pub mod observe;
 
 pub use connection::ConnectionParams;
-pub use resources::Kind;
-pub use selector::LabelSelector;
-pub use snapshot::{Reads, Selection, Snapshot};

@@ -19,10 +19,10 @@ use serde_json::{json, Map, Value};
 
 use super::common::{managed_guard, outcome, WriteParams};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cluster::{name_of, namespace_of, resources, LabelSelector, Snapshot};
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::{get, list};
-use crate::kube::snapshot::{name_of, namespace_of};
-use crate::kube::{resources, ConnectionParams, LabelSelector, Snapshot};
+use crate::kube::ConnectionParams;
 use crate::plan::audit::{AutoscalingReport, PAUSED_ANNOTATION};
 use crate::plan::ObjectChange;
 

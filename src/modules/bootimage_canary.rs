@@ -25,12 +25,14 @@ use serde_json::{json, Value};
 use super::bootimage_info::{audit_input, load_streams, selection_and_options};
 use super::common::{managed_guard, WriteParams};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
+use crate::cluster::{name_of, resources, Part, Reads};
 use crate::kube::access::{can_i, missing};
 use crate::kube::apply::Applier;
 use crate::kube::client::{api, explain, get, list};
-use crate::kube::nodes::{read_mcd_log, PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
-use crate::kube::snapshot::name_of;
-use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
+use crate::kube::nodes::read_mcd_log;
+use crate::kube::observe;
+use crate::kube::ConnectionParams;
 use crate::mcd::parse_mcd_log;
 use crate::plan::audit::{machineset_context, PAUSED_ANNOTATION};
 use crate::plan::cluster::cluster_info;
@@ -348,7 +350,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             None,
         )?;
         let conn = params.connection.connect().await?;
-        let snapshot = Snapshot::from_cluster(
+        let snapshot = observe::from_cluster(
             &conn,
             &sel,
             Reads {
@@ -359,8 +361,8 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         )
         .await?;
         super::common::require_readable(
-            &snapshot.unreadable,
-            &["Infrastructure", "MachineAutoscalers"],
+            &snapshot,
+            &[Part::Infrastructure, Part::MachineAutoscalers],
         )?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(

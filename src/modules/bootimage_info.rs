@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
-use crate::kube::{dump, ConnectionParams, LabelSelector, Selection, Snapshot};
+use crate::cluster::{LabelSelector, Selection, Snapshot};
+use crate::kube::observe;
+use crate::kube::{dump, ConnectionParams};
 use crate::plan::audit::reads_for;
 use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
 use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
@@ -168,7 +170,7 @@ pub(crate) fn load_streams(
     let marketplace = marketplace_file
         .as_ref()
         .map(|path| {
-            stream::parse_stream_file(path)
+            crate::stream_file::read_stream_file(path)
                 .with_context(|| format!("marketplace_file {}", path.display()))
         })
         .transpose()?;
@@ -179,7 +181,7 @@ pub(crate) fn load_streams(
         set
     };
     if let Some(path) = stream_file {
-        let set = stream::parse_stream_file(path)
+        let set = crate::stream_file::read_stream_file(path)
             .with_context(|| format!("stream_file {}", path.display()))?;
         return Ok(Ok((
             with_marketplace(set),
@@ -224,11 +226,11 @@ async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Re
     match &params.dump_dir {
         Some(dir) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
-            Ok(Snapshot::from_dump_observing(&d, sel, reads, params.nodes))
+            Ok(observe::from_dump_observing(&d, sel, reads, params.nodes))
         }
         None => {
             let conn = params.connection.connect().await?;
-            Snapshot::from_cluster_observing(&conn, sel, reads, params.nodes).await
+            observe::from_cluster_observing(&conn, sel, reads, params.nodes).await
         }
     }
 }

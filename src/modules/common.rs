@@ -8,18 +8,19 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ansible::{DiffEntry, ModuleOutcome};
+use crate::cluster::{Part, Snapshot};
 use crate::kube::apply::ApplyOutcome;
 use crate::kube::connection::Connection;
 use crate::plan::cluster::managed_reason;
 use crate::plan::ObjectChange;
-use crate::record::{new_run_id, RecordStore};
+use crate::record_store::{new_run_id, RecordStore};
 
 /// Default name of the rollback record Secret.
 pub const DEFAULT_RECORD: &str = "ocp-bootimage-rollback";
 
 /// Default namespace of MachineSets, user-data secrets, autoscalers and the record.
 pub fn default_namespace() -> String {
-    crate::kube::resources::MACHINE_API_NAMESPACE.to_string()
+    crate::cluster::resources::MACHINE_API_NAMESPACE.to_string()
 }
 
 /// Default name of the rollback record Secret (serde default).
@@ -65,13 +66,10 @@ impl WriteParams {
 }
 
 /// Fails a mutating run when something its safety checks depend on could not be read
-/// (`needed` names the snapshot parts, e.g. "Infrastructure"): changing a cluster whose
-/// managed status, version or MCO management is unknown would be guessing.
-pub fn require_readable(unreadable: &[String], needed: &[&str]) -> anyhow::Result<()> {
-    let missing: Vec<&String> = unreadable
-        .iter()
-        .filter(|u| needed.iter().any(|n| u.starts_with(n)))
-        .collect();
+/// (`needed` names the snapshot parts, e.g. [`Part::Infrastructure`]): changing a cluster
+/// whose managed status, version or MCO management is unknown would be guessing.
+pub fn require_readable(snapshot: &Snapshot, needed: &[Part]) -> anyhow::Result<()> {
+    let missing = snapshot.unreadable_of(needed);
     if missing.is_empty() {
         return Ok(());
     }
@@ -79,7 +77,7 @@ pub fn require_readable(unreadable: &[String], needed: &[&str]) -> anyhow::Resul
         "nothing was changed: could not read {}",
         missing
             .iter()
-            .map(|m| m.as_str())
+            .map(|m| m.to_string())
             .collect::<Vec<_>>()
             .join("; ")
     )

@@ -16,10 +16,11 @@ use serde_json::Value;
 use super::bootimage_info::{audit_input, load_streams, selection_and_options};
 use super::common::{managed_guard, outcome, WriteParams};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cluster::{name_of, resources, Part, Reads};
 use crate::kube::apply::Applier;
 use crate::kube::client::get;
-use crate::kube::snapshot::name_of;
-use crate::kube::{resources, ConnectionParams, Reads, Snapshot};
+use crate::kube::observe;
+use crate::kube::ConnectionParams;
 use crate::plan::audit::{machineset_context, skip_warnings};
 use crate::plan::cluster::{cluster_info, ocp_minor};
 use crate::plan::machineset::{assess, MachineSetContext, Status};
@@ -439,7 +440,7 @@ as a real run; a second run changes nothing.
             .into());
         }
         let conn = params.connection.connect().await?;
-        let mut snapshot = Snapshot::from_cluster(
+        let mut snapshot = observe::from_cluster(
             &conn,
             &sel,
             Reads {
@@ -452,11 +453,15 @@ as a real run; a second run changes nothing.
         .await?;
         // What the safety checks need: managed status, cluster version, MCO management,
         // and the stream when no stream_file is given.
-        let mut needed = vec!["Infrastructure", "ClusterVersion", "MachineConfiguration"];
+        let mut needed = vec![
+            Part::Infrastructure,
+            Part::ClusterVersion,
+            Part::MachineConfiguration,
+        ];
         if params.stream_file.is_none() {
-            needed.push("coreos-bootimages ConfigMap");
+            needed.push(Part::BootimagesConfigMap);
         }
-        super::common::require_readable(&snapshot.unreadable, &needed)?;
+        super::common::require_readable(&snapshot, &needed)?;
         let mut warnings: Vec<String> = snapshot
             .unreadable
             .iter()

@@ -20,7 +20,9 @@ use serde_json::{json, Value};
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cert::McsCertificateReport;
-use crate::kube::{dump, resources, ConnectionParams, Reads, Selection, Snapshot};
+use crate::cluster::{resources, Part, Reads, Selection, Snapshot};
+use crate::kube::observe;
+use crate::kube::{dump, ConnectionParams};
 use crate::plan::audit::McsCertificateSection;
 
 /// The documented procedure to regenerate the machine-config-server certificate and CA.
@@ -173,11 +175,11 @@ async fn observe(params: &Params, warnings: &mut Vec<String>) -> anyhow::Result<
     };
     if let Some(dir) = &params.dump_dir {
         let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
-        return Ok((Snapshot::from_dump(&d, &sel, READS), true));
+        return Ok((observe::from_dump(&d, &sel, READS), true));
     }
     let read = async {
         let conn = params.connection.connect().await?;
-        Snapshot::from_cluster(&conn, &sel, READS).await
+        observe::from_cluster(&conn, &sel, READS).await
     };
     match (read.await, &params.path) {
         (Ok(s), _) => {
@@ -218,7 +220,7 @@ fn certificate_secret(params: &Params, snapshot: &Snapshot) -> anyhow::Result<(V
             if let Some(u) = snapshot
                 .unreadable
                 .iter()
-                .find(|u| u.contains(resources::MCS_TLS_SECRET))
+                .find(|u| u.part == Part::McsTlsSecret)
             {
                 anyhow::bail!("cannot read the {u}");
             }
@@ -283,7 +285,7 @@ output never holds certificate, key or CA content: only facts and fingerprints.
             snapshot
                 .unreadable
                 .iter()
-                .filter(|u| !u.contains(resources::MCS_TLS_SECRET))
+                .filter(|u| u.part != Part::McsTlsSecret)
                 .map(|u| format!("could not read {u}")),
         );
         let (secret, source) = certificate_secret(&params, &snapshot)?;

@@ -112,8 +112,8 @@ pub fn schemas() -> Vec<(&'static str, Schema, Schema)> {
 }
 
 /// The documentation of every module (same sources as the schemas).
-pub fn docs() -> Vec<crate::docs::ModuleDoc> {
-    use crate::docs::doc_of;
+pub fn docs() -> Vec<crate::ansible::docs::ModuleDoc> {
+    use crate::ansible::docs::doc_of;
     vec![
         doc_of::<bootimage_info::BootimageInfo>(),
         doc_of::<machineset_bootimage::MachinesetBootimage>(),

@@ -17,12 +17,14 @@ use serde_json::{Map, Value};
 
 use super::common::outcome;
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cluster::resources;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
-use crate::kube::{resources, ConnectionParams};
+use crate::kube::ConnectionParams;
 use crate::plan::change::without_volatile;
 use crate::plan::ObjectChange;
-use crate::record::{new_run_id, now_rfc3339, RecordEntry, RecordStore, RolledBack};
+use crate::record::{RecordEntry, RolledBack};
+use crate::record_store::{new_run_id, now_rfc3339, RecordStore};
 
 /// Options of `rollback`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -558,7 +560,7 @@ async fn restore_files(
                     let bytes = b64
                         .decode(s)
                         .context("the record's file content is not base64")?;
-                    crate::record::store::write_private(&path, &bytes)?;
+                    crate::record_store::write_private(&path, &bytes)?;
                 }
                 None => {
                     std::fs::remove_file(&path)

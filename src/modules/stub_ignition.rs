@@ -15,13 +15,15 @@ use serde_json::{json, Value};
 
 use super::common::{managed_guard, outcome, WriteParams};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
+use crate::cluster::{name_of, resources, user_data_secret_of, Part, Reads, Selection};
 use crate::ignition::{convert_to_v3, decode_secret_user_data, Conversion, TargetVersion};
 use crate::kube::apply::Applier;
-use crate::kube::snapshot::{name_of, user_data_secret_of};
-use crate::kube::{resources, ConnectionParams, Reads, Selection, Snapshot};
+use crate::kube::observe;
+use crate::kube::ConnectionParams;
 use crate::plan::change::secret_digest;
 use crate::plan::ObjectChange;
-use crate::record::{now_rfc3339, RecordEntry};
+use crate::record::RecordEntry;
+use crate::record_store::now_rfc3339;
 
 /// Options of `stub_ignition`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -302,7 +304,7 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
                 let bak = PathBuf::from(format!("{}.bak", path.display()));
                 std::fs::write(&bak, &old).with_context(|| format!("writing {}", bak.display()))?;
             }
-            crate::record::store::write_private(&dest, new)?;
+            crate::record_store::write_private(&dest, new)?;
             (
                 format!(
                     "migrated {} to Ignition {}",
@@ -373,7 +375,7 @@ digests and lengths, never the stub.
             namespace: params.namespace.clone(),
             ..Selection::default()
         };
-        let snapshot = Snapshot::from_cluster(
+        let snapshot = observe::from_cluster(
             &conn,
             &sel,
             Reads {
@@ -383,9 +385,18 @@ digests and lengths, never the stub.
         )
         .await?;
         if !snapshot.secrets_readable {
-            return Err(anyhow::anyhow!("{}", snapshot.unreadable.join("; ")).into());
+            return Err(anyhow::anyhow!(
+                "{}",
+                snapshot
+                    .unreadable
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+            .into());
         }
-        super::common::require_readable(&snapshot.unreadable, &["Infrastructure"])?;
+        super::common::require_readable(&snapshot, &[Part::Infrastructure])?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(
             snapshot.infrastructure.as_ref(),

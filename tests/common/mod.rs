@@ -142,9 +142,9 @@ fn real_client(kubeconfig: &Path) -> (tokio::runtime::Runtime, kube::Client) {
 }
 
 fn dynamic_api(client: &kube::Client, obj: &Value) -> kube::Api<kube::api::DynamicObject> {
-    let kind = ocp_bootimage::kube::resources::by_kind(obj["kind"].as_str().unwrap())
+    let kind = ocp_bootimage::cluster::resources::by_kind(obj["kind"].as_str().unwrap())
         .unwrap_or_else(|| panic!("unknown kind in {obj}"));
-    let ar = kind.api_resource();
+    let ar = ocp_bootimage::kube::client::api_resource(kind);
     match obj["metadata"]["namespace"].as_str() {
         Some(ns) if kind.namespaced => kube::Api::namespaced_with(client.clone(), ns, &ar),
         _ if kind.namespaced => kube::Api::namespaced_with(client.clone(), "default", &ar),
@@ -394,7 +394,7 @@ pub fn machineset<'a>(result: &'a Value, name: &str) -> &'a Value {
 impl TestCluster {
     /// Reads one object back (in-process store or the real server).
     pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-        let k = ocp_bootimage::kube::resources::by_kind(kind).unwrap();
+        let k = ocp_bootimage::cluster::resources::by_kind(kind).unwrap();
         match self {
             TestCluster::InProcess(s) => s.get(&k.api_version(), kind, namespace, name),
             TestCluster::Real { kubeconfig, .. } => {

@@ -65,30 +65,6 @@ pub struct RolledBack {
     pub run_id: String,
 }
 
-/// The current time as RFC 3339 UTC (`2026-11-25T16:40:00Z`).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
-}
-
-/// A new run id: UTC time plus a short random suffix (`20261125T164000Z-3f9a`).
-pub fn new_run_id() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let suffix = (now.nanosecond() ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix:04x}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
-}
-
 impl Record {
     /// Entries for every field of `change`, numbered after the existing ones.
     pub fn entries_for(

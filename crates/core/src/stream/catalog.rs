@@ -20,7 +20,7 @@ use super::{Arch, BuildId, StreamError};
 
 /// The committed index, generated from `tests/fixtures/stream` (see the
 /// `catalog_index_is_in_sync` test: `UPDATE_INDEX=1 cargo test --lib stream::catalog`).
-const EMBEDDED_INDEX: &str = include_str!("../../data/rhcos-image-index.tsv");
+const EMBEDDED_INDEX: &str = include_str!("../../../../data/rhcos-image-index.tsv");
 
 /// Header lines of the generated index.
 const INDEX_HEADER: &str = "# RHCOS/FCOS/SCOS boot images named in known stream metadata.\n\
@@ -259,10 +259,10 @@ fn entries_of(sets: &[StreamSet]) -> Vec<CatalogEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::parse_stream_file;
+    use crate::stream::parse_stream_document;
     use std::path::{Path, PathBuf};
 
-    const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+    const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
     fn stream_files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -281,7 +281,10 @@ mod tests {
         files.sort();
         files
             .iter()
-            .map(|f| parse_stream_file(f).unwrap_or_else(|e| panic!("{e}")))
+            .map(|f| {
+                parse_stream_document(&std::fs::read(f).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+            })
             .collect()
     }
 

@@ -13,7 +13,7 @@ macro_rules! cert_fixture {
     ($name:literal) => {
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/certs/",
+            "/../../tests/fixtures/certs/",
             $name
         ))
         .as_slice()
@@ -32,7 +32,7 @@ const LEGACY_CA: &[u8] = cert_fixture!("generated-legacy-root-ca.crt");
 
 const AZURE_WORKER_SECRET: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/ignition/secrets/azure-4.x-spec2.2.0-worker-user-data-secret.yaml"
+    "/../../tests/fixtures/ignition/secrets/azure-4.x-spec2.2.0-worker-user-data-secret.yaml"
 ));
 
 const FAKE_KEY: &str = "-----BEGIN PRIVATE KEY-----\n\
@@ -277,7 +277,7 @@ fn ca_extracted_from_real_user_data_secret_verifies_azure_certificate() {
 
 #[test]
 fn cas_of_every_ignition_fixture_are_usable_bundles() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ignition");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/ignition");
     let mut with_ca = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

@@ -1,4 +1,4 @@
-//! Planning: pure functions from a [`crate::kube::Snapshot`] (and stream
+//! Planning: pure functions from a [`crate::cluster::Snapshot`] (and stream
 //! metadata) to a report or a plan. No client, no clock, no environment:
 //! everything a planner needs is passed in.
 

@@ -92,7 +92,7 @@ mod tests {
 
     const FIXTURE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/ignition/secrets/vsphere-4.9-spec3.2.0-worker-user-data-secret.yaml"
+        "/../../tests/fixtures/ignition/secrets/vsphere-4.9-spec3.2.0-worker-user-data-secret.yaml"
     ));
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::ignition::{decode_secret_user_data, IgnitionError};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ignition");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/ignition");
 
 /// Expected inspection of one fixture file.
 struct Expect {

@@ -4,12 +4,13 @@
 //! legacy pre-4.8 `rhcos*.json`, the Azure marketplace file, and the
 //! `coreos-bootimages` ConfigMap (YAML or JSON, `data.stream` plus 5.0+
 //! `data.streams`), and the [`StreamError`] type of the whole `stream` module.
-//! Pure functions over bytes / `serde_json::Value`; the only I/O is
-//! [`parse_stream_file`]. Never panics on any input.
+//! Pure functions over bytes / `serde_json::Value`, no I/O (the shell reads
+//! files and wraps its errors in [`StreamError::Io`] / [`StreamError::File`]).
+//! Never panics on any input.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -216,18 +217,6 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 pub fn parse_stream_document(bytes: &[u8]) -> Result<StreamSet, StreamError> {
     let value = parse_bytes(bytes)?;
     parse_value(&value)
-}
-
-/// Reads and parses a stream file ([`parse_stream_document`]); errors name the path.
-pub fn parse_stream_file(path: &Path) -> Result<StreamSet, StreamError> {
-    let bytes = std::fs::read(path).map_err(|cause| StreamError::Io {
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    parse_stream_document(&bytes).map_err(|cause| StreamError::File {
-        path: path.to_path_buf(),
-        cause: Box::new(cause),
-    })
 }
 
 /// Parses the `coreos-bootimages` ConfigMap as returned by the Kubernetes API: `data.stream`
@@ -829,15 +818,17 @@ fn describe_object(obj: &Map<String, Value>) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+    use std::path::Path;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
 
     fn fixture_path(rel: &str) -> PathBuf {
         Path::new(FIXTURES).join(rel)
     }
 
     fn parse_fixture(rel: &str) -> StreamSet {
-        parse_stream_file(&fixture_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        let bytes = std::fs::read(fixture_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        parse_stream_document(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
     fn b(s: &str) -> BuildId {
@@ -1286,22 +1277,6 @@ mod tests {
             "kind: ConfigMap\napiVersion: v1\ndata:\n  stream: '{\"buildid\": \"43.81.202001142154.0\"}'\n  streams: '[]'\n",
         );
         assert!(err.to_string().contains("data.streams"), "{err}");
-    }
-
-    #[test]
-    fn file_errors_name_the_path() {
-        let missing = fixture_path("stream/does-not-exist.json");
-        let err = parse_stream_file(&missing).unwrap_err();
-        assert!(matches!(err, StreamError::Io { .. }));
-        assert!(err.to_string().contains("does-not-exist.json"), "{err}");
-        let not_stream = fixture_path("cluster/insights-sample-infrastructure.json");
-        let err = parse_stream_file(&not_stream).unwrap_err();
-        assert!(matches!(err, StreamError::File { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .contains("insights-sample-infrastructure.json"),
-            "{err}"
-        );
     }
 
     #[test]

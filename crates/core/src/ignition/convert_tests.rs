@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::*;
 use crate::ignition::{decode_secret_user_data, inspect_user_data};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ignition");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/ignition");
 
 /// The real spec 2.x pointer configs (files and Secrets).
 const SPEC2_POINTERS: &[&str] = &[

@@ -7,8 +7,17 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::ansible::DiffEntry;
-use crate::kube::resources::Kind;
+use crate::cluster::resources::Kind;
+
+/// One `diff` entry as Ansible shows it; `before`/`after` are strings, dicts or null
+/// (never lists: Ansible's default callback cannot show those).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiffEntry {
+    pub before_header: String,
+    pub after_header: String,
+    pub before: Value,
+    pub after: Value,
+}
 
 /// One object to change.
 #[derive(Debug, Clone, PartialEq)]
@@ -367,7 +376,7 @@ pub fn mask_secret_data(mut v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kube::resources;
+    use crate::cluster::resources;
     use serde_json::json;
 
     #[test]
@@ -418,9 +427,9 @@ mod tests {
         ];
         for (before, after) in cases {
             let kind = if before.get("data").is_some() {
-                crate::kube::resources::SECRET
+                crate::cluster::resources::SECRET
             } else {
-                crate::kube::resources::MACHINE_SET
+                crate::cluster::resources::MACHINE_SET
             };
             let full = ObjectChange {
                 kind,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cluster::ocp_minor;
-use crate::kube::snapshot::{labels_of, name_of, namespace_of, user_data_secret_of};
+use crate::cluster::{labels_of, name_of, namespace_of, user_data_secret_of};
 use crate::platform::{self, BootImage, Lookup, Platform, Target};
 use crate::stream::{Arch, BuildId, Stream};
 

@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::machineset::{MachineSetReport, Status};
-use crate::kube::nodes::{trail, NodeObservation, PodLog, LOG_LIMIT_BYTES, MCD_CONTAINER};
-use crate::kube::resources::MCO_NAMESPACE;
-use crate::kube::snapshot::name_of;
+use crate::cluster::name_of;
+use crate::cluster::nodes::{trail, NodeObservation, PodLog, LOG_LIMIT_BYTES, MCD_CONTAINER};
+use crate::cluster::resources::MCO_NAMESPACE;
 use crate::mcd::{parse_mcd_log, AlephError};
 use crate::stream::{BuildId, BuildIdKind};
 
@@ -341,7 +341,7 @@ pub fn observe_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kube::nodes::MACHINESET_LABEL;
+    use crate::cluster::nodes::MACHINESET_LABEL;
     use serde_json::json;
     use std::collections::BTreeMap;
 

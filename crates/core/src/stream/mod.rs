@@ -4,8 +4,8 @@
 //! (CoreOS stream JSON 4.8+, legacy pre-4.8 `rhcos*.json`, Azure marketplace
 //! JSON, the `coreos-bootimages` ConfigMap) into one normalised, I/O-free
 //! model, plus the typed build id and the image → build catalog. Must not do:
-//! file or network I/O beyond the explicit [`parse_stream_file`], and no
-//! knowledge of MachineSets.
+//! file or network I/O (the shell reads stream files), and no knowledge of
+//! MachineSets.
 
 pub mod arch;
 pub mod build_id;
@@ -19,4 +19,4 @@ pub use catalog::{Catalog, CatalogEntry};
 pub use model::{
     ArchStream, AzureMarketplaceImage, GcpImage, RegionImage, Stream, StreamFormat, StreamSet,
 };
-pub use parse::{parse_configmap, parse_stream_document, parse_stream_file, StreamError};
+pub use parse::{parse_configmap, parse_stream_document, StreamError};

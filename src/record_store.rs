@@ -1,6 +1,7 @@
 //! Where the rollback record lives and how it is updated: read, change, write
 //! back with the `resourceVersion` read (409 → read again, bounded), so two
-//! runs appending at once never lose an entry.
+//! runs appending at once never lose an entry. Also the clock-derived values a
+//! record needs (run ids, timestamps): the core's record model reads no clock.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,8 +12,32 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Api, ObjectMeta, PostParams};
 
-use super::model::Record;
 use crate::kube::connection::Connection;
+use crate::record::Record;
+
+/// The current time as RFC 3339 UTC (`2026-11-25T16:40:00Z`).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// A new run id: UTC time plus a short random suffix (`20261125T164000Z-3f9a`).
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let suffix = (now.nanosecond() ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
 
 /// The Secret key that holds the record.
 pub const RECORD_KEY: &str = "record.json";
@@ -45,11 +70,11 @@ pub struct RecordStore {
 fn parse(bytes: &[u8], location: &RecordLocation) -> Result<Record> {
     let record: Record = serde_json::from_slice(bytes)
         .with_context(|| format!("the rollback record in {location} is not a valid record"))?;
-    if record.format != super::RECORD_FORMAT {
+    if record.format != crate::record::RECORD_FORMAT {
         anyhow::bail!(
             "the rollback record in {location} has format {:?}; this version reads {:?}",
             record.format,
-            super::RECORD_FORMAT
+            crate::record::RECORD_FORMAT
         );
     }
     Ok(record)

@@ -156,7 +156,7 @@ pub fn managed_reason(infra: Option<&Value>, machinesets: &[Value]) -> Option<St
         {
             return Some(format!(
                 "ARO (MachineSet {} uses the ARO marketplace image azureopenshift, version {version})",
-                crate::kube::snapshot::name_of(ms)
+                crate::cluster::name_of(ms)
             ));
         }
     }
@@ -201,7 +201,8 @@ mod tests {
     use super::*;
 
     fn load(p: &str) -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster/").to_string() + p;
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/cluster/").to_string() + p;
         let text = std::fs::read_to_string(path).unwrap();
         if p.ends_with(".json") {
             serde_json::from_str(&text).unwrap()

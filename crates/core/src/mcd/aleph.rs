@@ -278,11 +278,11 @@ mod tests {
     use crate::stream::BuildIdKind;
 
     const PR2994: &str =
-        include_str!("../../tests/fixtures/mcd-logs/mco-pr2994-comment-excerpt.log");
+        include_str!("../../../../tests/fixtures/mcd-logs/mco-pr2994-comment-excerpt.log");
     const PR4034: &str =
-        include_str!("../../tests/fixtures/mcd-logs/mco-pr4034-comment-excerpt.log");
+        include_str!("../../../../tests/fixtures/mcd-logs/mco-pr4034-comment-excerpt.log");
     const PR4083: &str =
-        include_str!("../../tests/fixtures/mcd-logs/mco-pr4083-comment-excerpt.log");
+        include_str!("../../../../tests/fixtures/mcd-logs/mco-pr4083-comment-excerpt.log");
     const PREAMBLE: &str = "Defaulted container \"machine-config-daemon\" out of: machine-config-daemon, kube-rbac-proxy\n";
 
     #[test]

@@ -14,9 +14,9 @@ use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
 use crate::cert::{self, McsCertificateReport};
+use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
+use crate::cluster::{Reads, Snapshot};
 use crate::ignition;
-use crate::kube::snapshot::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
-use crate::kube::{Reads, Snapshot};
 use crate::platform::{Lookup, Platform};
 use crate::stream::{Arch, BuildId, Catalog, StreamSet};
 
@@ -423,7 +423,7 @@ pub fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
         .iter()
         .map(|ma| MachineAutoscalerReport {
             name: name_of(ma).to_string(),
-            namespace: crate::kube::snapshot::namespace_of(ma).to_string(),
+            namespace: crate::cluster::namespace_of(ma).to_string(),
             target_kind: s(ma, "/spec/scaleTargetRef/kind"),
             target_name: s(ma, "/spec/scaleTargetRef/name"),
             min_replicas: ma.pointer("/spec/minReplicas").and_then(Value::as_i64),

@@ -1,7 +1,5 @@
 //! The Kubernetes kinds this tool reads and writes, with their API coordinates.
 
-use kube::discovery::ApiResource;
-
 /// One kind: group/version/kind and its plural, and whether it is namespaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kind {
@@ -28,17 +26,6 @@ impl Kind {
             self.plural.to_string()
         } else {
             format!("{}.{}", self.plural, self.group)
-        }
-    }
-
-    /// The kube-rs resource description for dynamic APIs.
-    pub fn api_resource(&self) -> ApiResource {
-        ApiResource {
-            group: self.group.to_string(),
-            version: self.version.to_string(),
-            api_version: self.api_version(),
-            kind: self.kind.to_string(),
-            plural: self.plural.to_string(),
         }
     }
 }

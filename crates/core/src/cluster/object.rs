@@ -1,0 +1,44 @@
+//! Reading the common fields of Kubernetes objects held as JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Labels of an object as a map.
+pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `metadata.name` or "".
+pub fn name_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// `metadata.namespace` or "".
+pub fn namespace_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The user-data secret a MachineSet references, if any.
+pub fn user_data_secret_of(ms: &Value) -> Option<&str> {
+    ms.pointer("/spec/template/spec/providerSpec/value/userDataSecret/name")
+        .and_then(Value::as_str)
+}

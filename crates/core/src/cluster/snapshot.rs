@@ -1,0 +1,199 @@
+//! The snapshot: every object the planners read, observed in one pass — the
+//! input of every planner. The shell fills it from a live cluster (one LIST per
+//! collection kind, one GET per singleton) or from a dump; both apply the same
+//! [`Selection`], so the planners cannot tell the two apart.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::nodes::NodeObservation;
+use super::object::{labels_of, name_of, user_data_secret_of};
+use super::selector::LabelSelector;
+
+/// Which MachineSets to look at.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub namespace: String,
+    /// Names to keep (empty = all).
+    pub names: Vec<String>,
+    pub label_selector: Option<LabelSelector>,
+}
+
+/// The optional reads of a snapshot. MachineSets, ClusterVersion, Infrastructure and
+/// MachineConfiguration are always read: every module's safety checks need them. Each
+/// module reads only what it uses, so a run costs no request it does not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// The Secrets of the MachineSet namespace (stub Ignition user-data secrets).
+    pub user_data_secrets: bool,
+    /// The secret `openshift-machine-config-operator/machine-config-server-tls`.
+    pub mcs_certificate: bool,
+    /// MachineAutoscalers of the namespace and ClusterAutoscalers.
+    pub autoscalers: bool,
+    /// The stream ConfigMap `openshift-machine-config-operator/coreos-bootimages`.
+    pub stream_configmap: bool,
+}
+
+impl Reads {
+    /// Everything (the full audit).
+    pub const ALL: Reads = Reads {
+        user_data_secrets: true,
+        mcs_certificate: true,
+        autoscalers: true,
+        stream_configmap: true,
+    };
+    /// Only the objects that are always read.
+    pub const MIN: Reads = Reads {
+        user_data_secrets: false,
+        mcs_certificate: false,
+        autoscalers: false,
+        stream_configmap: false,
+    };
+
+    /// The number of API requests a live snapshot with these reads makes.
+    pub fn requests(&self) -> usize {
+        4 + usize::from(self.user_data_secrets)
+            + usize::from(self.mcs_certificate)
+            + 2 * usize::from(self.autoscalers)
+            + usize::from(self.stream_configmap)
+    }
+}
+
+impl Default for Reads {
+    fn default() -> Reads {
+        Reads::ALL
+    }
+}
+
+/// The objects one run reads. Secret contents are kept only for the secrets
+/// the planners need (user-data secrets and the MCS certificate).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// What was read (parts not read are empty here, and not unreadable).
+    pub reads: Reads,
+    /// Selected MachineSets, sorted by name.
+    pub machinesets: Vec<Value>,
+    /// Secrets of the MachineSet namespace whose name ends in `user-data` or
+    /// `user-data-managed`, or that a MachineSet references; by name.
+    pub user_data_secrets: BTreeMap<String, Value>,
+    /// Whether the Secrets of the namespace could be read.
+    pub secrets_readable: bool,
+    pub mcs_tls_secret: Option<Value>,
+    pub bootimages_configmap: Option<Value>,
+    pub cluster_version: Option<Value>,
+    pub infrastructure: Option<Value>,
+    pub machine_configuration: Option<Value>,
+    pub machine_autoscalers: Vec<Value>,
+    pub cluster_autoscalers: Vec<Value>,
+    /// Things that could not be read (shown as warnings; they make the audit incomplete).
+    pub unreadable: Vec<Unreadable>,
+    /// Remarks about what was read (shown as warnings), e.g. a dump with two ClusterVersions.
+    pub notes: Vec<String>,
+    /// Machines, Nodes, machine-config-daemon pods and their logs, when nodes were
+    /// observed (None otherwise).
+    pub nodes: Option<NodeObservation>,
+}
+
+/// The four secrets an installer creates.
+pub const DEFAULT_USER_DATA_SECRETS: [&str; 4] = [
+    "master-user-data",
+    "master-user-data-managed",
+    "worker-user-data",
+    "worker-user-data-managed",
+];
+
+fn is_user_data_name(name: &str) -> bool {
+    name.ends_with("user-data")
+        || name.ends_with("user-data-managed")
+        || name.contains("user-data-")
+}
+
+impl Snapshot {
+    /// Keeps the selected MachineSets of `all`, sorted by name (`filter_labels`: apply the
+    /// label selector here, as for a dump; a live LIST had the server apply it).
+    pub fn select_machinesets(&mut self, all: Vec<Value>, sel: &Selection, filter_labels: bool) {
+        let mut sets: Vec<Value> = all
+            .into_iter()
+            .filter(|ms| sel.names.is_empty() || sel.names.iter().any(|n| n == name_of(ms)))
+            .filter(|ms| {
+                !filter_labels
+                    || sel
+                        .label_selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&labels_of(ms)))
+            })
+            .collect();
+        sets.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        self.machinesets = sets;
+    }
+
+    /// Keeps the user-data secrets of `secrets`: those a selected MachineSet references
+    /// and those named like the installer's.
+    pub fn keep_user_data_secrets(&mut self, secrets: Vec<Value>) {
+        let referenced: Vec<String> = self
+            .machinesets
+            .iter()
+            .filter_map(user_data_secret_of)
+            .map(str::to_string)
+            .collect();
+        for s in secrets {
+            let name = name_of(&s).to_string();
+            if referenced.contains(&name) || is_user_data_name(&name) {
+                self.user_data_secrets.insert(name, s);
+            }
+        }
+    }
+}
+
+/// A part of the snapshot that the safety checks and the audit depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    UserDataSecrets,
+    McsTlsSecret,
+    BootimagesConfigMap,
+    ClusterVersion,
+    Infrastructure,
+    MachineConfiguration,
+    MachineAutoscalers,
+    ClusterAutoscalers,
+}
+
+impl Part {
+    /// How messages name the part.
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::UserDataSecrets => "user-data secrets",
+            Part::McsTlsSecret => "machine-config-server-tls secret",
+            Part::BootimagesConfigMap => "coreos-bootimages ConfigMap",
+            Part::ClusterVersion => "ClusterVersion",
+            Part::Infrastructure => "Infrastructure",
+            Part::MachineConfiguration => "MachineConfiguration",
+            Part::MachineAutoscalers => "MachineAutoscalers",
+            Part::ClusterAutoscalers => "ClusterAutoscalers",
+        }
+    }
+}
+
+/// A part that could not be read, and why (`{part}: {reason}` in messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub part: Part,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.part.label(), self.reason)
+    }
+}
+
+impl Snapshot {
+    /// The parts among `needed` that could not be read.
+    pub fn unreadable_of(&self, needed: &[Part]) -> Vec<&Unreadable> {
+        self.unreadable
+            .iter()
+            .filter(|u| needed.contains(&u.part))
+            .collect()
+    }
+}

@@ -1,0 +1,245 @@
+//! Observing: filling the core's [`Snapshot`] from a live cluster or a dump.
+//!
+//! From a live cluster: one LIST per collection kind (MachineSets with the
+//! label selector applied by the server, Secrets of the MachineSet namespace,
+//! MachineAutoscalers, ClusterAutoscalers) and one GET per singleton
+//! (ClusterVersion, Infrastructure, MachineConfiguration, the stream ConfigMap,
+//! the MCS certificate secret), all concurrently. From a dump: the same
+//! objects picked out of the files. Both apply the same selection.
+//!
+//! When nodes are observed too (`bootimage_info`'s `nodes: true`), Machines, Nodes and
+//! machine-config-daemon pods are LISTed alongside, then the needed daemon logs are
+//! read, bounded ([`super::nodes`]).
+
+use anyhow::Result;
+use kube::api::ListParams;
+use serde_json::Value;
+
+use super::client::{get, list};
+use super::connection::Connection;
+use super::dump::Dump;
+use super::nodes;
+use crate::cluster::nodes::pods_to_read;
+use crate::cluster::resources::{self, Kind};
+use crate::cluster::{name_of, namespace_of, Part, Reads, Selection, Snapshot, Unreadable};
+
+/// Builds a snapshot from a loaded dump.
+pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
+    from_dump_observing(dump, sel, reads, false)
+}
+
+/// Builds a snapshot from a loaded dump; with `nodes`, also its Machines, Nodes,
+/// machine-config-daemon pods and the log files of the pods the MachineSets need.
+pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bool) -> Snapshot {
+    let of_kind = |k: Kind, ns: Option<&str>| -> Vec<Value> {
+        dump.objects
+            .iter()
+            .filter(|o| o.kind == k)
+            .filter(|o| {
+                ns.is_none_or(|ns| {
+                    let got = namespace_of(&o.object);
+                    got == ns || got.is_empty()
+                })
+            })
+            .map(|o| o.object.clone())
+            .collect()
+    };
+    let single = |k: Kind, ns: Option<&str>, name: &str| -> Option<Value> {
+        of_kind(k, ns).into_iter().find(|o| name_of(o) == name)
+    };
+    let mut snap = Snapshot {
+        reads,
+        secrets_readable: true,
+        ..Snapshot::default()
+    };
+    snap.select_machinesets(
+        of_kind(resources::MACHINE_SET, Some(&sel.namespace)),
+        sel,
+        true,
+    );
+    if reads.user_data_secrets {
+        snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
+    }
+    if reads.mcs_certificate {
+        snap.mcs_tls_secret = single(
+            resources::SECRET,
+            Some(resources::MCO_NAMESPACE),
+            resources::MCS_TLS_SECRET,
+        );
+    }
+    if reads.stream_configmap {
+        snap.bootimages_configmap = single(
+            resources::CONFIG_MAP,
+            Some(resources::MCO_NAMESPACE),
+            resources::BOOTIMAGES_CONFIGMAP,
+        );
+    }
+    // Insights archives keep ClusterVersion/Infrastructure under other names; take the
+    // canonical name first, else the only one.
+    let mut notes = Vec::new();
+    let mut singleton = |k: Kind, name: &str| {
+        let all = of_kind(k, None);
+        if all.len() > 1 {
+            notes.push(format!(
+                "the dump holds {} {} objects; using the one named {name:?} (or the first)",
+                all.len(),
+                k.kind
+            ));
+        }
+        let named = all.iter().position(|o| name_of(o) == name).unwrap_or(0);
+        all.into_iter().nth(named)
+    };
+    snap.cluster_version = singleton(resources::CLUSTER_VERSION, "version");
+    snap.infrastructure = singleton(resources::INFRASTRUCTURE, "cluster");
+    snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
+    snap.notes = notes;
+    if reads.autoscalers {
+        snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
+        snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+    }
+    if nodes {
+        snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
+    }
+    snap
+}
+
+/// Observes a live cluster: [`Reads::requests`] requests (at most 4 LISTs and 5
+/// GETs), concurrently.
+pub async fn from_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Result<Snapshot> {
+    from_cluster_observing(conn, sel, reads, false).await
+}
+
+/// Observes a live cluster; with `nodes`, also LISTs Machines, Nodes and
+/// machine-config-daemon pods (concurrently with the other reads), then reads the
+/// start of the daemon log of the pod on each selected MachineSet's youngest
+/// Machine's node, at most [`nodes::LOG_CONCURRENCY`] at a time.
+pub async fn from_cluster_observing(
+    conn: &Connection,
+    sel: &Selection,
+    reads: Reads,
+    nodes: bool,
+) -> Result<Snapshot> {
+    let node_lists = async {
+        if nodes {
+            Some(nodes::list_objects(conn, &sel.namespace).await)
+        } else {
+            None
+        }
+    };
+    let (snap, node_lists) = tokio::join!(read_cluster(conn, sel, reads), node_lists);
+    let mut snap = snap?;
+    if let Some(mut obs) = node_lists {
+        let pods = pods_to_read(&snap.machinesets, &obs);
+        obs.logs = nodes::read_logs(conn, pods).await;
+        snap.nodes = Some(obs);
+    }
+    Ok(snap)
+}
+
+/// The reads of a live snapshot, concurrently; a part not in `reads` costs no request.
+async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Result<Snapshot> {
+    let ns = sel.namespace.as_str();
+    let mut lp = ListParams::default();
+    if let Some(s) = &sel.label_selector {
+        if !s.as_str().is_empty() {
+            lp = lp.labels(s.as_str());
+        }
+    }
+    let all = ListParams::default();
+    let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
+        list(conn, resources::MACHINE_SET, Some(ns), &lp),
+        when(
+            reads.user_data_secrets,
+            list(conn, resources::SECRET, Some(ns), &all)
+        ),
+        when(
+            reads.mcs_certificate,
+            get(
+                conn,
+                resources::SECRET,
+                Some(resources::MCO_NAMESPACE),
+                resources::MCS_TLS_SECRET
+            )
+        ),
+        when(
+            reads.stream_configmap,
+            get(
+                conn,
+                resources::CONFIG_MAP,
+                Some(resources::MCO_NAMESPACE),
+                resources::BOOTIMAGES_CONFIGMAP
+            )
+        ),
+        get(conn, resources::CLUSTER_VERSION, None, "version"),
+        get(conn, resources::INFRASTRUCTURE, None, "cluster"),
+        get(conn, resources::MACHINE_CONFIGURATION, None, "cluster"),
+        when(
+            reads.autoscalers,
+            list(conn, resources::MACHINE_AUTOSCALER, Some(ns), &all)
+        ),
+        when(
+            reads.autoscalers,
+            list(conn, resources::CLUSTER_AUTOSCALER, None, &all)
+        ),
+    );
+    let mut snap = Snapshot {
+        reads,
+        ..Snapshot::default()
+    };
+    // MachineSets are the point of the run: any failure is fatal.
+    let machinesets = machinesets?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the API server at {} does not serve machinesets.machine.openshift.io: \
+                 is this an OpenShift cluster with the Machine API?",
+            conn.server
+        )
+    })?;
+    snap.select_machinesets(machinesets, sel, false);
+    match secrets {
+        Ok(Some(s)) => {
+            snap.secrets_readable = true;
+            snap.keep_user_data_secrets(s);
+        }
+        Ok(None) => snap.secrets_readable = reads.user_data_secrets,
+        Err(e) => snap.unreadable.push(Unreadable {
+            part: Part::UserDataSecrets,
+            reason: format!("{e:#}"),
+        }),
+    }
+    snap.mcs_tls_secret = optional(&mut snap.unreadable, Part::McsTlsSecret, mcs);
+    snap.bootimages_configmap = optional(&mut snap.unreadable, Part::BootimagesConfigMap, cm);
+    snap.cluster_version = optional(&mut snap.unreadable, Part::ClusterVersion, cv);
+    snap.infrastructure = optional(&mut snap.unreadable, Part::Infrastructure, infra);
+    snap.machine_configuration = optional(&mut snap.unreadable, Part::MachineConfiguration, mc);
+    snap.machine_autoscalers =
+        optional(&mut snap.unreadable, Part::MachineAutoscalers, mas).unwrap_or_default();
+    snap.cluster_autoscalers =
+        optional(&mut snap.unreadable, Part::ClusterAutoscalers, cas).unwrap_or_default();
+    Ok(snap)
+}
+
+/// Runs a read only when it is wanted; an unwanted read is "nothing there" and sends no
+/// request (futures are lazy).
+async fn when<T>(
+    wanted: bool,
+    read: impl std::future::Future<Output = Result<Option<T>>>,
+) -> Result<Option<T>> {
+    if wanted {
+        read.await
+    } else {
+        Ok(None)
+    }
+}
+
+fn optional<T>(unreadable: &mut Vec<Unreadable>, part: Part, r: Result<Option<T>>) -> Option<T> {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            unreadable.push(Unreadable {
+                part,
+                reason: format!("{e:#}"),
+            });
+            None
+        }
+    }
+}
