@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The integration tests again, against a real kube-apiserver + etcd instead of the
+# in-process test API server, when the machine provides the kube-apiserver build tools
+# (CI does: a read-only `shared/` directory beside the clone). Without them it prints a
+# SKIPPED line and exits 0, so it is harmless on a developer machine.
+#
+#   scripts/test-real-apiserver.sh [cargo test arguments after --, e.g. -- --nocapture]
+#
+# Steps: build kube-apiserver if it is not installed yet (the tools' build.sh: root or
+# sudo, apt, ~5 min once, <1 s afterwards); install kubectl (Debian's kubernetes-client)
+# if there is none, start.sh needs it; start the server in a temporary directory on free
+# ports with this repository's CRDs (tests/fixtures/crds: the CRDs the test fixtures are
+# written against); run every integration test binary that uses the test harness's
+# cluster (tests/*.rs naming `TestCluster::start` or OCP_BOOTIMAGE_TEST_KUBECONFIG) with
+# OCP_BOOTIMAGE_TEST_KUBECONFIG set; stop the server whatever happens.
+#
+# Env: OCP_BOOTIMAGE_SHARED  the shared directory (default: <repo>/../shared); its
+#                            tools/kube-apiserver/ holds build.sh, start.sh, stop.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+say() { echo "test-real-apiserver: $*"; }
+
+shared="${OCP_BOOTIMAGE_SHARED:-$root/../shared}"
+kas="$shared/tools/kube-apiserver"
+if [[ ! -x "$kas/build.sh" || ! -x "$kas/start.sh" || ! -x "$kas/stop.sh" ]]; then
+    echo "SKIPPED: no ../shared/tools/kube-apiserver — real API server tests not run"
+    exit 0
+fi
+kas="$(cd "$kas" && pwd)"
+
+# No module talks to vSphere yet: nothing to run against vcsim.
+if [[ -d "$shared/tools/vcsim" ]]; then
+    echo "NOTE: vcsim tools present, but no vSphere tests exist yet — nothing runs against vcsim"
+fi
+
+t0=$SECONDS
+say "building kube-apiserver if needed ($kas/build.sh)"
+"$kas/build.sh"
+if ! command -v kubectl >/dev/null 2>&1; then
+    say "no kubectl: installing Debian's kubernetes-client (kubectl v1.20, as the server)"
+    sudo=()
+    [[ "$(id -u)" == 0 ]] || sudo=(sudo)
+    apt_install() {
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends kubernetes-client >/dev/null
+    }
+    apt_install || { "${sudo[@]}" apt-get update -qq && apt_install; }
+fi
+t_build=$((SECONDS - t0))
+
+# Test binaries that talk to a cluster through tests/common (the others would only
+# repeat what scripts/test.sh just ran).
+mapfile -t cluster_tests < <(grep -l -e 'TestCluster::start' -e 'OCP_BOOTIMAGE_TEST_KUBECONFIG' tests/*.rs |
+    xargs -n1 basename | sed 's/\.rs$//')
+((${#cluster_tests[@]})) || { say "ERROR: no integration test uses TestCluster"; exit 1; }
+
+OCP_BOOTIMAGE_ANSIBLE_VENVS="$(./scripts/setup-ansible.sh --print-venvs)"
+export OCP_BOOTIMAGE_ANSIBLE_VENVS
+
+work="$(mktemp -d)"
+dir="$work/kube-apiserver"
+log="$root/target/test-real-apiserver.log"
+stop() {
+    "$kas/stop.sh" "$dir" || say "WARNING: stop.sh $dir failed"
+    rm -rf -- "$work"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM HUP
+
+t1=$SECONDS
+KUBE_APISERVER_PORT=auto ETCD_CLIENT_PORT=auto ETCD_PEER_PORT=auto \
+    KUBE_CRD_DIR="$root/tests/fixtures/crds" "$kas/start.sh" "$dir" >/dev/null
+export OCP_BOOTIMAGE_TEST_KUBECONFIG="$dir/kubeconfig"
+say "kube-apiserver $("${KUBE_APISERVER_PREFIX:-/opt/kube-apiserver}/bin/kube-apiserver" --version 2>/dev/null | sed 's/^Kubernetes //') at $(sed -n 's/^KUBE_APISERVER_URL=//p' "$dir/env")"
+say "running ${#cluster_tests[@]} test binaries against it: ${cluster_tests[*]}"
+
+test_args=()
+for t in "${cluster_tests[@]}"; do test_args+=(--test "$t"); done
+mkdir -p target
+set +e
+cargo test --workspace --locked "${test_args[@]}" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+# The runner's summary: one line per test binary, then the totals.
+echo
+say "summary (real kube-apiserver; full output in ${log#"$root/"}):"
+awk '
+    /^ *Running / { bin = $2 }
+    /^test result:/ {
+        printf "  %-28s %s\n", bin, $0
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) p += $(i - 1)
+            if ($(i) ~ /^failed;?$/) f += $(i - 1)
+            if ($(i) ~ /^ignored;?$/) ig += $(i - 1)
+        }
+    }
+    END { printf "  total: %d passed, %d failed, %d ignored\n", p, f, ig }
+' "$log"
+say "(passed includes tests that return early on a real server: those that need the in-process"
+say " server's fault or 403 injection, request log or simulated machine lifecycle, and tests"
+say " that use no cluster at all)"
+say "build/setup ${t_build}s, server start + tests $((SECONDS - t1))s"
+exit "$rc"
