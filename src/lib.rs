@@ -6,6 +6,8 @@
 //! - `kube`: observing a cluster (HTTP) or a dump directory into a core
 //!   [`cluster::Snapshot`], and applying planned changes.
 //! - `record_store`, `stream_file`: the rollback record's storage and stream files on disk.
+//! - `options`: the option groups, declared once for the modules and the CLI;
+//!   `execute`: the one executor of every mutating step.
 //! - `ansible`: the binary-module protocol (args file in, one JSON object out) and the
 //!   module docs; `modules`: one file per Ansible module; `cli`: the human front end.
 
@@ -13,7 +15,9 @@ pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, recor
 
 pub mod ansible;
 pub mod cli;
+pub mod execute;
 pub mod kube;
 pub mod modules;
+pub mod options;
 pub mod record_store;
 pub mod stream_file;

@@ -13,6 +13,7 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, ObjectMeta, PostParams};
 
 use crate::kube::connection::Connection;
+use crate::options::RecordParams;
 use crate::record::Record;
 
 /// The current time as RFC 3339 UTC (`2026-11-25T16:40:00Z`).
@@ -37,6 +38,25 @@ pub fn new_run_id() -> String {
         now.minute(),
         now.second()
     )
+}
+
+impl RecordParams {
+    /// The run id of this run: `run_id`, or a new one.
+    pub fn run_id(&self) -> String {
+        self.run_id.clone().unwrap_or_else(new_run_id)
+    }
+
+    /// The record store: the local file when `record_path` is set, else the Secret
+    /// `record` in `namespace`.
+    pub fn store(&self, conn: Option<&Connection>, namespace: &str) -> Result<RecordStore> {
+        match (&self.record_path, conn) {
+            (Some(p), _) => Ok(RecordStore::file(p.clone())),
+            (None, Some(c)) => Ok(RecordStore::secret(c.clone(), namespace, &self.record)),
+            (None, None) => {
+                anyhow::bail!("give `record_path` for a rollback record when working on files")
+            }
+        }
+    }
 }
 
 /// The Secret key that holds the record.

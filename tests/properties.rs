@@ -10,11 +10,12 @@ use std::time::SystemTime;
 
 use common::{fixture, objects_in, objects_under, root};
 use ocp_bootimage::ignition::{convert_to_v3, inspect_user_data, Conversion, TargetVersion};
-use ocp_bootimage::modules::machineset_bootimage::{plan_swap, Decision, SwapOptions};
 use ocp_bootimage::modules::rollback::plan_rollback;
 use ocp_bootimage::modules::stub_ignition::plan_secret;
 use ocp_bootimage::plan::change::apply_merge_patch;
 use ocp_bootimage::plan::machineset::MachineSetContext;
+use ocp_bootimage::plan::step::Decision;
+use ocp_bootimage::plan::swap::{plan_swap, SwapOptions};
 use ocp_bootimage::platform::{Lookup, Platform};
 use ocp_bootimage::record::Record;
 use ocp_bootimage::stream::catalog::Catalog;
@@ -392,12 +393,12 @@ proptest! {
         if let Some(img) = explicit {
             opts.images.insert(String::new(), img);
         }
-        if let Decision::Swap(change, _) = plan_swap(&ms, &ctx, &opts) {
+        if let Decision::Change(change, _) = plan_swap(&ms, &ctx, &opts) {
             let mut applied = ms.clone();
             apply_merge_patch(&mut applied, &change.patch().expect("a swap has a patch"));
             match plan_swap(&applied, &ctx, &opts) {
-                Decision::Swap(again, _) => prop_assert!(false, "planned again: {}", again.summary),
-                Decision::Keep(_) | Decision::Skip(_) => {}
+                Decision::Change(again, _) => prop_assert!(false, "planned again: {}", again.summary),
+                Decision::Keep(_) | Decision::Skip(_) | Decision::Refuse(_) => {}
             }
             // Rolling the swap back, then planning the rollback again: nothing left.
             let record = Record::default();
@@ -437,7 +438,7 @@ fn fixtures_plan_swaps() {
         .filter(|m| {
             matches!(
                 plan_swap(m, &ctx, &SwapOptions::default()),
-                Decision::Swap(..)
+                Decision::Change(..)
             )
         })
         .count();

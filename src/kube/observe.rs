@@ -21,7 +21,7 @@ use super::dump::Dump;
 use super::nodes;
 use crate::cluster::nodes::pods_to_read;
 use crate::cluster::resources::{self, Kind};
-use crate::cluster::{name_of, namespace_of, Part, Reads, Selection, Snapshot, Unreadable};
+use crate::cluster::{name_of, namespace_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable};
 
 /// Builds a snapshot from a loaded dump.
 pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
@@ -202,19 +202,21 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
         }
         Ok(None) => snap.secrets_readable = reads.user_data_secrets,
         Err(e) => snap.unreadable.push(Unreadable {
-            part: Part::UserDataSecrets,
+            part: SnapshotPart::UserDataSecrets,
             reason: format!("{e:#}"),
         }),
     }
-    snap.mcs_tls_secret = optional(&mut snap.unreadable, Part::McsTlsSecret, mcs);
-    snap.bootimages_configmap = optional(&mut snap.unreadable, Part::BootimagesConfigMap, cm);
-    snap.cluster_version = optional(&mut snap.unreadable, Part::ClusterVersion, cv);
-    snap.infrastructure = optional(&mut snap.unreadable, Part::Infrastructure, infra);
-    snap.machine_configuration = optional(&mut snap.unreadable, Part::MachineConfiguration, mc);
+    snap.mcs_tls_secret = optional(&mut snap.unreadable, SnapshotPart::McsTlsSecret, mcs);
+    snap.bootimages_configmap =
+        optional(&mut snap.unreadable, SnapshotPart::BootimagesConfigMap, cm);
+    snap.cluster_version = optional(&mut snap.unreadable, SnapshotPart::ClusterVersion, cv);
+    snap.infrastructure = optional(&mut snap.unreadable, SnapshotPart::Infrastructure, infra);
+    snap.machine_configuration =
+        optional(&mut snap.unreadable, SnapshotPart::MachineConfiguration, mc);
     snap.machine_autoscalers =
-        optional(&mut snap.unreadable, Part::MachineAutoscalers, mas).unwrap_or_default();
+        optional(&mut snap.unreadable, SnapshotPart::MachineAutoscalers, mas).unwrap_or_default();
     snap.cluster_autoscalers =
-        optional(&mut snap.unreadable, Part::ClusterAutoscalers, cas).unwrap_or_default();
+        optional(&mut snap.unreadable, SnapshotPart::ClusterAutoscalers, cas).unwrap_or_default();
     Ok(snap)
 }
 
@@ -231,7 +233,11 @@ async fn when<T>(
     }
 }
 
-fn optional<T>(unreadable: &mut Vec<Unreadable>, part: Part, r: Result<Option<T>>) -> Option<T> {
+fn optional<T>(
+    unreadable: &mut Vec<Unreadable>,
+    part: SnapshotPart,
+    r: Result<Option<T>>,
+) -> Option<T> {
     match r {
         Ok(v) => v,
         Err(e) => {

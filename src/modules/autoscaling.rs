@@ -17,12 +17,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::common::{managed_guard, outcome, WriteParams};
+use super::common::{managed_guard, outcome};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{name_of, namespace_of, resources, LabelSelector, Snapshot};
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::{get, list};
 use crate::kube::ConnectionParams;
+use crate::options::{SelectionParams, WriteParams};
 use crate::plan::audit::{AutoscalingReport, PAUSED_ANNOTATION};
 use crate::plan::ObjectChange;
 
@@ -49,16 +50,8 @@ pub struct Params {
     /// (run it before changing boot images). `resumed`: restore exactly the
     /// MachineAutoscalers' original min/max (run it afterwards).
     pub state: State,
-    /// Namespace of the MachineSets and MachineAutoscalers (and of the rollback record Secret).
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
-    /// Only the MachineAutoscalers of these MachineSets (names). Default: every
-    /// MachineSet in `namespace`.
-    #[serde(default)]
-    pub machinesets: Vec<String>,
-    /// Only the MachineAutoscalers of MachineSets matching this label selector
-    /// (e.g. `machine.openshift.io/cluster-api-machine-role=worker`).
-    pub label_selector: Option<String>,
+    #[serde(flatten)]
+    pub selection: SelectionParams,
 }
 
 /// A MachineAutoscaler's limits.
@@ -488,13 +481,14 @@ refused unless `allow_managed`.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let selector = params
+            .selection
             .label_selector
             .as_deref()
             .map(LabelSelector::parse)
             .transpose()
             .context("label_selector")?;
         let conn = params.connection.connect().await?;
-        let ns = params.namespace.as_str();
+        let ns = params.selection.namespace();
         let mut lp = ListParams::default();
         if let Some(s) = &selector {
             if !s.as_str().is_empty() {
@@ -519,11 +513,16 @@ refused unless `allow_managed`.
             })?
             .into_iter()
             .filter(|ms| {
-                params.machinesets.is_empty() || params.machinesets.iter().any(|n| n == name_of(ms))
+                params.selection.machinesets.is_empty()
+                    || params
+                        .selection
+                        .machinesets
+                        .iter()
+                        .any(|n| n == name_of(ms))
             })
             .collect();
         machinesets.sort_by(|a, b| name_of(a).cmp(name_of(b)));
-        for name in &params.machinesets {
+        for name in &params.selection.machinesets {
             if !machinesets.iter().any(|o| name_of(o) == name) {
                 warnings.push(format!("MachineSet {name} not found in namespace {ns}"));
             }
@@ -566,7 +565,7 @@ refused unless `allow_managed`.
         if let Some(w) = managed_guard(infra.as_ref(), &machinesets, params.write.allow_managed)? {
             warnings.push(w);
         }
-        if params.machinesets.is_empty() && selector.is_none() {
+        if params.selection.machinesets.is_empty() && selector.is_none() {
             for ma in &autoscalers {
                 if let Some(t) = target_of(ma) {
                     if !machinesets.iter().any(|m| name_of(m) == t) {
@@ -609,8 +608,8 @@ refused unless `allow_managed`.
                 }
             }
         }
-        let run_id = params.write.run_id();
-        let store = params.write.store(Some(&conn), ns)?;
+        let run_id = params.write.record.run_id();
+        let store = params.write.record.store(Some(&conn), ns)?;
         let record = store.location.to_string();
         let finish = |mut out: ModuleOutcome<Output>| {
             if !failures.is_empty() {

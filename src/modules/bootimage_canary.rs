@@ -22,11 +22,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::bootimage_info::{audit_input, load_streams, selection_and_options};
-use super::common::{managed_guard, WriteParams};
+use super::common::managed_guard;
+use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
-use crate::cluster::{name_of, resources, Part, Reads};
+use crate::cluster::{name_of, resources, Reads, SnapshotPart};
 use crate::kube::access::{can_i, missing};
 use crate::kube::apply::Applier;
 use crate::kube::client::{api, explain, get, list};
@@ -34,6 +34,7 @@ use crate::kube::nodes::read_mcd_log;
 use crate::kube::observe;
 use crate::kube::ConnectionParams;
 use crate::mcd::parse_mcd_log;
+use crate::options::{NamespaceParams, SelectionParams, StreamParams, WriteParams};
 use crate::plan::audit::{machineset_context, PAUSED_ANNOTATION};
 use crate::plan::cluster::cluster_info;
 use crate::plan::machineset::assess;
@@ -59,9 +60,10 @@ pub struct Params {
     pub connection: ConnectionParams,
     #[serde(flatten)]
     pub write: WriteParams,
-    /// Namespace of the MachineSet.
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
+    #[serde(flatten)]
+    pub ns: NamespaceParams,
+    #[serde(flatten)]
+    pub stream: StreamParams,
     /// The MachineSet to test (one name).
     pub machineset: String,
     /// How long to wait for the canary node to boot and log its build, in seconds.
@@ -74,9 +76,6 @@ pub struct Params {
     /// (after `machineset_bootimage`, the target build of the swap), from the stream
     /// (`stream_file` or the cluster's ConfigMap) and the known RHCOS images.
     pub expected_build: Option<String>,
-    /// Stream metadata used to find the default `expected_build`.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub stream_file: Option<std::path::PathBuf>,
     /// Fail the task when the booted build is not the expected one.
     #[serde(default = "default_true")]
     pub fail_on_mismatch: bool,
@@ -341,28 +340,30 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let started = Instant::now();
-        let (sel, options) = selection_and_options(
-            &params.namespace,
-            std::slice::from_ref(&params.machineset),
-            None,
-            None,
-            &Default::default(),
-            None,
-        )?;
+        let selection = SelectionParams {
+            namespace: params.ns.clone(),
+            machinesets: vec![params.machineset.clone()],
+            label_selector: None,
+        };
+        let (sel, options) = selection_and_options(&selection, &params.stream)?;
         let conn = params.connection.connect().await?;
         let snapshot = observe::from_cluster(
             &conn,
             &sel,
             Reads {
                 autoscalers: true,
-                stream_configmap: params.expected_build.is_none() && params.stream_file.is_none(),
+                stream_configmap: params.expected_build.is_none()
+                    && params.stream.stream_file.is_none(),
                 ..Reads::MIN
             },
         )
         .await?;
         super::common::require_readable(
             &snapshot,
-            &[Part::Infrastructure, Part::MachineAutoscalers],
+            &[
+                SnapshotPart::Infrastructure,
+                SnapshotPart::MachineAutoscalers,
+            ],
         )?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(
@@ -375,7 +376,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         let ms = snapshot.machinesets.first().cloned().with_context(|| {
             format!(
                 "MachineSet {} not found in namespace {}",
-                params.machineset, params.namespace
+                params.machineset, params.ns.namespace
             )
         })?;
         let replicas = replicas_of(&ms);
@@ -386,13 +387,13 @@ autoscaling first. Check mode reports what it would do and changes nothing.
                     .map_err(|e| anyhow::anyhow!("expected_build {b:?} is not a build id: {e}"))?,
             ),
             None => {
-                let streams = load_streams(params.stream_file.as_ref(), None, &snapshot)?;
+                let streams = load_streams(&params.stream, &snapshot)?;
                 let input = audit_input(&snapshot, &streams, &options);
                 let cluster = cluster_info(
                     snapshot.cluster_version.as_ref(),
                     snapshot.infrastructure.as_ref(),
                     &snapshot.machinesets,
-                    None,
+                    options.architecture,
                 );
                 let ctx = machineset_context(&input, &cluster, &mut Vec::new());
                 assess(&ms, &ctx).current_build.and_then(|b| b.parse().ok())
@@ -428,19 +429,26 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         // The scale-back marks the canary Machine so exactly it is removed; without that
         // permission the MachineSet's deletePolicy (Random by default) could remove a
         // working node instead. Refuse before anything changes (in check mode too).
-        if can_i(&conn, "patch", resources::MACHINE, Some(&params.namespace)).await? == Some(false)
+        if can_i(
+            &conn,
+            "patch",
+            resources::MACHINE,
+            Some(&params.ns.namespace),
+        )
+        .await?
+            == Some(false)
         {
             return Err(anyhow::anyhow!(missing(
                 "patch",
                 resources::MACHINE,
-                Some(&params.namespace),
+                Some(&params.ns.namespace),
                 "the canary marks its Machine so that the scale-back removes exactly it"
             ))
             .into());
         }
         let mut up = vec![ObjectChange {
             kind: resources::MACHINE_SET,
-            namespace: Some(params.namespace.clone()),
+            namespace: Some(params.ns.namespace.clone()),
             name: params.machineset.clone(),
             before: Some(ms.clone()),
             after: with_replicas(&ms, replicas + 1),
@@ -452,8 +460,11 @@ autoscaling first. Check mode reports what it would do and changes nothing.
                 pin_change(ma, replicas + 1, "canary: widen the paused pin"),
             );
         }
-        let run_id = params.write.run_id();
-        let store = params.write.store(Some(&conn), &params.namespace)?;
+        let run_id = params.write.record.run_id();
+        let store = params
+            .write
+            .record
+            .store(Some(&conn), &params.ns.namespace)?;
         let mut out = Output {
             machineset: params.machineset.clone(),
             expected_build: Some(expected.to_string()),
@@ -485,7 +496,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         }
         // Machines that exist before the canary: the new one is the one not in this list.
         let lp = ListParams::default().labels(&format!("{MACHINESET_LABEL}={}", params.machineset));
-        let before: Vec<String> = list(&conn, resources::MACHINE, Some(&params.namespace), &lp)
+        let before: Vec<String> = list(&conn, resources::MACHINE, Some(&params.ns.namespace), &lp)
             .await?
             .unwrap_or_default()
             .iter()
@@ -497,7 +508,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             module: Self::NAME,
             run_id: &run_id,
         };
-        let ns = params.namespace.clone();
+        let ns = params.ns.namespace.clone();
         let ms_name = params.machineset.clone();
         // Re-plan after a conflict: set the wanted replicas / pin on the fresh object.
         let target = |fresh: &Value, n: i64| -> Result<Option<ObjectChange>> {
@@ -520,7 +531,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         let mut found = Found::default();
         if error.is_none() {
             let wait = Wait {
-                ns: &params.namespace,
+                ns: &params.ns.namespace,
                 ms: &params.machineset,
                 before: &before,
                 start: started,
@@ -535,7 +546,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             let mark = Patch::Merge(
                 json!({"metadata": {"annotations": {"machine.openshift.io/delete-machine": "true"}}}),
             );
-            if let Err(e) = api(&conn, resources::MACHINE, Some(&params.namespace))
+            if let Err(e) = api(&conn, resources::MACHINE, Some(&params.ns.namespace))
                 .patch(machine, &PatchParams::default(), &mark)
                 .await
             {
@@ -547,7 +558,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
                         &conn,
                         "patch",
                         resources::MACHINE,
-                        Some(&params.namespace)
+                        Some(&params.ns.namespace)
                     )
                 ));
             }
@@ -556,7 +567,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         if let Some(fresh) = get(
             &conn,
             resources::MACHINE_SET,
-            Some(&params.namespace),
+            Some(&params.ns.namespace),
             &params.machineset,
         )
         .await?
@@ -567,7 +578,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
             if let Some(fresh) = get(
                 &conn,
                 resources::MACHINE_AUTOSCALER,
-                Some(&params.namespace),
+                Some(&params.ns.namespace),
                 name_of(ma),
             )
             .await?

@@ -6,65 +6,35 @@
 //! secrets, the MCS certificate, the autoscalers and a compliance verdict;
 //! with `nodes`, also the build each MachineSet's youngest node booted.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
-use crate::cluster::{LabelSelector, Selection, Snapshot};
-use crate::kube::observe;
-use crate::kube::{dump, ConnectionParams};
+use crate::cluster::{Selection, Snapshot};
+use crate::kube::{dump, observe, ConnectionParams};
+use crate::options::{DumpParams, SelectionParams, StreamParams};
 use crate::plan::audit::reads_for;
-use crate::plan::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
-use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
+use crate::plan::{audit, AuditOptions, AuditReport, Part};
 
 /// Options of `bootimage_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Params {
     #[serde(flatten)]
     pub connection: ConnectionParams,
-    /// Read the cluster from a dump directory (YAML/JSON files as `oc get -o yaml` or
-    /// `-o json` writes them: single objects, multi-document YAML, `kind: List`, any
-    /// layout) instead of the API. Connection options are then ignored.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub dump_dir: Option<PathBuf>,
-    /// Stream metadata to take target images from: the output of
-    /// `openshift-install coreos print-stream-json`, a legacy pre-4.8 `rhcos.json`, or a
-    /// `coreos-bootimages` ConfigMap file. Default: the cluster's ConfigMap
-    /// `openshift-machine-config-operator/coreos-bootimages`.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub stream_file: Option<PathBuf>,
-    /// Azure marketplace image metadata to add to the stream (the installer's
-    /// `marketplace-rhcos.json` / `marketplace/coreos-*.json`), for MachineSets that
-    /// use marketplace images when the stream itself lists none.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub marketplace_file: Option<PathBuf>,
-    /// OS stream of a multi-stream source (5.0+ ConfigMaps: `rhel-9`, `rhel-10`).
-    /// Default: the source's default stream.
-    pub os_stream: Option<String>,
-    /// Namespace of the MachineSets, user-data secrets and MachineAutoscalers.
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
-    /// Only these MachineSets (names). Default: all in `namespace`.
-    #[serde(default)]
-    pub machinesets: Vec<String>,
-    /// Only MachineSets matching this label selector (e.g. `machine.openshift.io/cluster-api-machine-role=worker`).
-    pub label_selector: Option<String>,
+    #[serde(flatten)]
+    pub dump: DumpParams,
+    #[serde(flatten)]
+    pub selection: SelectionParams,
+    #[serde(flatten)]
+    pub stream: StreamParams,
     /// Fail the task when the cluster is not compliant (an outdated or too-new boot image,
     /// a stub Ignition needing migration, or an MCS certificate needing regeneration).
     #[serde(default)]
     pub fail_on_noncompliant: bool,
-    /// The cluster's architecture (`x86_64`, `aarch64`, `ppc64le`, `s390x`, or the
-    /// Kubernetes names `amd64`, `arm64`), when ClusterVersion does not tell it.
-    pub architecture: Option<String>,
-    /// Image or template name → build id, for images whose build cannot be read from
-    /// the stream or the name (vSphere templates, cluster-local images),
-    /// e.g. `{"ocp-cl02-xdqkk-rhcos": "49.84.202110081407-0"}`.
-    #[serde(default)]
-    pub image_builds: BTreeMap<String, String>,
     /// Also read what each MachineSet's youngest node really booted: the `CoreOS aleph
     /// version` its machine-config-daemon logged (`observed_build`). Costs one LIST each
     /// of Machines, Nodes and machine-config-daemon pods, and one log read (its first
@@ -155,75 +125,10 @@ pub fn gathered_parts(subset: &[GatherSubset]) -> BTreeSet<Part> {
 /// The module.
 pub struct BootimageInfo;
 
-/// The stream set with its source and path, or why there is none (not an error: the
-/// audit still reports everything else).
-pub(crate) type LoadedStreams =
-    std::result::Result<(StreamSet, StreamSource, Option<String>), String>;
-
-/// Reads the stream metadata: the file when given, else the cluster's ConfigMap;
-/// marketplace data is added to either. Shared with `machineset_bootimage`.
-pub(crate) fn load_streams(
-    stream_file: Option<&PathBuf>,
-    marketplace_file: Option<&PathBuf>,
-    snapshot: &Snapshot,
-) -> Result<LoadedStreams> {
-    let marketplace = marketplace_file
-        .as_ref()
-        .map(|path| {
-            crate::stream_file::read_stream_file(path)
-                .with_context(|| format!("marketplace_file {}", path.display()))
-        })
-        .transpose()?;
-    let with_marketplace = |mut set: StreamSet| {
-        if let Some(m) = &marketplace {
-            set.add_marketplace(&m.default);
-        }
-        set
-    };
-    if let Some(path) = stream_file {
-        let set = crate::stream_file::read_stream_file(path)
-            .with_context(|| format!("stream_file {}", path.display()))?;
-        return Ok(Ok((
-            with_marketplace(set),
-            StreamSource::File,
-            Some(path.display().to_string()),
-        )));
-    }
-    match &snapshot.bootimages_configmap {
-        Some(cm) => Ok(stream::parse::parse_configmap(cm)
-            .map(|s| (with_marketplace(s), StreamSource::Configmap, None))
-            .map_err(|e| format!("ConfigMap coreos-bootimages: {e}"))),
-        None => Ok(Err(
-            "no stream metadata: the ConfigMap openshift-machine-config-operator/coreos-bootimages \
-             was not found; give `stream_file` (openshift-install coreos print-stream-json)"
-                .into(),
-        )),
-    }
-}
-
-/// The audit's input from a snapshot and the streams read for it, now. Shared by every
-/// module that assesses MachineSets.
-pub(crate) fn audit_input<'a>(
-    snapshot: &'a Snapshot,
-    streams: &'a LoadedStreams,
-    options: &'a AuditOptions,
-) -> AuditInput<'a> {
-    AuditInput {
-        snapshot,
-        streams: streams
-            .as_ref()
-            .map(|(s, src, p)| (s, src.clone(), p.clone()))
-            .map_err(Clone::clone),
-        catalog: Catalog::embedded(),
-        options,
-        now: std::time::SystemTime::now(),
-    }
-}
-
 /// Observes the cluster or the dump: only what the gathered parts need.
 async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Result<Snapshot> {
-    let reads = reads_for(&options.gathered(), params.stream_file.is_some());
-    match &params.dump_dir {
+    let reads = reads_for(&options.gathered(), params.stream.stream_file.is_some());
+    match &params.dump.dump_dir {
         Some(dir) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
             Ok(observe::from_dump_observing(&d, sel, reads, params.nodes))
@@ -236,14 +141,7 @@ async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Re
 }
 
 fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
-    let (sel, mut options) = selection_and_options(
-        &params.namespace,
-        &params.machinesets,
-        params.label_selector.as_deref(),
-        params.architecture.as_deref(),
-        &params.image_builds,
-        params.os_stream.clone(),
-    )?;
+    let (sel, mut options) = selection_and_options(&params.selection, &params.stream)?;
     let gathered = gathered_parts(&params.gather_subset);
     options.not_gathered = Part::ALL
         .into_iter()
@@ -252,67 +150,16 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
     Ok((sel, options))
 }
 
-/// Parses the selection and audit options shared by the audit and the swap.
-pub(crate) fn selection_and_options(
-    namespace: &str,
-    machinesets: &[String],
-    label_selector: Option<&str>,
-    architecture: Option<&str>,
-    builds: &BTreeMap<String, String>,
-    os_stream: Option<String>,
-) -> Result<(Selection, AuditOptions)> {
-    let label_selector = label_selector.map(LabelSelector::parse).transpose()?;
-    let architecture = architecture
-        .map(|a| {
-            Arch::parse_any(a).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "architecture {a:?} is not one of x86_64, aarch64, ppc64le, s390x (or amd64, arm64)"
-                )
-            })
-        })
-        .transpose()?;
-    let mut image_builds = BTreeMap::new();
-    for (image, build) in builds {
-        let b: BuildId = build.parse().map_err(|e| {
-            anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}")
-        })?;
-        image_builds.insert(image.clone(), b);
-    }
-    Ok((
-        Selection {
-            namespace: namespace.to_string(),
-            names: machinesets.to_vec(),
-            label_selector,
-        },
-        AuditOptions {
-            os_stream,
-            architecture,
-            image_builds,
-            allow_newer_stream: false,
-            not_gathered: BTreeSet::new(),
-        },
-    ))
-}
-
 /// Runs the audit end to end (also used by the CLI).
 pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let (sel, options) = parse_options(params)?;
     let snapshot = observe(params, &sel, &options).await?;
-    let streams = load_streams(
-        params.stream_file.as_ref(),
-        params.marketplace_file.as_ref(),
-        &snapshot,
-    )?;
+    let streams = load_streams(&params.stream, &snapshot)?;
     let input = audit_input(&snapshot, &streams, &options);
     let mut report = audit(&input);
-    for name in &params.machinesets {
-        if !report.machinesets.iter().any(|m| &m.name == name) {
-            report.warnings.push(format!(
-                "MachineSet {name} not found in namespace {}",
-                params.namespace
-            ));
-        }
-    }
+    report
+        .warnings
+        .extend(super::inputs::missing_machinesets(&snapshot, &sel));
     Ok(report)
 }
 

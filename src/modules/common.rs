@@ -1,74 +1,18 @@
-//! What every mutating module shares: the rollback-record options, the
-//! managed-cluster guard, and turning an apply outcome into a result.
+//! What every mutating module shares: the readability and managed-cluster guards, and
+//! turning a plan or an apply outcome into a result (used by [`crate::execute`]).
 
-use std::path::PathBuf;
-
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ansible::{DiffEntry, ModuleOutcome};
-use crate::cluster::{Part, Snapshot};
+use crate::cluster::{Snapshot, SnapshotPart};
 use crate::kube::apply::ApplyOutcome;
-use crate::kube::connection::Connection;
 use crate::plan::cluster::managed_reason;
 use crate::plan::ObjectChange;
-use crate::record_store::{new_run_id, RecordStore};
-
-/// Default name of the rollback record Secret.
-pub const DEFAULT_RECORD: &str = "ocp-bootimage-rollback";
-
-/// Default namespace of MachineSets, user-data secrets, autoscalers and the record.
-pub fn default_namespace() -> String {
-    crate::cluster::resources::MACHINE_API_NAMESPACE.to_string()
-}
-
-/// Default name of the rollback record Secret (serde default).
-pub fn default_record() -> String {
-    DEFAULT_RECORD.to_string()
-}
-
-/// Options of every module that changes something.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-pub struct WriteParams {
-    /// Name of the Secret (in `namespace`) that holds the rollback record. Every value a run
-    /// changes is written there before the first change.
-    #[serde(default = "default_record")]
-    pub record: String,
-    /// Keep the rollback record in this local file (created with mode 0600) instead of a Secret.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub record_path: Option<PathBuf>,
-    /// Groups the record entries of several module runs into one run that `rollback` can
-    /// restore at once (pass the same value to every step of an update). Default: a new id.
-    pub run_id: Option<String>,
-    /// Change managed clusters (ROSA, ARO, OSD, hosted control planes) anyway. Their
-    /// provider manages boot images; changing them yourself is unsupported.
-    #[serde(default)]
-    pub allow_managed: bool,
-}
-
-impl WriteParams {
-    /// The run id of this run.
-    pub fn run_id(&self) -> String {
-        self.run_id.clone().unwrap_or_else(new_run_id)
-    }
-
-    /// The record store: the local file when `record_path` is set, else the Secret.
-    pub fn store(&self, conn: Option<&Connection>, namespace: &str) -> anyhow::Result<RecordStore> {
-        match (&self.record_path, conn) {
-            (Some(p), _) => Ok(RecordStore::file(p.clone())),
-            (None, Some(c)) => Ok(RecordStore::secret(c.clone(), namespace, &self.record)),
-            (None, None) => {
-                anyhow::bail!("give `record_path` for a rollback record when working on files")
-            }
-        }
-    }
-}
 
 /// Fails a mutating run when something its safety checks depend on could not be read
-/// (`needed` names the snapshot parts, e.g. [`Part::Infrastructure`]): changing a cluster
+/// (`needed` names the snapshot parts, e.g. [`SnapshotPart::Infrastructure`]): changing a cluster
 /// whose managed status, version or MCO management is unknown would be guessing.
-pub fn require_readable(snapshot: &Snapshot, needed: &[Part]) -> anyhow::Result<()> {
+pub fn require_readable(snapshot: &Snapshot, needed: &[SnapshotPart]) -> anyhow::Result<()> {
     let missing = snapshot.unreadable_of(needed);
     if missing.is_empty() {
         return Ok(());

@@ -20,9 +20,10 @@ use serde_json::{json, Value};
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cert::McsCertificateReport;
-use crate::cluster::{resources, Part, Reads, Selection, Snapshot};
+use crate::cluster::{resources, Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::observe;
 use crate::kube::{dump, ConnectionParams};
+use crate::options::{DumpParams, NamespaceParams};
 use crate::plan::audit::McsCertificateSection;
 
 /// The documented procedure to regenerate the machine-config-server certificate and CA.
@@ -33,20 +34,16 @@ pub const REGENERATE_PROCEDURE: &str = "https://access.redhat.com/articles/regen
 pub struct Params {
     #[serde(flatten)]
     pub connection: ConnectionParams,
-    /// Read the certificate Secret and the stub secrets from a cluster dump directory
-    /// (YAML/JSON files as `oc get -o yaml` or `-o json` writes them) instead of the API.
-    /// Connection options are then ignored.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub dump_dir: Option<PathBuf>,
+    #[serde(flatten)]
+    pub dump: DumpParams,
     /// Check this PEM file (the decoded `tls.crt`) instead of the Secret
     /// `openshift-machine-config-operator/machine-config-server-tls`. The stub secrets for
     /// the CA check still come from `dump_dir` or the cluster; when neither can be read,
     /// the CA check is skipped with a warning.
     #[schemars(extend("x-ansible-type" = "path"))]
     pub path: Option<PathBuf>,
-    /// Namespace of the user-data (stub Ignition) secrets whose CAs must verify the certificate.
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
+    #[serde(flatten)]
+    pub ns: NamespaceParams,
     /// Fail the task when the certificate must be regenerated (no Subject Alternative
     /// Name, or expired).
     #[serde(default)]
@@ -170,10 +167,10 @@ const READS: Reads = Reads {
 /// Reads the dump or the cluster; the flag says whether the stub secrets could be read.
 async fn observe(params: &Params, warnings: &mut Vec<String>) -> anyhow::Result<(Snapshot, bool)> {
     let sel = Selection {
-        namespace: params.namespace.clone(),
+        namespace: params.ns.namespace.clone(),
         ..Selection::default()
     };
-    if let Some(dir) = &params.dump_dir {
+    if let Some(dir) = &params.dump.dump_dir {
         let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
         return Ok((observe::from_dump(&d, &sel, READS), true));
     }
@@ -220,11 +217,11 @@ fn certificate_secret(params: &Params, snapshot: &Snapshot) -> anyhow::Result<(V
             if let Some(u) = snapshot
                 .unreadable
                 .iter()
-                .find(|u| u.part == Part::McsTlsSecret)
+                .find(|u| u.part == SnapshotPart::McsTlsSecret)
             {
                 anyhow::bail!("cannot read the {u}");
             }
-            let place = if params.dump_dir.is_some() {
+            let place = if params.dump.dump_dir.is_some() {
                 "in the dump"
             } else {
                 "on the cluster"
@@ -285,7 +282,7 @@ output never holds certificate, key or CA content: only facts and fingerprints.
             snapshot
                 .unreadable
                 .iter()
-                .filter(|u| u.part != Part::McsTlsSecret)
+                .filter(|u| u.part != SnapshotPart::McsTlsSecret)
                 .map(|u| format!("could not read {u}")),
         );
         let (secret, source) = certificate_secret(&params, &snapshot)?;
@@ -333,7 +330,7 @@ output never holds certificate, key or CA content: only facts and fingerprints.
         if stub_secrets.is_empty() && stubs_read {
             warnings.push(format!(
                 "no user-data (stub Ignition) secret found in namespace {}: the CA check was skipped",
-                params.namespace
+                params.ns.namespace
             ));
         }
         if certificate.ca_verified == Some(true) {

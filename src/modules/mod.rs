@@ -5,6 +5,7 @@ pub mod autoscaling;
 pub mod bootimage_canary;
 pub mod bootimage_info;
 pub mod common;
+pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;
 pub mod rollback;

@@ -21,6 +21,7 @@ use crate::cluster::resources;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
 use crate::kube::ConnectionParams;
+use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::change::without_volatile;
 use crate::plan::ObjectChange;
 use crate::record::{RecordEntry, RolledBack};
@@ -31,17 +32,10 @@ use crate::record_store::{new_run_id, now_rfc3339, RecordStore};
 pub struct Params {
     #[serde(flatten)]
     pub connection: ConnectionParams,
-    /// Namespace of the rollback record Secret.
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
-    /// Name of the rollback record Secret.
-    #[serde(default = "super::common::default_record")]
-    pub record: String,
-    /// Read the rollback record from this local file instead of a Secret.
-    #[schemars(extend("x-ansible-type" = "path"))]
-    pub record_path: Option<PathBuf>,
-    /// The run to restore. Default: the last run that changed something.
-    pub run_id: Option<String>,
+    #[serde(flatten)]
+    pub ns: NamespaceParams,
+    #[serde(flatten)]
+    pub record: RecordParams,
     /// Only entries of these kinds (`MachineSet`, `Secret`, `MachineAutoscaler`, …).
     #[serde(default)]
     pub kinds: Vec<String>,
@@ -265,18 +259,21 @@ entries are never deleted, so a second rollback changes nothing.
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         // A record of a run on files (stub_ignition `path`) needs no cluster: connect only
         // when the record is a Secret or holds cluster objects.
-        let mut conn = match &params.record_path {
+        let mut conn = match &params.record.record_path {
             Some(_) => None,
             None => Some(params.connection.connect().await?),
         };
-        let store = match (&params.record_path, &conn) {
+        let store = match (&params.record.record_path, &conn) {
             (Some(p), _) => RecordStore::file(p.clone()),
-            (None, Some(c)) => RecordStore::secret(c.clone(), &params.namespace, &params.record),
+            (None, Some(c)) => {
+                RecordStore::secret(c.clone(), &params.ns.namespace, &params.record.record)
+            }
             (None, None) => return Err(anyhow::anyhow!("no record to read").into()),
         };
         let record = store.load().await?;
         let rollback_run_id = new_run_id();
         let run_id = params
+            .record
             .run_id
             .clone()
             .or_else(|| record.last_run_id().map(str::to_string));

@@ -13,13 +13,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::common::{managed_guard, outcome, WriteParams};
+use super::common::{managed_guard, outcome};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
-use crate::cluster::{name_of, resources, user_data_secret_of, Part, Reads, Selection};
+use crate::cluster::{name_of, resources, user_data_secret_of, Reads, Selection, SnapshotPart};
 use crate::ignition::{convert_to_v3, decode_secret_user_data, Conversion, TargetVersion};
 use crate::kube::apply::Applier;
 use crate::kube::observe;
 use crate::kube::ConnectionParams;
+use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::change::secret_digest;
 use crate::plan::ObjectChange;
 use crate::record::RecordEntry;
@@ -32,9 +33,8 @@ pub struct Params {
     pub connection: ConnectionParams,
     #[serde(flatten)]
     pub write: WriteParams,
-    /// Namespace of the user-data secrets and MachineSets.
-    #[serde(default = "super::common::default_namespace")]
-    pub namespace: String,
+    #[serde(flatten)]
+    pub ns: NamespaceParams,
     /// Secrets to migrate. Default: every user-data secret a MachineSet in `namespace` references.
     #[serde(default)]
     pub secrets: Vec<String>,
@@ -244,10 +244,10 @@ fn file_report(
 }
 
 async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<ModuleOutcome<Output>> {
-    let run_id = params.write.run_id();
+    let run_id = params.write.record.run_id();
     let (report, new, old) = file_report(path, params.target_version)?;
     let dest = params.dest.clone().unwrap_or_else(|| path.to_path_buf());
-    let store = params.write.store(None, &params.namespace)?;
+    let store = params.write.record.store(None, &params.ns.namespace)?;
     let record = store.location.to_string();
     let diff = DiffEntry {
         before_header: dest.display().to_string(),
@@ -372,7 +372,7 @@ digests and lengths, never the stub.
         }
         let conn = params.connection.connect().await?;
         let sel = Selection {
-            namespace: params.namespace.clone(),
+            namespace: params.ns.namespace.clone(),
             ..Selection::default()
         };
         let snapshot = observe::from_cluster(
@@ -396,7 +396,7 @@ digests and lengths, never the stub.
             )
             .into());
         }
-        super::common::require_readable(&snapshot, &[Part::Infrastructure])?;
+        super::common::require_readable(&snapshot, &[SnapshotPart::Infrastructure])?;
         let mut warnings = Vec::new();
         if let Some(w) = managed_guard(
             snapshot.infrastructure.as_ref(),
@@ -422,7 +422,10 @@ digests and lengths, never the stub.
         let mut changes = Vec::new();
         for name in &names {
             let secret = snapshot.user_data_secrets.get(name).ok_or_else(|| {
-                anyhow::anyhow!("secret {name} not found in namespace {}", params.namespace)
+                anyhow::anyhow!(
+                    "secret {name} not found in namespace {}",
+                    params.ns.namespace
+                )
             })?;
             let (report, mut c) = plan_secret(
                 secret,
@@ -436,11 +439,14 @@ digests and lengths, never the stub.
         if names.is_empty() {
             warnings.push(format!(
                 "no user-data secret is referenced by a MachineSet in {}",
-                params.namespace
+                params.ns.namespace
             ));
         }
-        let run_id = params.write.run_id();
-        let store = params.write.store(Some(&conn), &params.namespace)?;
+        let run_id = params.write.record.run_id();
+        let store = params
+            .write
+            .record
+            .store(Some(&conn), &params.ns.namespace)?;
         let record = store.location.to_string();
         if ctx.meta.check_mode {
             return Ok(outcome(

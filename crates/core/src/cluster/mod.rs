@@ -13,4 +13,6 @@ pub mod snapshot;
 pub use object::{labels_of, name_of, namespace_of, user_data_secret_of};
 pub use resources::Kind;
 pub use selector::LabelSelector;
-pub use snapshot::{Part, Reads, Selection, Snapshot, Unreadable, DEFAULT_USER_DATA_SECRETS};
+pub use snapshot::{
+    Reads, Selection, Snapshot, SnapshotPart, Unreadable, DEFAULT_USER_DATA_SECRETS,
+};

@@ -148,7 +148,7 @@ impl Snapshot {
 
 /// A part of the snapshot that the safety checks and the audit depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Part {
+pub enum SnapshotPart {
     UserDataSecrets,
     McsTlsSecret,
     BootimagesConfigMap,
@@ -159,18 +159,18 @@ pub enum Part {
     ClusterAutoscalers,
 }
 
-impl Part {
+impl SnapshotPart {
     /// How messages name the part.
     pub fn label(self) -> &'static str {
         match self {
-            Part::UserDataSecrets => "user-data secrets",
-            Part::McsTlsSecret => "machine-config-server-tls secret",
-            Part::BootimagesConfigMap => "coreos-bootimages ConfigMap",
-            Part::ClusterVersion => "ClusterVersion",
-            Part::Infrastructure => "Infrastructure",
-            Part::MachineConfiguration => "MachineConfiguration",
-            Part::MachineAutoscalers => "MachineAutoscalers",
-            Part::ClusterAutoscalers => "ClusterAutoscalers",
+            SnapshotPart::UserDataSecrets => "user-data secrets",
+            SnapshotPart::McsTlsSecret => "machine-config-server-tls secret",
+            SnapshotPart::BootimagesConfigMap => "coreos-bootimages ConfigMap",
+            SnapshotPart::ClusterVersion => "ClusterVersion",
+            SnapshotPart::Infrastructure => "Infrastructure",
+            SnapshotPart::MachineConfiguration => "MachineConfiguration",
+            SnapshotPart::MachineAutoscalers => "MachineAutoscalers",
+            SnapshotPart::ClusterAutoscalers => "ClusterAutoscalers",
         }
     }
 }
@@ -178,7 +178,7 @@ impl Part {
 /// A part that could not be read, and why (`{part}: {reason}` in messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
-    pub part: Part,
+    pub part: SnapshotPart,
     pub reason: String,
 }
 
@@ -190,7 +190,7 @@ impl std::fmt::Display for Unreadable {
 
 impl Snapshot {
     /// The parts among `needed` that could not be read.
-    pub fn unreadable_of(&self, needed: &[Part]) -> Vec<&Unreadable> {
+    pub fn unreadable_of(&self, needed: &[SnapshotPart]) -> Vec<&Unreadable> {
         self.unreadable
             .iter()
             .filter(|u| needed.contains(&u.part))

@@ -7,9 +7,12 @@ pub mod change;
 pub mod cluster;
 pub mod machineset;
 pub mod observed;
+pub mod step;
+pub mod swap;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
 pub use change::{FieldChange, ObjectChange};
 pub use cluster::ClusterInfo;
 pub use machineset::{MachineSetReport, Status};
 pub use observed::ObservedBuildsReport;
+pub use step::{Decision, Plan};

@@ -1,0 +1,136 @@
+//! The one executor of every mutating step (Terraform's plan → apply; kubernetes.core's
+//! runner): a module parses its options, [`Step::open`]s the cluster (connect, observe,
+//! the safety guards), plans with a pure core planner, and hands the [`Plan`] to
+//! [`Step::execute`], which does check mode, the record write-ahead, apply with 409
+//! re-plan and the outcome — once, the same way for every module.
+//!
+//! Guards, in order: what the safety checks need must be readable (else nothing is
+//! changed), a managed cluster is refused unless `allow_managed`, and every MachineSet
+//! named in the selection must exist (a warning when not).
+
+use crate::ansible::{AnsibleMeta, ModuleOutcome};
+use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
+use crate::kube::apply::{Applier, ApplyOutcome, Replan};
+use crate::kube::connection::Connection;
+use crate::kube::{observe, ConnectionParams};
+use crate::modules::common::{managed_guard, outcome, require_readable};
+use crate::modules::inputs::missing_machinesets;
+use crate::options::WriteParams;
+use crate::plan::step::Plan;
+use crate::record_store::RecordStore;
+
+/// One mutating step of one module run: where it writes, where it records, and the
+/// warnings its guards raised.
+pub struct Step {
+    /// The module (written into every record entry).
+    pub module: &'static str,
+    /// What the step changes, for `msg` (`MachineSet(s)`, `object(s)`, …).
+    pub what: &'static str,
+    pub conn: Connection,
+    pub store: RecordStore,
+    /// The run id the record entries carry.
+    pub run_id: String,
+    /// Warnings of the guards (shown before the plan's own).
+    pub warnings: Vec<String>,
+}
+
+/// What a step reads before it plans: the selection, the optional reads, and the
+/// snapshot parts its safety checks cannot do without.
+pub struct Observation<'a> {
+    pub selection: &'a Selection,
+    pub reads: Reads,
+    pub needed: &'a [SnapshotPart],
+}
+
+impl Step {
+    /// Connects, observes what `observation` says, and runs the guards: fails (nothing
+    /// changed) when a needed part is unreadable or the cluster is managed (unless
+    /// `allow_managed`); warns about unreadable parts and named MachineSets not found.
+    pub async fn open(
+        module: &'static str,
+        what: &'static str,
+        connection: &ConnectionParams,
+        write: &WriteParams,
+        observation: Observation<'_>,
+    ) -> anyhow::Result<(Step, Snapshot)> {
+        let conn = connection.connect().await?;
+        let sel = observation.selection;
+        let snapshot = observe::from_cluster(&conn, sel, observation.reads).await?;
+        require_readable(&snapshot, observation.needed)?;
+        let mut warnings: Vec<String> = snapshot
+            .unreadable
+            .iter()
+            .map(|u| format!("could not read {u}"))
+            .collect();
+        warnings.extend(managed_guard(
+            snapshot.infrastructure.as_ref(),
+            &snapshot.machinesets,
+            write.allow_managed,
+        )?);
+        warnings.extend(missing_machinesets(&snapshot, sel));
+        let store = write.record.store(Some(&conn), &sel.namespace)?;
+        let step = Step {
+            module,
+            what,
+            conn,
+            store,
+            run_id: write.record.run_id(),
+            warnings,
+        };
+        Ok((step, snapshot))
+    }
+
+    /// Where the record is, for the module's result (`Secret ns/name` or `file path`).
+    pub fn record(&self) -> String {
+        self.store.location.to_string()
+    }
+
+    /// Carries out `plan`: in check mode only reports it (no write request, the same
+    /// `changed` and `diff` a real run would give); else records every change first,
+    /// applies them in order (a 409 re-reads the object and re-plans it with `replan`),
+    /// and reports what was written. `output` builds the module's return values from the
+    /// plan's reports and, after a real run, what was applied. Refusals fail the task.
+    pub async fn execute<R, O>(
+        self,
+        plan: Plan<R>,
+        meta: &AnsibleMeta,
+        replan: &Replan<'_>,
+        output: impl FnOnce(R, Option<&ApplyOutcome>, &Step) -> O,
+    ) -> ModuleOutcome<O> {
+        let Plan {
+            changes,
+            reports,
+            warnings,
+            refusals,
+        } = plan;
+        let mut all_warnings = self.warnings.clone();
+        all_warnings.extend(warnings);
+        let mut out = if meta.check_mode {
+            let values = output(reports, None, &self);
+            outcome(meta.diff, &changes, None, self.what, values, all_warnings)
+        } else {
+            let applied = Applier {
+                conn: &self.conn,
+                store: &self.store,
+                module: self.module,
+                run_id: &self.run_id,
+            }
+            .apply(changes.clone(), replan)
+            .await;
+            let values = output(reports, Some(&applied), &self);
+            outcome(
+                meta.diff,
+                &changes,
+                Some(&applied),
+                self.what,
+                values,
+                all_warnings,
+            )
+        };
+        if !refusals.is_empty() {
+            out.failed = true;
+            out.msg = format!("{}; {}", refusals.join("; "), out.msg);
+        }
+        out
+    }
+}

@@ -1,0 +1,132 @@
+//! The planning inputs every module that assesses MachineSets builds from its option
+//! groups: the selection and audit options, the stream metadata (a file, else the
+//! cluster's ConfigMap) and the audit input over a snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+
+use crate::cluster::{name_of, LabelSelector, Selection, Snapshot};
+use crate::options::{SelectionParams, StreamParams};
+use crate::plan::{AuditInput, AuditOptions, StreamSource};
+use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
+
+/// Parses the selection and audit options shared by the audit and the swap.
+pub fn selection_and_options(
+    selection: &SelectionParams,
+    stream: &StreamParams,
+) -> Result<(Selection, AuditOptions)> {
+    let label_selector = selection
+        .label_selector
+        .as_deref()
+        .map(LabelSelector::parse)
+        .transpose()?;
+    let architecture = stream
+        .architecture
+        .as_deref()
+        .map(|a| {
+            Arch::parse_any(a).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "architecture {a:?} is not one of x86_64, aarch64, ppc64le, s390x (or amd64, arm64)"
+                )
+            })
+        })
+        .transpose()?;
+    let mut image_builds = BTreeMap::new();
+    for (image, build) in &stream.image_builds() {
+        let b: BuildId = build.parse().map_err(|e| {
+            anyhow::anyhow!("image_builds[{image}]: {build:?} is not a build id: {e}")
+        })?;
+        image_builds.insert(image.clone(), b);
+    }
+    Ok((
+        Selection {
+            namespace: selection.namespace().to_string(),
+            names: selection.machinesets.clone(),
+            label_selector,
+        },
+        AuditOptions {
+            os_stream: stream.os_stream.clone(),
+            architecture,
+            image_builds,
+            allow_newer_stream: false,
+            not_gathered: BTreeSet::new(),
+        },
+    ))
+}
+
+/// The stream set with its source and path, or why there is none (not an error: the
+/// audit still reports everything else).
+pub type LoadedStreams = std::result::Result<(StreamSet, StreamSource, Option<String>), String>;
+
+/// Reads the stream metadata: the file when given, else the cluster's ConfigMap;
+/// marketplace data is added to either.
+pub fn load_streams(params: &StreamParams, snapshot: &Snapshot) -> Result<LoadedStreams> {
+    let marketplace = params
+        .marketplace_file
+        .as_ref()
+        .map(|path| {
+            crate::stream_file::read_stream_file(path)
+                .with_context(|| format!("marketplace_file {}", path.display()))
+        })
+        .transpose()?;
+    let with_marketplace = |mut set: StreamSet| {
+        if let Some(m) = &marketplace {
+            set.add_marketplace(&m.default);
+        }
+        set
+    };
+    if let Some(path) = &params.stream_file {
+        let set = crate::stream_file::read_stream_file(path)
+            .with_context(|| format!("stream_file {}", path.display()))?;
+        return Ok(Ok((
+            with_marketplace(set),
+            StreamSource::File,
+            Some(path.display().to_string()),
+        )));
+    }
+    match &snapshot.bootimages_configmap {
+        Some(cm) => Ok(stream::parse::parse_configmap(cm)
+            .map(|s| (with_marketplace(s), StreamSource::Configmap, None))
+            .map_err(|e| format!("ConfigMap coreos-bootimages: {e}"))),
+        None => Ok(Err(
+            "no stream metadata: the ConfigMap openshift-machine-config-operator/coreos-bootimages \
+             was not found; give `stream_file` (openshift-install coreos print-stream-json)"
+                .into(),
+        )),
+    }
+}
+
+/// The audit's input from a snapshot and the streams read for it, now. Shared by every
+/// module that assesses MachineSets.
+pub fn audit_input<'a>(
+    snapshot: &'a Snapshot,
+    streams: &'a LoadedStreams,
+    options: &'a AuditOptions,
+) -> AuditInput<'a> {
+    AuditInput {
+        snapshot,
+        streams: streams
+            .as_ref()
+            .map(|(s, src, p)| (s, src.clone(), p.clone()))
+            .map_err(Clone::clone),
+        catalog: Catalog::embedded(),
+        options,
+        now: std::time::SystemTime::now(),
+    }
+}
+
+/// `MachineSet <name> not found in namespace <ns>` for each name the selection gives
+/// that the snapshot does not hold.
+pub fn missing_machinesets(snapshot: &Snapshot, sel: &Selection) -> Vec<String> {
+    sel.names
+        .iter()
+        .filter(|n| {
+            !snapshot
+                .machinesets
+                .iter()
+                .any(|o| name_of(o) == n.as_str())
+        })
+        .map(|n| format!("MachineSet {n} not found in namespace {}", sel.namespace))
+        .collect()
+}

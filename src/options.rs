@@ -1,0 +1,182 @@
+//! The option groups shared by the modules and the CLI, each declared and documented
+//! once (ripgrep's one flag list; Ansible doc fragments). A module flattens the groups
+//! it needs into its `Params` (serde + JSON Schema: the Ansible options and their docs);
+//! the CLI flattens the same structs as clap flags and serializes them back into module
+//! arguments, so both front ends go through the same validation.
+//!
+//! One spelling per option everywhere: the Ansible option `label_selector` is the flag
+//! `--label-selector` (older spellings stay as aliases).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::resources::MACHINE_API_NAMESPACE;
+
+/// Default name of the rollback record Secret.
+pub const DEFAULT_RECORD: &str = "ocp-bootimage-rollback";
+
+fn default_namespace() -> String {
+    MACHINE_API_NAMESPACE.to_string()
+}
+
+fn default_record() -> String {
+    DEFAULT_RECORD.to_string()
+}
+
+/// Where the Machine API objects are: every module reads or writes there.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
+pub struct NamespaceParams {
+    /// Namespace of the MachineSets, their user-data secrets and MachineAutoscalers, and
+    /// of the rollback record Secret.
+    #[serde(default = "default_namespace")]
+    #[arg(long, short = 'n', default_value = MACHINE_API_NAMESPACE)]
+    pub namespace: String,
+}
+
+impl Default for NamespaceParams {
+    fn default() -> NamespaceParams {
+        NamespaceParams {
+            namespace: default_namespace(),
+        }
+    }
+}
+
+/// Which MachineSets a module works on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct SelectionParams {
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub namespace: NamespaceParams,
+    /// Only these MachineSets (names). Default: every MachineSet in `namespace`.
+    #[serde(default)]
+    #[arg(long, alias = "machineset", value_name = "NAME", value_delimiter = ',')]
+    pub machinesets: Vec<String>,
+    /// Only MachineSets matching this label selector
+    /// (e.g. `machine.openshift.io/cluster-api-machine-role=worker`).
+    #[arg(long, short = 'l', alias = "selector")]
+    pub label_selector: Option<String>,
+}
+
+impl SelectionParams {
+    /// The namespace of the selected MachineSets.
+    pub fn namespace(&self) -> &str {
+        &self.namespace.namespace
+    }
+}
+
+/// Where target boot images come from, and what the cluster cannot tell about itself.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct StreamParams {
+    /// Stream metadata to take target images from: the output of
+    /// `openshift-install coreos print-stream-json`, a legacy pre-4.8 `rhcos.json`, or a
+    /// `coreos-bootimages` ConfigMap file. Default: the cluster's ConfigMap
+    /// `openshift-machine-config-operator/coreos-bootimages`.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    #[arg(long, value_name = "FILE")]
+    pub stream_file: Option<PathBuf>,
+    /// Azure marketplace image metadata to add to the stream (the installer's
+    /// `marketplace-rhcos.json` / `marketplace/coreos-*.json`), for MachineSets that
+    /// use marketplace images when the stream itself lists none.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    #[arg(long, value_name = "FILE")]
+    pub marketplace_file: Option<PathBuf>,
+    /// OS stream of a multi-stream source (5.0+ ConfigMaps: `rhel-9`, `rhel-10`).
+    /// Default: the source's default stream.
+    #[arg(long)]
+    pub os_stream: Option<String>,
+    /// The cluster's architecture (`x86_64`, `aarch64`, `ppc64le`, `s390x`, or the
+    /// Kubernetes names `amd64`, `arm64`), when ClusterVersion does not tell it.
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// Image or template name → build id, for images whose build cannot be read from
+    /// the stream or the name (vSphere templates, cluster-local images),
+    /// e.g. `{"ocp-cl02-xdqkk-rhcos": "49.84.202110081407-0"}` (on the command line
+    /// `--image-builds NAME=BUILD`, repeatable).
+    #[serde(default, with = "pairs_as_map")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    #[arg(long, alias = "image-build", value_name = "NAME=BUILD", value_parser = parse_image_build)]
+    pub image_builds: Vec<(String, String)>,
+}
+
+/// `image_builds` as a dict in Ansible and in the JSON arguments, kept as pairs so that
+/// the command line can give them as repeated `NAME=BUILD` (a later pair wins).
+mod pairs_as_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        let map: BTreeMap<&str, &str> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        map.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        Ok(BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
+}
+
+fn parse_image_build(kv: &str) -> Result<(String, String), String> {
+    kv.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{kv:?}: expected NAME=BUILD"))
+}
+
+/// Reading a cluster dump instead of the API.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct DumpParams {
+    /// Read the cluster from a dump directory (YAML/JSON files as `oc get -o yaml` or
+    /// `-o json` writes them: single objects, multi-document YAML, `kind: List`, any
+    /// layout; pod logs as `.log` files) instead of the API. Connection options are then
+    /// ignored.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    #[arg(long, alias = "from-dir", value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+}
+
+/// Where the rollback record is, and which run.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
+pub struct RecordParams {
+    /// Name of the Secret (in `namespace`) that holds the rollback record. Every value a run
+    /// changes is written there before the first change.
+    #[serde(default = "default_record")]
+    #[arg(long, default_value = DEFAULT_RECORD)]
+    pub record: String,
+    /// Keep the rollback record in this local file (created with mode 0600) instead of a Secret.
+    #[schemars(extend("x-ansible-type" = "path"))]
+    #[arg(long, value_name = "FILE")]
+    pub record_path: Option<PathBuf>,
+    /// The run: a changing module tags its record entries with it (pass the same value to
+    /// every step of an update so that `rollback` restores them at once; default: a new
+    /// id), and `rollback` restores it (default: the last run that changed something).
+    #[arg(long)]
+    pub run_id: Option<String>,
+}
+
+/// Options of every module that changes something.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
+pub struct WriteParams {
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub record: RecordParams,
+    /// Change managed clusters (ROSA, ARO, OSD, hosted control planes) anyway. Their
+    /// provider manages boot images; changing them yourself is unsupported.
+    #[serde(default)]
+    #[arg(long)]
+    pub allow_managed: bool,
+}
+
+impl StreamParams {
+    /// `image_builds` as a map (a later pair for the same image wins).
+    pub fn image_builds(&self) -> BTreeMap<String, String> {
+        self.image_builds.iter().cloned().collect()
+    }
+}
