@@ -144,21 +144,10 @@ as a real run; a second run changes nothing.
         let (sel, mut options) = selection_and_options(&params.selection, &params.stream)?;
         options.allow_newer_stream = params.allow_newer;
         let swap = swap_options(&params, ctx.meta.check_mode)?;
-        let no_stream_file = params.stream.stream_file.is_none();
-        let mut needed = vec![
-            SnapshotPart::Infrastructure,
-            SnapshotPart::ClusterVersion,
-            SnapshotPart::MachineConfiguration,
-        ];
-        needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
+        let (reads, needed) = reads_and_needs(&params.stream);
         let observation = Observation {
             selection: &sel,
-            // The stub guard: a 2.x stub cannot boot a new image.
-            reads: Reads {
-                user_data_secrets: true,
-                stream_configmap: no_stream_file,
-                ..Reads::MIN
-            },
+            reads,
             needed: &needed,
         };
         let (mut step, mut snapshot) = Step::open(
@@ -193,6 +182,25 @@ as a real run; a second run changes nothing.
             .await;
         Ok(out)
     }
+}
+
+/// What a swap reads, and what its safety checks need: managed status, cluster version,
+/// MCO management, the stream when no `stream_file` is given — and every user-data
+/// secret (the stub guard: a 2.x stub cannot boot a new image).
+fn reads_and_needs(stream: &StreamParams) -> (Reads, Vec<SnapshotPart>) {
+    let no_stream_file = stream.stream_file.is_none();
+    let mut needed = vec![
+        SnapshotPart::Infrastructure,
+        SnapshotPart::ClusterVersion,
+        SnapshotPart::MachineConfiguration,
+    ];
+    needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
+    let reads = Reads {
+        user_data_secrets: true,
+        stream_configmap: no_stream_file,
+        ..Reads::MIN
+    };
+    (reads, needed)
 }
 
 /// The swap settings from the options; `assume_stubs_migrated` only in check mode.

@@ -4,12 +4,9 @@
 //! verifies it, and whether it must be regenerated before new boot images can
 //! join. Never changes anything.
 //!
-//! One implementation: the facts come from the audit's `mcs_certificate`
-//! section (`plan::audit`, which calls [`crate::cert::analyze_mcs_certificate`]
-//! with the CAs of the stub secrets), run on a snapshot that holds only the
-//! certificate and the stub secrets in question.
+//! The check is the core's [`check_certificate`] (the audit's `mcs_certificate`
+//! section, one implementation); this file reads and reports.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -24,10 +21,7 @@ use crate::cluster::{resources, Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::observe;
 use crate::kube::{dump, ConnectionParams};
 use crate::options::{DumpParams, NamespaceParams};
-use crate::plan::audit::McsCertificateSection;
-
-/// The documented procedure to regenerate the machine-config-server certificate and CA.
-pub const REGENERATE_PROCEDURE: &str = "https://access.redhat.com/articles/regenerating_cluster_certificates#regenerating-ca-certificates-for-the-machine-config-server-5";
+use crate::plan::mcs::{check_certificate, StubSecretCheck, REGENERATE_PROCEDURE};
 
 /// Options of `mcs_cert_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -50,20 +44,6 @@ pub struct Params {
     pub fail_if_regeneration_required: bool,
 }
 
-/// Whether one stub secret's CA verifies the certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct StubSecretCheck {
-    /// The user-data secret.
-    pub name: String,
-    /// Whether a CA in its Ignition `security.tls.certificateAuthorities` issued the
-    /// certificate; null when it carries no usable CA.
-    pub ca_verified: Option<bool>,
-    /// Subjects of the CA certificates it carries.
-    pub ca_subjects: Vec<String>,
-    /// Why its CAs could not be used (never any content).
-    pub error: Option<String>,
-}
-
 /// Return values of `mcs_cert_info`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Output {
@@ -79,22 +59,6 @@ pub struct Output {
     pub stub_secrets: Vec<StubSecretCheck>,
     /// The procedure to follow when `regeneration_required` (null otherwise).
     pub regeneration_procedure: Option<String>,
-}
-
-/// The audit's `mcs_certificate` section for a snapshot holding only `tls_secret`
-/// and `stubs`.
-fn mcs_section(
-    tls_secret: &Value,
-    stubs: BTreeMap<String, Value>,
-    now: SystemTime,
-) -> McsCertificateSection {
-    let snapshot = Snapshot {
-        mcs_tls_secret: Some(tls_secret.clone()),
-        user_data_secrets: stubs,
-        secrets_readable: true,
-        ..Snapshot::default()
-    };
-    crate::plan::audit::mcs_section(&snapshot, now)
 }
 
 /// Whole days from `now` to `not_after` (RFC 3339), rounded down (negative when past).
@@ -286,81 +250,16 @@ output never holds certificate, key or CA content: only facts and fingerprints.
                 .map(|u| format!("could not read {u}")),
         );
         let (secret, source) = certificate_secret(&params, &snapshot)?;
-        let stubs = &snapshot.user_data_secrets;
-
-        let stub_secrets: Vec<StubSecretCheck> = stubs
-            .iter()
-            .map(|(name, s)| {
-                let one = mcs_section(&secret, BTreeMap::from([(name.clone(), s.clone())]), now);
-                match one.certificate {
-                    Some(c) => StubSecretCheck {
-                        name: name.clone(),
-                        ca_verified: c.ca_verified,
-                        ca_subjects: c.ca_subjects,
-                        error: None,
-                    },
-                    None => StubSecretCheck {
-                        name: name.clone(),
-                        ca_verified: None,
-                        ca_subjects: Vec::new(),
-                        error: one.error,
-                    },
-                }
-            })
-            .collect();
-        // The audit's check with every stub's CAs; a stub whose CAs are unusable (see
-        // stub_secrets) is left out rather than failing the whole check.
-        let usable: BTreeMap<String, Value> = stubs
-            .iter()
-            .filter(|(name, _)| {
-                stub_secrets
-                    .iter()
-                    .any(|c| &c.name == *name && c.error.is_none())
-            })
-            .map(|(n, s)| (n.clone(), s.clone()))
-            .collect();
-        let pooled = mcs_section(&secret, usable, now);
-        let Some(certificate) = pooled.certificate else {
-            return Err(anyhow::anyhow!(
-                "{source}: {}",
-                pooled.error.unwrap_or_else(|| "cannot be checked".into())
-            )
-            .into());
-        };
-        if stub_secrets.is_empty() && stubs_read {
-            warnings.push(format!(
-                "no user-data (stub Ignition) secret found in namespace {}: the CA check was skipped",
-                params.ns.namespace
-            ));
-        }
-        if certificate.ca_verified == Some(true) {
-            for s in stub_secrets.iter().filter(|s| s.ca_verified == Some(false)) {
-                warnings.push(format!(
-                    "the CA in stub secret {} does not verify the certificate: machines booting \
-                     from it would reject the machine-config-server",
-                    s.name
-                ));
-            }
-        }
-        for s in stub_secrets.iter().filter(|s| s.error.is_some()) {
-            warnings.push(format!(
-                "stub secret {}: {}",
-                s.name,
-                s.error.as_deref().unwrap_or_default()
-            ));
-        }
-        if certificate.ca_verified == Some(false) {
-            warnings.push(format!(
-                "no stub secret's CA verifies the certificate: machines booting from these stubs \
-                 would reject the machine-config-server; see {REGENERATE_PROCEDURE}"
-            ));
-        }
-        if certificate.not_yet_valid {
-            warnings.push(format!(
-                "the certificate is not valid before {} (check the clock)",
-                certificate.not_before
-            ));
-        }
+        let check = check_certificate(
+            &secret,
+            &snapshot.user_data_secrets,
+            stubs_read,
+            &params.ns.namespace,
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+        warnings.extend(check.warnings);
+        let (certificate, stub_secrets) = (check.certificate, check.stub_secrets);
         let expires_in_days = days_until(&certificate.not_after, now)?;
         let required = certificate.regeneration_required;
         let output = Output {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod change;
 pub mod cluster;
 pub mod machineset;
+pub mod mcs;
 pub mod observed;
 pub mod step;
 pub mod swap;
