@@ -166,30 +166,18 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
                 }
                 return skip(report, why);
             };
+            let spec = platform::spec(platform);
             let acceptable = match r.status {
                 Status::Outdated | Status::NewerThanCluster | Status::Current => true,
                 // Build unknown: only for images an installer made (safe to replace).
-                Status::Unknown => match platform {
-                    Platform::Gcp => r
-                        .current_image
-                        .as_deref()
-                        .is_some_and(|i| !i.contains('/') && i.ends_with("-rhcos-image")),
-                    Platform::Azure => r
-                        .current_image
-                        .as_deref()
-                        .is_some_and(|i| i.starts_with('/')),
-                    _ => false,
-                },
+                Status::Unknown => r
+                    .current_image
+                    .as_deref()
+                    .is_some_and(|i| spec.installer_made(i)),
                 Status::Skipped => false,
             };
             if !acceptable {
-                let why = match platform {
-                    Platform::Aws => format!(
-                        "{}: not an AMI of any known RHCOS stream (custom, encrypted copy or marketplace AMI?); give `image` to replace it",
-                        r.reason.clone().unwrap_or_default()
-                    ),
-                    _ => r.reason.clone().unwrap_or_default(),
-                };
+                let why = spec.unknown_build_reason(r.reason.clone().unwrap_or_default());
                 return skip(report, why);
             }
             (platform::parse_image(platform, t), r.target_build.clone())

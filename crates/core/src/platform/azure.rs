@@ -3,42 +3,169 @@
 //! Targets come from the stream's marketplace entries with the same
 //! publisher/offer and Hyper-V generation; resourceID images need the VHD
 //! (`rhel-coreos-extensions.azure-disk`) uploaded first. Confidential VMs are skipped.
+//! A resource id of unknown build is the installer's image and may be replaced.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{str_at, BootImage, Lookup, Platform, ProviderRead, Target};
+use super::{str_at, BootImage, Lookup, NotWritable, Platform, PlatformSpec, ProviderRead, Target};
 use crate::stream::{ArchStream, AzureMarketplaceImage, BuildId};
 
-/// Reads the image; skips confidential VMs.
-pub fn read(spec: &Value) -> ProviderRead {
-    let resource_id = str_at(spec, "/image/resourceID");
-    let publisher = str_at(spec, "/image/publisher");
-    let image = match (resource_id, publisher) {
-        (Some(id), _) => Some(BootImage::AzureResourceId(id.to_string())),
-        (None, Some(p)) => Some(BootImage::AzureMarketplace {
-            publisher: p.to_string(),
-            offer: str_at(spec, "/image/offer").unwrap_or_default().to_string(),
-            sku: str_at(spec, "/image/sku").unwrap_or_default().to_string(),
-            version: str_at(spec, "/image/version")
-                .unwrap_or_default()
-                .to_string(),
-        }),
-        (None, None) => None,
+/// The Azure platform.
+pub struct Azure;
+
+impl PlatformSpec for Azure {
+    fn name(&self) -> &'static str {
+        "azure"
+    }
+
+    fn title(&self) -> &'static str {
+        "Azure"
+    }
+
+    fn provider_kind(&self) -> &'static str {
+        "AzureMachineProviderSpec"
+    }
+
+    /// Reads the image; skips confidential VMs.
+    fn read(&self, spec: &Value) -> ProviderRead {
+        let image = read_image(spec);
+        let security = str_at(spec, "/securityProfile/settings/securityType");
+        let skip = match (security, &image) {
+            (Some(t), _) if t.eq_ignore_ascii_case("ConfidentialVM") => Some(
+                "confidential VM (securityType ConfidentialVM) needs a confidential image; not managed"
+                    .to_string(),
+            ),
+            (_, None) => Some("providerSpec has no image".to_string()),
+            _ => None,
+        };
+        ProviderRead {
+            platform: Platform::Azure,
+            region: str_at(spec, "/location").map(str::to_string),
+            image,
+            skip,
+        }
+    }
+
+    /// The stream's marketplace image for the same offer and generation.
+    fn target(&self, read: &ProviderRead, arch: &ArchStream) -> Target {
+        match &read.image {
+            Some(BootImage::AzureMarketplace {
+                publisher,
+                offer,
+                sku,
+                ..
+            }) => match marketplace_target(arch, publisher, offer, sku) {
+                Some(m) => marketplace_image(m),
+                None => Target::None(format!(
+                    "the stream has no marketplace image for {publisher}:{offer} ({}); give the marketplace stream file",
+                    generation_of_sku(sku)
+                )),
+            },
+            Some(BootImage::AzureResourceId(id)) => resource_id_target(arch, id),
+            _ => Target::None("no image to compare".into()),
+        }
+    }
+
+    /// Marketplace versions carry the build; resource ids may embed one in their name.
+    fn current_build(&self, image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
+        match image {
+            BootImage::AzureMarketplace { version, .. } => {
+                BuildId::from_marketplace_version(version).ok()
+            }
+            BootImage::AzureResourceId(id) => {
+                BuildId::from_image_name(id.rsplit('/').next().unwrap_or(id))
+            }
+            _ => None,
+        }
+    }
+
+    /// A resource id (`/subscriptions/…`) or a URN `publisher:offer:sku:version`;
+    /// anything else is taken as a resource id.
+    fn parse_image(&self, s: &str) -> BootImage {
+        if s.starts_with('/') {
+            return BootImage::AzureResourceId(s.to_string());
+        }
+        match s.split(':').collect::<Vec<&str>>().as_slice() {
+            [publisher, offer, sku, version] => BootImage::AzureMarketplace {
+                publisher: publisher.to_string(),
+                offer: offer.to_string(),
+                sku: sku.to_string(),
+                version: version.to_string(),
+            },
+            _ => BootImage::AzureResourceId(s.to_string()),
+        }
+    }
+
+    /// Sets `image` to the marketplace reference (with its plan type) or the resource id.
+    fn write_image(
+        &self,
+        spec: &mut Map<String, Value>,
+        image: &BootImage,
+    ) -> Result<(), NotWritable> {
+        match image {
+            BootImage::AzureMarketplace {
+                publisher,
+                offer,
+                sku,
+                version,
+            } => write_marketplace(spec, publisher, offer, sku, version),
+            BootImage::AzureResourceId(id) => {
+                spec.insert(
+                    "image".into(),
+                    serde_json::json!({"publisher": "", "offer": "", "sku": "", "version": "", "resourceID": id}),
+                );
+            }
+            _ => return Err(NotWritable),
+        }
+        Ok(())
+    }
+
+    /// A resource id is an image the installer made (or a gallery image of the same kind).
+    fn installer_made(&self, image: &str) -> bool {
+        image.starts_with('/')
+    }
+}
+
+/// The image of a provider spec: `image.resourceID`, else the marketplace reference.
+fn read_image(spec: &Value) -> Option<BootImage> {
+    if let Some(id) = str_at(spec, "/image/resourceID") {
+        return Some(BootImage::AzureResourceId(id.to_string()));
+    }
+    let field = |f: &str| {
+        str_at(spec, &format!("/image/{f}"))
+            .unwrap_or_default()
+            .to_string()
     };
-    let security = str_at(spec, "/securityProfile/settings/securityType");
-    let skip = match (security, &image) {
-        (Some(t), _) if t.eq_ignore_ascii_case("ConfidentialVM") => Some(
-            "confidential VM (securityType ConfidentialVM) needs a confidential image; not managed"
-                .to_string(),
-        ),
-        (_, None) => Some("providerSpec has no image".to_string()),
-        _ => None,
+    str_at(spec, "/image/publisher").map(|p| BootImage::AzureMarketplace {
+        publisher: p.to_string(),
+        offer: field("offer"),
+        sku: field("sku"),
+        version: field("version"),
+    })
+}
+
+/// Writes a marketplace reference into `image` (kept when it is not an object),
+/// clearing `resourceID`; `azureopenshift` images have no purchase plan.
+fn write_marketplace(
+    spec: &mut Map<String, Value>,
+    publisher: &str,
+    offer: &str,
+    sku: &str,
+    version: &str,
+) {
+    let img = spec.entry("image").or_insert_with(|| serde_json::json!({}));
+    let plan = if publisher == "azureopenshift" {
+        "MarketplaceNoPlan"
+    } else {
+        "MarketplaceWithPlan"
     };
-    ProviderRead {
-        platform: Platform::Azure,
-        region: str_at(spec, "/location").map(str::to_string),
-        image,
-        skip,
+    if let Some(m) = img.as_object_mut() {
+        m.insert("publisher".into(), publisher.into());
+        m.insert("offer".into(), offer.into());
+        m.insert("sku".into(), sku.into());
+        m.insert("version".into(), version.into());
+        m.insert("resourceID".into(), "".into());
+        m.insert("type".into(), plan.into());
     }
 }
 
@@ -70,78 +197,49 @@ fn marketplace_target<'a>(
         })
 }
 
-/// The stream's marketplace image for the same offer and generation.
-pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
-    match &read.image {
-        Some(BootImage::AzureMarketplace {
-            publisher,
-            offer,
-            sku,
-            ..
-        }) => match marketplace_target(arch, publisher, offer, sku) {
-            Some(m) => match BuildId::from_marketplace_version(&m.version).ok() {
-                Some(build) => Target::Image {
-                    image: BootImage::AzureMarketplace {
-                        publisher: m.publisher.clone(),
-                        offer: m.offer.clone(),
-                        sku: m.sku.clone(),
-                        version: m.version.clone(),
-                    },
-                    build,
-                },
-                None => Target::None(format!(
-                    "marketplace version {} is not a build id",
-                    m.version
-                )),
+/// A stream marketplace entry as a target (its version is the build).
+fn marketplace_image(m: &AzureMarketplaceImage) -> Target {
+    match BuildId::from_marketplace_version(&m.version) {
+        Ok(build) => Target::Image {
+            image: BootImage::AzureMarketplace {
+                publisher: m.publisher.clone(),
+                offer: m.offer.clone(),
+                sku: m.sku.clone(),
+                version: m.version.clone(),
             },
-            None => Target::None(format!(
-                "the stream has no marketplace image for {publisher}:{offer} ({}); give the marketplace stream file",
-                generation_of_sku(sku)
-            )),
+            build,
         },
-        Some(BootImage::AzureResourceId(id)) => {
-            // Installer-made images (`…/images/<infra>` Gen1, `…-gen2` Gen2) are replaced by the
-            // stream's no-purchase-plan marketplace image of the same generation, when it has one.
-            let gen = if id.to_ascii_lowercase().contains("gen2") { "hyperVGen2" } else { "hyperVGen1" };
-            let marketplace = arch
-                .azure_marketplace
-                .iter()
-                .find(|m| m.plan == "no-purchase-plan" && m.generation == gen);
-            match (marketplace, &arch.azure_disk) {
-                (Some(m), _) => match BuildId::from_marketplace_version(&m.version) {
-                    Ok(build) => Target::Image {
-                        image: BootImage::AzureMarketplace {
-                            publisher: m.publisher.clone(),
-                            offer: m.offer.clone(),
-                            sku: m.sku.clone(),
-                            version: m.version.clone(),
-                        },
-                        build,
-                    },
-                    Err(_) => Target::None(format!("marketplace version {} is not a build id", m.version)),
-                },
-                (None, Some((build, _))) => Target::BuildOnly {
-                    build: build.clone(),
-                    how: "upload the stream's azure-disk VHD as a new image and name it in the MachineSet, \
-                          or give marketplace data (marketplace_file) to switch to the marketplace image"
-                        .into(),
-                },
-                (None, None) => Target::None("the stream has no azure-disk image for this architecture".into()),
-            }
-        }
-        _ => Target::None("no image to compare".into()),
+        Err(_) => Target::None(format!(
+            "marketplace version {} is not a build id",
+            m.version
+        )),
     }
 }
 
-/// Marketplace versions carry the build; resource ids may embed one in their name.
-pub fn current_build(image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
-    match image {
-        BootImage::AzureMarketplace { version, .. } => {
-            BuildId::from_marketplace_version(version).ok()
+/// The target of a resource id image. Installer-made images (`…/images/<infra>` Gen1,
+/// `…-gen2` Gen2) are replaced by the stream's no-purchase-plan marketplace image of
+/// the same generation, when it has one; else the VHD must be uploaded.
+fn resource_id_target(arch: &ArchStream, id: &str) -> Target {
+    let gen = if id.to_ascii_lowercase().contains("gen2") {
+        "hyperVGen2"
+    } else {
+        "hyperVGen1"
+    };
+    let marketplace = arch
+        .azure_marketplace
+        .iter()
+        .find(|m| m.plan == "no-purchase-plan" && m.generation == gen);
+    match (marketplace, &arch.azure_disk) {
+        (Some(m), _) => marketplace_image(m),
+        (None, Some((build, _))) => Target::BuildOnly {
+            build: build.clone(),
+            how:
+                "upload the stream's azure-disk VHD as a new image and name it in the MachineSet, \
+                  or give marketplace data (marketplace_file) to switch to the marketplace image"
+                    .into(),
+        },
+        (None, None) => {
+            Target::None("the stream has no azure-disk image for this architecture".into())
         }
-        BootImage::AzureResourceId(id) => {
-            BuildId::from_image_name(id.rsplit('/').next().unwrap_or(id))
-        }
-        _ => None,
     }
 }

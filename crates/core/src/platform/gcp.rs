@@ -1,10 +1,14 @@
 //! GCP: the image of the disk with `boot: true` (`projects/<p>/global/images/<n>`,
 //! a full URL, or a bare cluster-local name); the stream's `images.gcp` is the target.
+//! A bare `…-rhcos-image` of unknown build is the installer's and may be replaced.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{str_at, BootImage, Lookup, Platform, ProviderRead, Target};
-use crate::stream::{ArchStream, BuildId};
+use super::{str_at, BootImage, Lookup, NotWritable, Platform, PlatformSpec, ProviderRead, Target};
+use crate::stream::{Arch, ArchStream, BuildId};
+
+/// The GCP platform.
+pub struct Gcp;
 
 /// Splits `projects/<p>/global/images/<n>` (optionally behind a URL prefix).
 pub fn parse_image(s: &str) -> BootImage {
@@ -23,50 +27,102 @@ pub fn parse_image(s: &str) -> BootImage {
     }
 }
 
-/// Reads the boot disk's image.
-pub fn read(spec: &Value) -> ProviderRead {
-    let disks = spec.get("disks").and_then(Value::as_array);
-    let boot = disks.and_then(|d| {
-        d.iter()
-            .find(|disk| disk.get("boot").and_then(Value::as_bool) == Some(true))
-    });
-    let image = boot.and_then(|d| str_at(d, "/image")).map(parse_image);
-    let skip = match (disks, boot) {
-        (None, _) => Some("providerSpec has no disks".to_string()),
-        (Some(_), None) => Some("no disk has boot: true".to_string()),
-        (Some(_), Some(_)) if image.is_none() => Some("the boot disk has no image".to_string()),
-        _ => None,
-    };
-    ProviderRead {
-        platform: Platform::Gcp,
-        region: str_at(spec, "/region").map(str::to_string),
-        image,
-        skip,
-    }
+/// The disk with `boot: true`.
+fn is_boot(disk: &Value) -> bool {
+    disk.get("boot").and_then(Value::as_bool) == Some(true)
 }
 
-/// The stream's GCP image.
-pub fn target(_read: &ProviderRead, arch: &ArchStream) -> Target {
-    match &arch.gcp {
-        Some(g) => Target::Image {
-            image: BootImage::GcpImage {
-                project: Some(g.project.clone().unwrap_or_else(|| "rhcos-cloud".into())),
-                name: g.name.clone(),
+impl PlatformSpec for Gcp {
+    fn name(&self) -> &'static str {
+        "gcp"
+    }
+
+    fn title(&self) -> &'static str {
+        "GCP"
+    }
+
+    fn provider_kind(&self) -> &'static str {
+        "GCPMachineProviderSpec"
+    }
+
+    /// Reads the boot disk's image.
+    fn read(&self, spec: &Value) -> ProviderRead {
+        let disks = spec.get("disks").and_then(Value::as_array);
+        let boot = disks.and_then(|d| d.iter().find(|disk| is_boot(disk)));
+        let image = boot.and_then(|d| str_at(d, "/image")).map(parse_image);
+        let skip = match (disks, boot) {
+            (None, _) => Some("providerSpec has no disks".to_string()),
+            (Some(_), None) => Some("no disk has boot: true".to_string()),
+            (Some(_), Some(_)) if image.is_none() => Some("the boot disk has no image".to_string()),
+            _ => None,
+        };
+        ProviderRead {
+            platform: Platform::Gcp,
+            region: str_at(spec, "/region").map(str::to_string),
+            image,
+            skip,
+        }
+    }
+
+    /// The stream's GCP image.
+    fn target(&self, _read: &ProviderRead, arch: &ArchStream) -> Target {
+        match &arch.gcp {
+            Some(g) => Target::Image {
+                image: BootImage::GcpImage {
+                    project: Some(g.project.clone().unwrap_or_else(|| "rhcos-cloud".into())),
+                    name: g.name.clone(),
+                },
+                build: g.release.clone(),
             },
-            build: g.release.clone(),
-        },
-        None => Target::None("the stream has no GCP image for this architecture".into()),
+            None => Target::None("the stream has no GCP image for this architecture".into()),
+        }
     }
-}
 
-/// Catalog lookup by image name, else the build embedded in the name.
-pub fn current_build(image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
-    match image {
-        BootImage::GcpImage { name, .. } => lookup
-            .catalog
-            .lookup_gcp(name)
-            .map(|(b, _)| b)
-            .or_else(|| BuildId::from_image_name(name)),
-        _ => None,
+    /// Catalog lookup by image name, else the build embedded in the name.
+    fn current_build(&self, image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
+        match image {
+            BootImage::GcpImage { name, .. } => lookup
+                .catalog
+                .lookup_gcp(name)
+                .map(|(b, _)| b)
+                .or_else(|| BuildId::from_image_name(name)),
+            _ => None,
+        }
+    }
+
+    /// The architecture the catalog of known streams lists for the image name.
+    fn image_arch(&self, image: &BootImage, lookup: &Lookup) -> Option<Arch> {
+        match image {
+            BootImage::GcpImage { name, .. } => lookup.catalog.lookup_gcp(name).map(|(_, a)| a),
+            _ => None,
+        }
+    }
+
+    /// A GCP image path, URL or bare name.
+    fn parse_image(&self, s: &str) -> BootImage {
+        parse_image(s)
+    }
+
+    /// Sets the boot disk's `image`; a spec without a boot disk cannot take one.
+    fn write_image(
+        &self,
+        spec: &mut Map<String, Value>,
+        image: &BootImage,
+    ) -> Result<(), NotWritable> {
+        if !matches!(image, BootImage::GcpImage { .. }) {
+            return Err(NotWritable);
+        }
+        let boot = spec
+            .get_mut("disks")
+            .and_then(Value::as_array_mut)
+            .and_then(|disks| disks.iter_mut().find(|d| is_boot(d)))
+            .ok_or(NotWritable)?;
+        boot["image"] = Value::String(image.to_string());
+        Ok(())
+    }
+
+    /// A bare cluster-local `…-rhcos-image` is the one the installer made.
+    fn installer_made(&self, image: &str) -> bool {
+        !image.contains('/') && image.ends_with("-rhcos-image")
     }
 }

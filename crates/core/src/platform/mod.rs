@@ -1,10 +1,14 @@
 //! Platforms: where each provider spec keeps its boot image, and what the
-//! stream says it should be.
+//! stream says it should be (MCO's `reconcilePlatform`, one file per platform).
 //!
-//! One file per platform, each with the same three pure functions:
-//! `read(provider_spec_value) -> ProviderRead`, `target(&ProviderRead, &ArchStream) -> Target`
-//! and `current_build(&ProviderRead, &Target, &Lookup) -> Option<BuildId>`.
-//! This file holds the exhaustive [`Platform`] enum and dispatches. No I/O.
+//! Each platform file implements [`PlatformSpec`]: reading the provider spec (image,
+//! region, skip rules), the target from the stream, the build of the current image,
+//! parsing and writing an image, the architecture of an image, and the swap's rules
+//! for images of unknown build. This file holds the exhaustive [`Platform`] enum, the
+//! one registry ([`spec`]), the shared types and thin generic code. No I/O.
+//!
+//! Adding a platform: a new file implementing [`PlatformSpec`], its `pub mod` line,
+//! its [`Platform`] variant and its line in the `registry!` below.
 
 pub mod aws;
 pub mod azure;
@@ -20,7 +24,7 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::stream::{Arch, ArchStream, BuildId, Catalog};
 
@@ -38,63 +42,137 @@ pub enum Platform {
     Powervs,
 }
 
+/// Generates the registry from one `Variant => spec` line per platform: [`spec`], an
+/// exhaustive match (a variant without a line does not compile), and [`Platform::ALL`]
+/// in the same order, so the two cannot drift apart.
+macro_rules! registry {
+    ($($variant:ident => $spec:path),+ $(,)?) => {
+        impl Platform {
+            /// Every platform, in declaration order.
+            pub const ALL: &'static [Platform] = &[$(Platform::$variant),+];
+        }
+
+        /// The [`PlatformSpec`] of a platform: the registry.
+        pub fn spec(platform: Platform) -> &'static dyn PlatformSpec {
+            match platform {
+                $(Platform::$variant => &$spec),+
+            }
+        }
+    };
+}
+
+registry! {
+    Aws => aws::Aws,
+    Gcp => gcp::Gcp,
+    Azure => azure::Azure,
+    Vsphere => vsphere::Vsphere,
+    Openstack => openstack::Openstack,
+    Nutanix => nutanix::Nutanix,
+    Ibmcloud => ibmcloud::Ibmcloud,
+    Powervs => powervs::Powervs,
+}
+
 impl Platform {
     /// From `providerSpec.value.kind`.
     pub fn from_provider_kind(kind: &str) -> Option<Platform> {
-        Some(match kind {
-            "AWSMachineProviderConfig" => Platform::Aws,
-            "GCPMachineProviderSpec" => Platform::Gcp,
-            "AzureMachineProviderSpec" => Platform::Azure,
-            "VSphereMachineProviderSpec" => Platform::Vsphere,
-            "OpenstackProviderSpec" => Platform::Openstack,
-            "NutanixMachineProviderConfig" => Platform::Nutanix,
-            "IBMCloudMachineProviderSpec" => Platform::Ibmcloud,
-            "PowerVSMachineProviderConfig" => Platform::Powervs,
-            _ => return None,
-        })
+        Platform::ALL
+            .iter()
+            .copied()
+            .find(|p| spec(*p).provider_kind() == kind)
     }
 
     /// From the Infrastructure's `status.platformStatus.type` (or `status.platform`).
     pub fn from_infrastructure_type(t: &str) -> Option<Platform> {
-        Some(match t.to_ascii_lowercase().as_str() {
-            "aws" => Platform::Aws,
-            "gcp" => Platform::Gcp,
-            "azure" => Platform::Azure,
-            "vsphere" => Platform::Vsphere,
-            "openstack" => Platform::Openstack,
-            "nutanix" => Platform::Nutanix,
-            "ibmcloud" => Platform::Ibmcloud,
-            "powervs" => Platform::Powervs,
-            _ => return None,
-        })
+        let t = t.to_ascii_lowercase();
+        Platform::ALL.iter().copied().find(|p| p.as_str() == t)
     }
 
     /// The architecture every machine of this platform has (PowerVS is Power only).
     pub fn implied_arch(self) -> Option<Arch> {
-        match self {
-            Platform::Powervs => Some(Arch::Ppc64le),
-            _ => None,
-        }
+        spec(self).implied_arch()
     }
 
     /// Lower-case name, also the stream's artifact key where one exists.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Aws => "aws",
-            Platform::Gcp => "gcp",
-            Platform::Azure => "azure",
-            Platform::Vsphere => "vsphere",
-            Platform::Openstack => "openstack",
-            Platform::Nutanix => "nutanix",
-            Platform::Ibmcloud => "ibmcloud",
-            Platform::Powervs => "powervs",
-        }
+        spec(self).name()
     }
 }
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A boot image that does not fit a provider spec (another platform's image, or
+/// no place for it, such as a GCP spec without a boot disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotWritable;
+
+/// Everything platform-specific about a MachineSet's boot image. One implementation
+/// per platform file; [`spec`] finds it. The defaults fit a platform whose `image`
+/// names an uploaded image ([`BootImage::Named`]) known to the catalog under [`name`].
+///
+/// [`name`]: PlatformSpec::name
+pub trait PlatformSpec: Sync {
+    /// Lower-case name: the serde name of the [`Platform`], its Infrastructure type
+    /// (compared case-insensitively) and its key in the stream and the catalog.
+    fn name(&self) -> &'static str;
+
+    /// The name in messages (`AWS`, `vSphere`, `IBM Cloud`).
+    fn title(&self) -> &'static str;
+
+    /// `providerSpec.value.kind` of its MachineSets.
+    fn provider_kind(&self) -> &'static str;
+
+    /// The architecture every machine of this platform has, if there is only one.
+    fn implied_arch(&self) -> Option<Arch> {
+        None
+    }
+
+    /// Reads the provider spec value: image, region and any reason to skip it.
+    fn read(&self, spec: &Value) -> ProviderRead;
+
+    /// What the stream (for the MachineSet's architecture) says the image should be.
+    fn target(&self, read: &ProviderRead, arch: &ArchStream) -> Target;
+
+    /// The build of an image that is neither the target nor mapped by the user.
+    /// Default: the catalog of known streams, else a build id in the image name.
+    fn current_build(&self, image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
+        named_build(image, lookup, self.name())
+    }
+
+    /// The architecture of an image, when a known stream lists it.
+    /// Default: the catalog's entry for an image name.
+    fn image_arch(&self, image: &BootImage, lookup: &Lookup) -> Option<Arch> {
+        match image {
+            BootImage::Named(n) => lookup.catalog.lookup_object(self.name(), n).map(|(_, a)| a),
+            _ => None,
+        }
+    }
+
+    /// Parses an explicit, trimmed image value (the `image` option). Default: an image name.
+    fn parse_image(&self, s: &str) -> BootImage {
+        BootImage::Named(s.to_string())
+    }
+
+    /// Writes `image` into a provider spec object (the planner's only edit).
+    fn write_image(
+        &self,
+        spec: &mut Map<String, Value>,
+        image: &BootImage,
+    ) -> Result<(), NotWritable>;
+
+    /// Whether `image`, whose build is unknown, may still be replaced by the stream's
+    /// image: only images an installer made are safe. Default: never.
+    fn installer_made(&self, _image: &str) -> bool {
+        false
+    }
+
+    /// Why a swap leaves an image of unknown build alone, from the assessment's
+    /// `reason`. Default: the reason as is.
+    fn unknown_build_reason(&self, reason: String) -> String {
+        reason
     }
 }
 
@@ -194,8 +272,17 @@ pub enum PlatformError {
     #[error("MachineSet has no spec.template.spec.providerSpec.value")]
     NoProviderSpec,
     /// A provider kind this tool does not know.
-    #[error("unsupported provider spec kind {0:?} (supported: AWS, GCP, Azure, vSphere, OpenStack, Nutanix, IBM Cloud, PowerVS)")]
+    #[error("unsupported provider spec kind {0:?} (supported: {supported})", supported = supported_titles())]
     UnknownKind(String),
+}
+
+/// The titles of every platform, for messages (`AWS, GCP, …`).
+fn supported_titles() -> String {
+    Platform::ALL
+        .iter()
+        .map(|p| spec(*p).title())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The provider spec value of a MachineSet.
@@ -207,42 +294,24 @@ pub fn provider_spec(ms: &Value) -> Option<&Value> {
 /// Reads the boot image of a MachineSet. `cluster_platform` is used when the
 /// provider spec has no `kind`.
 pub fn read(ms: &Value, cluster_platform: Option<Platform>) -> Result<ProviderRead, PlatformError> {
-    let spec = provider_spec(ms).ok_or(PlatformError::NoProviderSpec)?;
-    let kind = spec.get("kind").and_then(Value::as_str);
+    let value = provider_spec(ms).ok_or(PlatformError::NoProviderSpec)?;
+    let kind = value.get("kind").and_then(Value::as_str);
     let platform = match kind {
         Some(k) => Platform::from_provider_kind(k)
             .ok_or_else(|| PlatformError::UnknownKind(k.to_string()))?,
         None => cluster_platform.ok_or_else(|| PlatformError::UnknownKind(String::new()))?,
     };
-    Ok(match platform {
-        Platform::Aws => aws::read(spec),
-        Platform::Gcp => gcp::read(spec),
-        Platform::Azure => azure::read(spec),
-        Platform::Vsphere => vsphere::read(spec),
-        Platform::Openstack => openstack::read(spec),
-        Platform::Nutanix => nutanix::read(spec),
-        Platform::Ibmcloud => ibmcloud::read(spec),
-        Platform::Powervs => powervs::read(spec),
-    })
+    Ok(spec(platform).read(value))
 }
 
 /// What the stream (for the MachineSet's architecture) says the image should be.
 pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
-    match read.platform {
-        Platform::Aws => aws::target(read, arch),
-        Platform::Gcp => gcp::target(read, arch),
-        Platform::Azure => azure::target(read, arch),
-        Platform::Vsphere => vsphere::target(read, arch),
-        Platform::Openstack => openstack::target(read, arch),
-        Platform::Nutanix => nutanix::target(read, arch),
-        Platform::Ibmcloud => ibmcloud::target(read, arch),
-        Platform::Powervs => powervs::target(read, arch),
-    }
+    spec(read.platform).target(read, arch)
 }
 
 /// The build of the current image, when it can be known: the target's build if
-/// the image is the target, else the user's mapping, the catalog of known
-/// streams, or a build id embedded in the image name.
+/// the image is the target, else the user's mapping, else what the platform knows
+/// (the catalog of known streams, or a build id embedded in the image name).
 pub fn current_build(read: &ProviderRead, target: &Target, lookup: &Lookup) -> Option<BuildId> {
     let image = read.image.as_ref()?;
     if let Target::Image { image: t, build } = target {
@@ -254,42 +323,14 @@ pub fn current_build(read: &ProviderRead, target: &Target, lookup: &Lookup) -> O
     if let Some(b) = lookup.image_builds.get(&shown) {
         return Some(b.clone());
     }
-    match read.platform {
-        Platform::Aws => aws::current_build(image, lookup),
-        Platform::Gcp => gcp::current_build(image, lookup),
-        Platform::Azure => azure::current_build(image, lookup),
-        Platform::Vsphere => vsphere::current_build(image, lookup),
-        Platform::Openstack => openstack::current_build(image, lookup),
-        Platform::Nutanix => nutanix::current_build(image, lookup),
-        Platform::Ibmcloud => ibmcloud::current_build(image, lookup),
-        Platform::Powervs => powervs::current_build(image, lookup),
-    }
+    spec(read.platform).current_build(image, lookup)
 }
 
 /// Parses an explicit image value (the `image` option) for a platform: an AMI id,
 /// a GCP image path, an Azure URN `publisher:offer:sku:version` or resource id,
 /// a vSphere template or an image name.
 pub fn parse_image(platform: Platform, s: &str) -> BootImage {
-    let s = s.trim();
-    match platform {
-        Platform::Aws => BootImage::AwsAmi(s.to_string()),
-        Platform::Gcp => gcp::parse_image(s),
-        Platform::Azure if s.starts_with('/') => BootImage::AzureResourceId(s.to_string()),
-        Platform::Azure => {
-            let parts: Vec<&str> = s.split(':').collect();
-            match parts.as_slice() {
-                [publisher, offer, sku, version] => BootImage::AzureMarketplace {
-                    publisher: publisher.to_string(),
-                    offer: offer.to_string(),
-                    sku: sku.to_string(),
-                    version: version.to_string(),
-                },
-                _ => BootImage::AzureResourceId(s.to_string()),
-            }
-        }
-        Platform::Vsphere => BootImage::VsphereTemplate(s.to_string()),
-        _ => BootImage::Named(s.to_string()),
-    }
+    spec(platform).parse_image(s.trim())
 }
 
 /// A boot image that cannot be written into a provider spec of this platform.
@@ -303,108 +344,23 @@ pub struct WrongImage {
 /// Writes `image` into a provider spec value (the planner's only edit).
 pub fn write_image(
     platform: Platform,
-    spec: &mut Value,
+    value: &mut Value,
     image: &BootImage,
 ) -> Result<(), WrongImage> {
-    let wrong = || WrongImage {
-        image: image.to_string(),
-        platform,
-    };
-    let Some(obj) = spec.as_object_mut() else {
-        return Err(wrong());
-    };
-    match (platform, image) {
-        (Platform::Aws, BootImage::AwsAmi(id)) => {
-            obj.insert("ami".into(), serde_json::json!({ "id": id }));
-        }
-        (Platform::Gcp, BootImage::GcpImage { .. }) => {
-            let disks = obj
-                .get_mut("disks")
-                .and_then(Value::as_array_mut)
-                .ok_or_else(wrong)?;
-            let boot = disks
-                .iter_mut()
-                .find(|d| d.get("boot").and_then(Value::as_bool) == Some(true))
-                .ok_or_else(wrong)?;
-            boot["image"] = Value::String(image.to_string());
-        }
-        (
-            Platform::Azure,
-            BootImage::AzureMarketplace {
-                publisher,
-                offer,
-                sku,
-                version,
-            },
-        ) => {
-            let img = obj.entry("image").or_insert_with(|| serde_json::json!({}));
-            let plan = if publisher == "azureopenshift" {
-                "MarketplaceNoPlan"
-            } else {
-                "MarketplaceWithPlan"
-            };
-            if let Some(m) = img.as_object_mut() {
-                m.insert("publisher".into(), publisher.clone().into());
-                m.insert("offer".into(), offer.clone().into());
-                m.insert("sku".into(), sku.clone().into());
-                m.insert("version".into(), version.clone().into());
-                m.insert("resourceID".into(), "".into());
-                m.insert("type".into(), plan.into());
-            }
-        }
-        (Platform::Azure, BootImage::AzureResourceId(id)) => {
-            obj.insert(
-                "image".into(),
-                serde_json::json!({"publisher": "", "offer": "", "sku": "", "version": "", "resourceID": id}),
-            );
-        }
-        (Platform::Vsphere, BootImage::VsphereTemplate(t)) => {
-            obj.insert("template".into(), Value::String(t.clone()));
-        }
-        (Platform::Openstack | Platform::Ibmcloud, BootImage::Named(n)) => {
-            obj.insert("image".into(), Value::String(n.clone()));
-        }
-        (Platform::Nutanix | Platform::Powervs, BootImage::Named(n)) => {
-            match obj.get_mut("image") {
-                Some(Value::String(s)) => *s = n.clone(),
-                Some(Value::Object(m)) => {
-                    m.insert("name".into(), Value::String(n.clone()));
-                    let t = if platform == Platform::Powervs {
-                        "Name"
-                    } else {
-                        "name"
-                    };
-                    m.insert("type".into(), t.into());
-                    m.remove("uuid");
-                    m.remove("id");
-                }
-                _ => {
-                    let t = if platform == Platform::Powervs {
-                        "Name"
-                    } else {
-                        "name"
-                    };
-                    obj.insert("image".into(), serde_json::json!({"type": t, "name": n}));
-                }
-            }
-        }
-        _ => return Err(wrong()),
-    }
-    Ok(())
+    value
+        .as_object_mut()
+        .ok_or(NotWritable)
+        .and_then(|obj| spec(platform).write_image(obj, image))
+        .map_err(|NotWritable| WrongImage {
+            image: image.to_string(),
+            platform,
+        })
 }
 
 /// The architecture of the current image, when a known stream lists it
 /// (e.g. an aarch64 AMI in a MachineSet without an arch annotation).
 pub fn image_arch(read: &ProviderRead, lookup: &Lookup) -> Option<Arch> {
-    match read.image.as_ref()? {
-        BootImage::AwsAmi(ami) => lookup.catalog.lookup_aws(ami).map(|(_, a, _)| a),
-        BootImage::GcpImage { name, .. } => lookup.catalog.lookup_gcp(name).map(|(_, a)| a),
-        BootImage::Named(n) => lookup
-            .catalog
-            .lookup_object(read.platform.as_str(), n)
-            .map(|(_, a)| a),
-        _ => None,
-    }
+    spec(read.platform).image_arch(read.image.as_ref()?, lookup)
 }
 
 /// A string field of a JSON object, empty strings as None.
@@ -473,5 +429,104 @@ pub(crate) fn artifact_target(arch: &ArchStream, artifact: &str, how: &str) -> T
         None => Target::None(format!(
             "the stream has no `{artifact}` artifact for this architecture"
         )),
+    }
+}
+
+/// Writes an image name as `image: <name>` (OpenStack, IBM Cloud).
+pub(crate) fn write_named_string(
+    obj: &mut Map<String, Value>,
+    image: &BootImage,
+) -> Result<(), NotWritable> {
+    let BootImage::Named(n) = image else {
+        return Err(NotWritable);
+    };
+    obj.insert("image".into(), Value::String(n.clone()));
+    Ok(())
+}
+
+/// Writes an image name into `image`, keeping its form: a string stays a string, an
+/// object becomes `{type: <type_word>, name}` (Nutanix `name`, PowerVS `Name`).
+pub(crate) fn write_named_object(
+    obj: &mut Map<String, Value>,
+    image: &BootImage,
+    type_word: &str,
+) -> Result<(), NotWritable> {
+    let BootImage::Named(n) = image else {
+        return Err(NotWritable);
+    };
+    match obj.get_mut("image") {
+        Some(Value::String(s)) => *s = n.clone(),
+        Some(Value::Object(m)) => {
+            m.insert("name".into(), Value::String(n.clone()));
+            m.insert("type".into(), type_word.into());
+            m.remove("uuid");
+            m.remove("id");
+        }
+        _ => {
+            obj.insert(
+                "image".into(),
+                serde_json::json!({"type": type_word, "name": n}),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for p in Platform::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str(), "{p:?}");
+            assert_eq!(
+                Platform::from_infrastructure_type(&p.as_str().to_uppercase()),
+                Some(*p)
+            );
+        }
+    }
+
+    #[test]
+    fn the_registry_lists_every_platform_once_in_order() {
+        assert!(Platform::ALL.windows(2).all(|w| w[0] < w[1]));
+        for p in Platform::ALL {
+            assert_eq!(
+                Platform::from_provider_kind(spec(*p).provider_kind()),
+                Some(*p)
+            );
+        }
+    }
+
+    #[test]
+    fn provider_kinds_and_the_supported_list_are_unchanged() {
+        for (kind, p) in [
+            ("AWSMachineProviderConfig", Platform::Aws),
+            ("GCPMachineProviderSpec", Platform::Gcp),
+            ("AzureMachineProviderSpec", Platform::Azure),
+            ("VSphereMachineProviderSpec", Platform::Vsphere),
+            ("OpenstackProviderSpec", Platform::Openstack),
+            ("NutanixMachineProviderConfig", Platform::Nutanix),
+            ("IBMCloudMachineProviderSpec", Platform::Ibmcloud),
+            ("PowerVSMachineProviderConfig", Platform::Powervs),
+        ] {
+            assert_eq!(Platform::from_provider_kind(kind), Some(p));
+        }
+        assert_eq!(Platform::from_provider_kind("Foo"), None);
+        assert_eq!(Platform::from_infrastructure_type("BareMetal"), None);
+        assert!(PlatformError::UnknownKind("Foo".into())
+            .to_string()
+            .starts_with(
+                "unsupported provider spec kind \"Foo\" (supported: AWS, GCP, Azure, vSphere, \
+                 OpenStack, Nutanix, IBM Cloud, PowerVS"
+            ));
+    }
+
+    #[test]
+    fn only_powervs_implies_an_architecture() {
+        for p in Platform::ALL {
+            let want = (*p == Platform::Powervs).then_some(Arch::Ppc64le);
+            assert_eq!(p.implied_arch(), want, "{p}");
+        }
     }
 }

@@ -2,28 +2,50 @@
 //! `{type, name|uuid}`). The target is the stream's `artifacts.openstack.release`:
 //! a build, since the image must be uploaded before a MachineSet can name it.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{
-    artifact_target, named_build, read_named, BootImage, Lookup, Platform, ProviderRead, Target,
+    artifact_target, read_named, write_named_string, BootImage, NotWritable, Platform,
+    PlatformSpec, ProviderRead, Target,
 };
-use crate::stream::{ArchStream, BuildId};
+use crate::stream::ArchStream;
 
-/// Reads the image name.
-pub fn read(spec: &Value) -> ProviderRead {
-    read_named(spec, Platform::Openstack)
-}
+/// The OpenStack platform.
+pub struct Openstack;
 
-/// The stream's openstack release.
-pub fn target(_read: &ProviderRead, arch: &ArchStream) -> Target {
-    artifact_target(
-        arch,
-        "openstack",
-        "upload the stream's OpenStack qcow2 to Glance and name it in the MachineSet",
-    )
-}
+impl PlatformSpec for Openstack {
+    fn name(&self) -> &'static str {
+        "openstack"
+    }
 
-/// A build id in the image name (`rhcos-4xx-9x-<timestamp>-0…`), else unknown.
-pub fn current_build(image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
-    named_build(image, lookup, "openstack")
+    fn title(&self) -> &'static str {
+        "OpenStack"
+    }
+
+    fn provider_kind(&self) -> &'static str {
+        "OpenstackProviderSpec"
+    }
+
+    /// Reads the image name.
+    fn read(&self, spec: &Value) -> ProviderRead {
+        read_named(spec, Platform::Openstack)
+    }
+
+    /// The stream's openstack release.
+    fn target(&self, _read: &ProviderRead, arch: &ArchStream) -> Target {
+        artifact_target(
+            arch,
+            "openstack",
+            "upload the stream's OpenStack qcow2 to Glance and name it in the MachineSet",
+        )
+    }
+
+    /// Sets `image` to the name.
+    fn write_image(
+        &self,
+        spec: &mut Map<String, Value>,
+        image: &BootImage,
+    ) -> Result<(), NotWritable> {
+        write_named_string(spec, image)
+    }
 }

@@ -3,37 +3,75 @@
 //! the target is the stream's `artifacts.vmware.release` (the OVA must be
 //! imported as a template first, so the target is a build, not a name).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{artifact_target, str_at, BootImage, Lookup, Platform, ProviderRead, Target};
+use super::{
+    artifact_target, str_at, BootImage, Lookup, NotWritable, Platform, PlatformSpec, ProviderRead,
+    Target,
+};
 use crate::stream::{ArchStream, BuildId};
 
-/// Reads the template name.
-pub fn read(spec: &Value) -> ProviderRead {
-    let template = str_at(spec, "/template");
-    ProviderRead {
-        platform: Platform::Vsphere,
-        region: str_at(spec, "/workspace/datacenter").map(str::to_string),
-        image: template.map(|t| BootImage::VsphereTemplate(t.to_string())),
-        skip: template
-            .is_none()
-            .then(|| "providerSpec has no template".to_string()),
+/// The vSphere platform.
+pub struct Vsphere;
+
+impl PlatformSpec for Vsphere {
+    fn name(&self) -> &'static str {
+        "vsphere"
     }
-}
 
-/// The stream's vmware release.
-pub fn target(_read: &ProviderRead, arch: &ArchStream) -> Target {
-    artifact_target(
-        arch,
-        "vmware",
-        "import the stream's OVA as a new template and name it in the MachineSet",
-    )
-}
+    fn title(&self) -> &'static str {
+        "vSphere"
+    }
 
-/// A build id in the template name, else unknown.
-pub fn current_build(image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
-    match image {
-        BootImage::VsphereTemplate(t) => BuildId::from_image_name(t),
-        _ => None,
+    fn provider_kind(&self) -> &'static str {
+        "VSphereMachineProviderSpec"
+    }
+
+    /// Reads the template name.
+    fn read(&self, spec: &Value) -> ProviderRead {
+        let template = str_at(spec, "/template");
+        ProviderRead {
+            platform: Platform::Vsphere,
+            region: str_at(spec, "/workspace/datacenter").map(str::to_string),
+            image: template.map(|t| BootImage::VsphereTemplate(t.to_string())),
+            skip: template
+                .is_none()
+                .then(|| "providerSpec has no template".to_string()),
+        }
+    }
+
+    /// The stream's vmware release.
+    fn target(&self, _read: &ProviderRead, arch: &ArchStream) -> Target {
+        artifact_target(
+            arch,
+            "vmware",
+            "import the stream's OVA as a new template and name it in the MachineSet",
+        )
+    }
+
+    /// A build id in the template name, else unknown.
+    fn current_build(&self, image: &BootImage, _lookup: &Lookup) -> Option<BuildId> {
+        match image {
+            BootImage::VsphereTemplate(t) => BuildId::from_image_name(t),
+            _ => None,
+        }
+    }
+
+    /// A template name.
+    fn parse_image(&self, s: &str) -> BootImage {
+        BootImage::VsphereTemplate(s.to_string())
+    }
+
+    /// Sets `template`.
+    fn write_image(
+        &self,
+        spec: &mut Map<String, Value>,
+        image: &BootImage,
+    ) -> Result<(), NotWritable> {
+        let BootImage::VsphereTemplate(t) = image else {
+            return Err(NotWritable);
+        };
+        spec.insert("template".into(), Value::String(t.clone()));
+        Ok(())
     }
 }
