@@ -7,6 +7,7 @@ pub mod change;
 pub mod cluster;
 pub mod machineset;
 pub mod observed;
+pub mod rollback;
 pub mod step;
 pub mod swap;
 
