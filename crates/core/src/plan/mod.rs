@@ -9,6 +9,7 @@ pub mod machineset;
 pub mod observed;
 pub mod rollback;
 pub mod step;
+pub mod stub;
 pub mod swap;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
