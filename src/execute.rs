@@ -53,9 +53,23 @@ impl Step {
         write: &WriteParams,
         observation: Observation<'_>,
     ) -> anyhow::Result<(Step, Snapshot)> {
+        Step::open_checked(module, what, connection, write, observation, |_| Ok(())).await
+    }
+
+    /// [`Step::open`], with the module's own `check` of the snapshot run first, before
+    /// the guards (a part the module cannot go on without, failing with its own message).
+    pub async fn open_checked(
+        module: &'static str,
+        what: &'static str,
+        connection: &ConnectionParams,
+        write: &WriteParams,
+        observation: Observation<'_>,
+        check: impl FnOnce(&Snapshot) -> anyhow::Result<()>,
+    ) -> anyhow::Result<(Step, Snapshot)> {
         let conn = connection.connect().await?;
         let sel = observation.selection;
         let snapshot = observe::from_cluster(&conn, sel, observation.reads).await?;
+        check(&snapshot)?;
         require_readable(&snapshot, observation.needed)?;
         let mut warnings: Vec<String> = snapshot
             .unreadable

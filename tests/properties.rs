@@ -10,11 +10,11 @@ use std::time::SystemTime;
 
 use common::{fixture, objects_in, objects_under, root};
 use ocp_bootimage::ignition::{convert_to_v3, inspect_user_data, Conversion, TargetVersion};
-use ocp_bootimage::modules::rollback::plan_rollback;
-use ocp_bootimage::modules::stub_ignition::plan_secret;
 use ocp_bootimage::plan::change::apply_merge_patch;
 use ocp_bootimage::plan::machineset::MachineSetContext;
+use ocp_bootimage::plan::rollback::plan_rollback;
 use ocp_bootimage::plan::step::Decision;
+use ocp_bootimage::plan::stub::plan_secret;
 use ocp_bootimage::plan::swap::{plan_swap, SwapOptions};
 use ocp_bootimage::platform::{Lookup, Platform};
 use ocp_bootimage::record::Record;

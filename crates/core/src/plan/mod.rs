@@ -8,7 +8,9 @@ pub mod cluster;
 pub mod machineset;
 pub mod mcs;
 pub mod observed;
+pub mod rollback;
 pub mod step;
+pub mod stub;
 pub mod swap;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};

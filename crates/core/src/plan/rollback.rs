@@ -1,0 +1,571 @@
+//! Rolling a run back (`rollback`): the pure planner. Picks the record entries of one
+//! run and groups them per object (newest first), plans each object's restore — a
+//! field goes back to its old value only where the object still holds the value the
+//! run wrote, anything else is a conflict unless forced; an object the run created is
+//! deleted if unchanged — and the same for local files (stub_ignition `path`). Also
+//! re-plans after a 409, says which entries are done, and builds a file's record entry.
+//!
+//! The shell reads the record, the objects and the files, records and writes.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::change::without_volatile;
+use super::step::Plan;
+use super::ObjectChange;
+use crate::cluster::resources;
+use crate::record::{Record, RecordEntry};
+
+/// The record kind of local files (stub_ignition `path`).
+pub const FILE_KIND: &str = "File";
+
+/// The module whose own record entries are never rolled back.
+const ROLLBACK_MODULE: &str = "rollback";
+
+/// What happened to one record entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryResult {
+    /// The old value is (or, in check mode, would be) put back.
+    Restored,
+    /// The object already holds the old value.
+    AlreadyRestored,
+    /// The object holds neither the written nor the old value (changed since): left alone.
+    Conflict,
+}
+
+/// One entry's outcome (values are not shown: they may be secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct EntryReport {
+    pub seq: u64,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// JSON pointer of the field (`""`: the whole object, created by the run).
+    pub field: String,
+    pub result: EntryResult,
+    pub reason: Option<String>,
+}
+
+impl EntryReport {
+    /// The report of `e`.
+    fn of(e: &RecordEntry, result: EntryResult, reason: Option<String>) -> EntryReport {
+        EntryReport {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            namespace: e.namespace.clone(),
+            name: e.name.clone(),
+            field: e.field.clone(),
+            result,
+            reason,
+        }
+    }
+}
+
+/// Why a rollback cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackError {
+    /// The run asked for has no entry in the record.
+    #[error("run {run} is not in the rollback record {record}")]
+    UnknownRun { run: String, record: String },
+}
+
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+/// Sets (or with `null` removes) the value at a JSON pointer, creating objects on the way.
+pub fn set_pointer(target: &mut Value, pointer: &str, value: Value) {
+    if pointer.is_empty() {
+        *target = value;
+        return;
+    }
+    let tokens: Vec<String> = pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(unescape)
+        .collect();
+    let mut cur = target;
+    for (i, t) in tokens.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let Some(obj) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == tokens.len() {
+            if value.is_null() {
+                obj.remove(t);
+            } else {
+                obj.insert(t.clone(), value);
+            }
+            return;
+        }
+        cur = obj
+            .entry(t.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+fn at(obj: &Value, pointer: &str) -> Value {
+    if pointer.is_empty() {
+        return without_volatile(obj);
+    }
+    obj.pointer(pointer).cloned().unwrap_or(Value::Null)
+}
+
+/// Restores one entry on `working` (the object as restored so far; None: gone or
+/// deleted), and says how it went.
+fn restore_entry(
+    working: &mut Option<Value>,
+    e: &RecordEntry,
+    force: bool,
+) -> (EntryResult, Option<String>) {
+    let Some(obj) = working.as_mut() else {
+        // The object is gone: as wanted for an object the run created.
+        return if e.field.is_empty() {
+            (EntryResult::AlreadyRestored, None)
+        } else {
+            (
+                EntryResult::Conflict,
+                Some("the object no longer exists".to_string()),
+            )
+        };
+    };
+    let now = at(obj, &e.field);
+    if e.field.is_empty() {
+        // The run created this object: delete it if it is as the run made it.
+        return if without_volatile(&e.new) == now || force {
+            *working = None;
+            (EntryResult::Restored, None)
+        } else {
+            (
+                EntryResult::Conflict,
+                Some("the object changed since the run created it".into()),
+            )
+        };
+    }
+    let holds_new = now == e.new;
+    if now == e.old {
+        (EntryResult::AlreadyRestored, None)
+    } else if holds_new || force {
+        set_pointer(obj, &e.field, e.old.clone());
+        let reason = (!holds_new).then(|| "forced over a later change".to_string());
+        (EntryResult::Restored, reason)
+    } else {
+        (
+            EntryResult::Conflict,
+            Some("the field changed since the run wrote it".into()),
+        )
+    }
+}
+
+/// The plan for one object: the change (None when nothing to write) and per-entry results.
+pub fn plan_rollback(
+    current: Option<&Value>,
+    entries: &[&RecordEntry],
+    force: bool,
+) -> (Option<ObjectChange>, Vec<EntryReport>) {
+    let Some(first) = entries.first() else {
+        return (None, Vec::new());
+    };
+    let mut working = current.cloned();
+    let reports = entries
+        .iter()
+        .map(|e| {
+            let (result, reason) = restore_entry(&mut working, e, force);
+            EntryReport::of(e, result, reason)
+        })
+        .collect();
+    let (Some(kind), Some(current)) = (resources::by_kind(&first.kind), current) else {
+        return (None, reports);
+    };
+    let mut change = ObjectChange {
+        kind,
+        namespace: first.namespace.clone(),
+        name: first.name.clone(),
+        before: Some(current.clone()),
+        after: working.unwrap_or(Value::Null),
+        summary: String::new(),
+    };
+    change.summary = if change.is_delete() {
+        "delete (the run created it)".into()
+    } else {
+        format!("restore {} field(s)", entries.len())
+    };
+    ((!change.is_noop()).then_some(change), reports)
+}
+
+/// The restore of one local file: its content after the restore (base64; null: no file)
+/// and per-entry results. `current` is its content now, the same way.
+pub fn plan_file(
+    current: &Value,
+    entries: &[&RecordEntry],
+    force: bool,
+) -> (Value, Vec<EntryReport>) {
+    let mut state = current.clone();
+    let mut reports = Vec::new();
+    for e in entries {
+        let (result, reason) = if state == e.old {
+            (EntryResult::AlreadyRestored, None)
+        } else if state == e.new || force {
+            state = e.old.clone();
+            (EntryResult::Restored, None)
+        } else {
+            (
+                EntryResult::Conflict,
+                Some("the file changed since the run wrote it".to_string()),
+            )
+        };
+        reports.push(EntryReport {
+            namespace: None,
+            field: String::new(),
+            ..EntryReport::of(e, result, reason)
+        });
+    }
+    (state, reports)
+}
+
+/// The record entry of a local file written by `module` (content base64; null: no file).
+pub fn file_entry(
+    run_id: &str,
+    time: &str,
+    module: &str,
+    path: &str,
+    old: Value,
+    new: Value,
+) -> RecordEntry {
+    RecordEntry {
+        run_id: run_id.to_string(),
+        seq: 0,
+        time: time.to_string(),
+        module: module.to_string(),
+        api_version: String::new(),
+        kind: FILE_KIND.into(),
+        namespace: None,
+        name: path.to_string(),
+        field: String::new(),
+        old,
+        new,
+        secret: true,
+        rolled_back: None,
+    }
+}
+
+/// An object of the record: (kind, namespace, name).
+pub type ObjectKey = (String, Option<String>, String);
+
+/// One object's entries to restore, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectEntries<'r> {
+    pub key: ObjectKey,
+    pub entries: Vec<&'r RecordEntry>,
+}
+
+/// The entries one rollback restores, per object; objects in the order of their newest
+/// entry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunEntries<'r> {
+    /// Cluster objects.
+    pub objects: Vec<ObjectEntries<'r>>,
+    /// Local files (stub_ignition `path`).
+    pub files: Vec<ObjectEntries<'r>>,
+}
+
+/// The run a rollback restores: `requested`, or the last run that changed something.
+pub fn run_to_roll_back(record: &Record, requested: Option<&str>) -> Option<String> {
+    requested
+        .or_else(|| record.last_run_id())
+        .map(str::to_string)
+}
+
+/// The entries of `run` not rolled back yet (only of `kinds` when given; never those of
+/// rollback runs), grouped per object. `location` names the record in the error when
+/// the run has no entry at all.
+pub fn run_entries<'r>(
+    record: &'r Record,
+    run: &str,
+    kinds: &[String],
+    location: &str,
+) -> Result<RunEntries<'r>, RollbackError> {
+    if !record.entries.iter().any(|e| e.run_id == run) {
+        return Err(RollbackError::UnknownRun {
+            run: run.to_string(),
+            record: location.to_string(),
+        });
+    }
+    let mut entries: Vec<&RecordEntry> = record
+        .entries
+        .iter()
+        .filter(|e| e.run_id == run && e.rolled_back.is_none() && e.module != ROLLBACK_MODULE)
+        .filter(|e| kinds.is_empty() || kinds.iter().any(|k| k.eq_ignore_ascii_case(&e.kind)))
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+    let mut groups: Vec<ObjectEntries> = Vec::new();
+    let mut index: BTreeMap<ObjectKey, usize> = BTreeMap::new();
+    for e in entries {
+        let key = (e.kind.clone(), e.namespace.clone(), e.name.clone());
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(ObjectEntries {
+                key,
+                entries: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        if let Some(g) = groups.get_mut(i) {
+            g.entries.push(e);
+        }
+    }
+    let (files, objects) = groups.into_iter().partition(|g| g.key.0 == FILE_KIND);
+    Ok(RunEntries { objects, files })
+}
+
+impl RunEntries<'_> {
+    /// Plans the restore of every cluster object from `current` (each object as read
+    /// now; None or absent: gone). A kind this tool does not know is left alone, with a
+    /// warning.
+    pub fn plan(
+        &self,
+        current: &BTreeMap<ObjectKey, Option<Value>>,
+        force: bool,
+    ) -> Plan<Vec<EntryReport>> {
+        let mut plan = Plan::new(Vec::new(), Vec::new());
+        for o in &self.objects {
+            if resources::by_kind(&o.key.0).is_none() {
+                plan.warnings.push(format!(
+                    "unknown kind {} in the record; left alone",
+                    o.key.0
+                ));
+                continue;
+            }
+            let now = current.get(&o.key).and_then(Option::as_ref);
+            let (change, mut reports) = plan_rollback(now, &o.entries, force);
+            plan.reports.append(&mut reports);
+            plan.changes.extend(change);
+        }
+        plan
+    }
+
+    /// Re-plans one object after a 409, from a fresh read (None: nothing to write now).
+    pub fn replan(&self, fresh: &Value, force: bool) -> Option<ObjectChange> {
+        let text = |p: &str| fresh.pointer(p).and_then(Value::as_str);
+        let key: ObjectKey = (
+            text("/kind").unwrap_or_default().to_string(),
+            text("/metadata/namespace").map(str::to_string),
+            text("/metadata/name").unwrap_or_default().to_string(),
+        );
+        self.objects
+            .iter()
+            .find(|o| o.key == key)
+            .and_then(|o| plan_rollback(Some(fresh), &o.entries, force).0)
+    }
+}
+
+/// One warning per conflict (an entry left alone), naming the field and why.
+pub fn conflict_warnings(entries: &[EntryReport]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.result == EntryResult::Conflict)
+        .map(|e| {
+            format!(
+                "conflict: {} {}/{} field {}: {} — left alone (force: true to restore anyway)",
+                e.kind,
+                e.namespace.as_deref().unwrap_or(""),
+                e.name,
+                e.field,
+                e.reason.as_deref().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// The entries to mark rolled back after a real run: restored and already-restored
+/// ones, except those of an object whose planned change was not applied (conflicts and
+/// a failed object's entries stay open).
+pub fn entries_done(
+    entries: &[EntryReport],
+    planned: &[ObjectChange],
+    applied: &[ObjectChange],
+) -> Vec<u64> {
+    let failed_objects: Vec<&str> = planned
+        .iter()
+        .filter(|c| !applied.iter().any(|a| a.name == c.name && a.kind == c.kind))
+        .map(|c| c.name.as_str())
+        .collect();
+    entries
+        .iter()
+        .filter(|e| e.result != EntryResult::Conflict && !failed_objects.contains(&e.name.as_str()))
+        .map(|e| e.seq)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(seq: u64, field: &str, old: Value, new: Value) -> RecordEntry {
+        RecordEntry {
+            run_id: "r".into(),
+            seq,
+            time: String::new(),
+            module: "autoscaling".into(),
+            api_version: "autoscaling.openshift.io/v1beta1".into(),
+            kind: "MachineAutoscaler".into(),
+            namespace: Some("ns".into()),
+            name: "a".into(),
+            field: field.into(),
+            old,
+            new,
+            secret: false,
+            rolled_back: None,
+        }
+    }
+
+    #[test]
+    fn pause_then_resume_rolls_back_to_the_start() {
+        let start = json!({"kind": "MachineAutoscaler", "metadata": {"name": "a", "namespace": "ns", "resourceVersion": "9"},
+                           "spec": {"minReplicas": 0, "maxReplicas": 5}});
+        // pause: min 0→1, max 5→1, annotation added; resume: back, annotation removed.
+        let e1 = entry(1, "/spec/minReplicas", json!(0), json!(1));
+        let e2 = entry(2, "/spec/maxReplicas", json!(5), json!(1));
+        let e3 = entry(3, "/metadata/annotations", Value::Null, json!({"p": "x"}));
+        let e4 = entry(4, "/spec/minReplicas", json!(1), json!(0));
+        let e5 = entry(5, "/spec/maxReplicas", json!(1), json!(5));
+        let e6 = entry(6, "/metadata/annotations", json!({"p": "x"}), Value::Null);
+        let newest_first = [&e6, &e5, &e4, &e3, &e2, &e1];
+        let (change, reports) = plan_rollback(Some(&start), &newest_first, false);
+        assert!(change.is_none(), "{change:?}");
+        assert!(
+            reports.iter().all(|r| r.result != EntryResult::Conflict),
+            "{reports:?}"
+        );
+        // After pause only: rollback unpins.
+        let mut paused = start.clone();
+        paused["spec"] = json!({"minReplicas": 1, "maxReplicas": 1});
+        paused["metadata"]["annotations"] = json!({"p": "x"});
+        let (change, _) = plan_rollback(Some(&paused), &[&e3, &e2, &e1], false);
+        let change = change.unwrap();
+        assert_eq!(
+            change.after["spec"],
+            json!({"minReplicas": 0, "maxReplicas": 5})
+        );
+        assert!(change.after["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn later_changes_are_conflicts_unless_forced() {
+        let obj = json!({"kind": "MachineAutoscaler", "metadata": {"name": "a", "namespace": "ns"}, "spec": {"minReplicas": 7}});
+        let e = entry(1, "/spec/minReplicas", json!(0), json!(1));
+        let (change, reports) = plan_rollback(Some(&obj), &[&e], false);
+        assert!(change.is_none());
+        assert_eq!(reports[0].result, EntryResult::Conflict);
+        let (change, reports) = plan_rollback(Some(&obj), &[&e], true);
+        assert_eq!(change.unwrap().after["spec"]["minReplicas"], json!(0));
+        assert_eq!(reports[0].result, EntryResult::Restored);
+        assert_eq!(
+            conflict_warnings(&[EntryReport {
+                result: EntryResult::Conflict,
+                reason: Some("why".into()),
+                ..reports[0].clone()
+            }]),
+            vec![
+                "conflict: MachineAutoscaler ns/a field /spec/minReplicas: why — left alone \
+                 (force: true to restore anyway)"
+                    .to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn created_objects_are_deleted() {
+        let created = json!({"kind": "Secret", "metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "dg=="}});
+        let mut e = entry(1, "", Value::Null, created.clone());
+        e.kind = "Secret".into();
+        let mut live = created.clone();
+        live["metadata"]["resourceVersion"] = json!("3");
+        let (change, _) = plan_rollback(Some(&live), &[&e], false);
+        assert!(change.unwrap().is_delete());
+        // Gone already: restored as wanted.
+        let (change, reports) = plan_rollback(None, &[&e], false);
+        assert!(change.is_none());
+        assert_eq!(reports[0].result, EntryResult::AlreadyRestored);
+    }
+
+    #[test]
+    fn entries_are_grouped_per_object_newest_first_files_apart() {
+        let mut record = Record::default();
+        let mut file = file_entry(
+            "r",
+            "t",
+            "stub_ignition",
+            "/w.ign",
+            json!("b2xk"),
+            json!("bmV3"),
+        );
+        file.seq = 3;
+        let mut other_run = entry(4, "/spec/minReplicas", json!(1), json!(2));
+        other_run.run_id = "s".into();
+        let mut rolled = entry(5, "/spec/x", json!(1), json!(2));
+        rolled.module = "rollback".into();
+        record.entries = vec![
+            entry(1, "/spec/minReplicas", json!(0), json!(1)),
+            entry(2, "/spec/maxReplicas", json!(5), json!(1)),
+            file,
+            other_run,
+            rolled,
+        ];
+        let run = run_entries(&record, "r", &[], "file r.json").unwrap();
+        assert_eq!(run.objects.len(), 1);
+        let seqs: Vec<u64> = run.objects[0].entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![2, 1]);
+        assert_eq!(run.files.len(), 1);
+        let only = run_entries(&record, "r", &["file".into()], "x").unwrap();
+        assert!(only.objects.is_empty() && only.files.len() == 1);
+        assert_eq!(
+            run_entries(&record, "nope", &[], "file r.json")
+                .unwrap_err()
+                .to_string(),
+            "run nope is not in the rollback record file r.json"
+        );
+        assert_eq!(run_to_roll_back(&record, None).as_deref(), Some("s"));
+        assert_eq!(run_to_roll_back(&record, Some("r")).as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn files_are_restored_only_from_what_the_run_wrote() {
+        let e = file_entry(
+            "r",
+            "t",
+            "stub_ignition",
+            "/w.ign",
+            json!("b2xk"),
+            json!("bmV3"),
+        );
+        let (state, reports) = plan_file(&json!("bmV3"), &[&e], false);
+        assert_eq!(
+            (state, reports[0].result),
+            (json!("b2xk"), EntryResult::Restored)
+        );
+        let (state, reports) = plan_file(&json!("b3RoZXI="), &[&e], false);
+        assert_eq!(
+            (state, reports[0].result),
+            (json!("b3RoZXI="), EntryResult::Conflict)
+        );
+        let (state, _) = plan_file(&json!("b3RoZXI="), &[&e], true);
+        assert_eq!(state, json!("b2xk"));
+    }
+
+    #[test]
+    fn failed_objects_and_conflicts_stay_open() {
+        let obj = json!({"kind": "MachineAutoscaler", "metadata": {"name": "a", "namespace": "ns"}, "spec": {"minReplicas": 1}});
+        let e = entry(1, "/spec/minReplicas", json!(0), json!(1));
+        let (change, reports) = plan_rollback(Some(&obj), &[&e], false);
+        let planned = vec![change.unwrap()];
+        assert_eq!(entries_done(&reports, &planned, &planned), vec![1]);
+        assert!(entries_done(&reports, &planned, &[]).is_empty());
+    }
+}
