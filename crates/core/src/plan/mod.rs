@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod autoscaler;
+pub mod canary;
 pub mod change;
 pub mod cluster;
 pub mod machineset;
