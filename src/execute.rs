@@ -6,7 +6,9 @@
 //!
 //! Guards, in order: what the safety checks need must be readable (else nothing is
 //! changed), a managed cluster is refused unless `allow_managed`, and every MachineSet
-//! named in the selection must exist (a warning when not).
+//! named in the selection must exist (a warning when not). A module whose reads or guards
+//! differ (`autoscaling`, `bootimage_canary`) opens with [`Step::open_with`] and its own
+//! guards; one that applies outside [`Step::execute`] (the canary) uses [`Step::applier`].
 
 use crate::ansible::{AnsibleMeta, ModuleOutcome};
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
@@ -92,6 +94,45 @@ impl Step {
             warnings,
         };
         Ok((step, snapshot))
+    }
+
+    /// Like [`Step::open`], for a module whose guards differ from its: connects,
+    /// observes `reads` of `selection`, and runs `guards` on the snapshot (an error fails
+    /// the run, nothing changed; the warnings are the step's). The record is in the
+    /// selection's namespace.
+    pub async fn open_with(
+        module: &'static str,
+        what: &'static str,
+        connection: &ConnectionParams,
+        write: &WriteParams,
+        selection: &Selection,
+        reads: Reads,
+        guards: impl FnOnce(&Snapshot) -> anyhow::Result<Vec<String>>,
+    ) -> anyhow::Result<(Step, Snapshot)> {
+        let conn = connection.connect().await?;
+        let snapshot = observe::from_cluster(&conn, selection, reads).await?;
+        let warnings = guards(&snapshot)?;
+        let store = write.record.store(Some(&conn), &selection.namespace)?;
+        let step = Step {
+            module,
+            what,
+            conn,
+            store,
+            run_id: write.record.run_id(),
+            warnings,
+        };
+        Ok((step, snapshot))
+    }
+
+    /// The applier of this step's changes (recording each first), for a module that
+    /// applies outside [`Step::execute`].
+    pub fn applier(&self) -> Applier<'_> {
+        Applier {
+            conn: &self.conn,
+            store: &self.store,
+            module: self.module,
+            run_id: &self.run_id,
+        }
     }
 
     /// Where the record is, for the module's result (`Secret ns/name` or `file path`).

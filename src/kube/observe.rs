@@ -4,8 +4,9 @@
 //! label selector applied by the server, Secrets of the MachineSet namespace,
 //! MachineAutoscalers, ClusterAutoscalers) and one GET per singleton
 //! (ClusterVersion, Infrastructure, MachineConfiguration, the stream ConfigMap,
-//! the MCS certificate secret), all concurrently. From a dump: the same
-//! objects picked out of the files. Both apply the same selection.
+//! the MCS certificate secret) — those the [`Reads`] ask for — all concurrently.
+//! From a dump: the same objects picked out of the files. Both apply the same
+//! selection.
 //!
 //! When nodes are observed too (`bootimage_info`'s `nodes: true`), Machines, Nodes and
 //! machine-config-daemon pods are LISTed alongside, then the needed daemon logs are
@@ -89,9 +90,13 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
         let named = all.iter().position(|o| name_of(o) == name).unwrap_or(0);
         all.into_iter().nth(named)
     };
-    snap.cluster_version = singleton(resources::CLUSTER_VERSION, "version");
+    if reads.cluster_version {
+        snap.cluster_version = singleton(resources::CLUSTER_VERSION, "version");
+    }
     snap.infrastructure = singleton(resources::INFRASTRUCTURE, "cluster");
-    snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
+    if reads.machine_configuration {
+        snap.machine_configuration = singleton(resources::MACHINE_CONFIGURATION, "cluster");
+    }
     snap.notes = notes;
     if reads.autoscalers {
         snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
@@ -104,7 +109,8 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
 }
 
 /// Observes a live cluster: [`Reads::requests`] requests (at most 4 LISTs and 5
-/// GETs), concurrently.
+/// GETs), concurrently. A LIST of autoscalers answered 404 is noted in
+/// [`Snapshot::not_served`].
 pub async fn from_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Result<Snapshot> {
     from_cluster_observing(conn, sel, reads, false).await
 }
@@ -146,6 +152,7 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
         }
     }
     let all = ListParams::default();
+    let singleton = |wanted, kind, name| when(wanted, get(conn, kind, None, name));
     let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
         list(conn, resources::MACHINE_SET, Some(ns), &lp),
         when(
@@ -170,9 +177,13 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
                 resources::BOOTIMAGES_CONFIGMAP
             )
         ),
-        get(conn, resources::CLUSTER_VERSION, None, "version"),
+        singleton(reads.cluster_version, resources::CLUSTER_VERSION, "version"),
         get(conn, resources::INFRASTRUCTURE, None, "cluster"),
-        get(conn, resources::MACHINE_CONFIGURATION, None, "cluster"),
+        singleton(
+            reads.machine_configuration,
+            resources::MACHINE_CONFIGURATION,
+            "cluster"
+        ),
         when(
             reads.autoscalers,
             list(conn, resources::MACHINE_AUTOSCALER, Some(ns), &all)
@@ -213,11 +224,24 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     snap.infrastructure = optional(&mut snap.unreadable, SnapshotPart::Infrastructure, infra);
     snap.machine_configuration =
         optional(&mut snap.unreadable, SnapshotPart::MachineConfiguration, mc);
-    snap.machine_autoscalers =
-        optional(&mut snap.unreadable, SnapshotPart::MachineAutoscalers, mas).unwrap_or_default();
-    snap.cluster_autoscalers =
-        optional(&mut snap.unreadable, SnapshotPart::ClusterAutoscalers, cas).unwrap_or_default();
+    let wanted = reads.autoscalers;
+    snap.machine_autoscalers = items(&mut snap, SnapshotPart::MachineAutoscalers, wanted, mas);
+    snap.cluster_autoscalers = items(&mut snap, SnapshotPart::ClusterAutoscalers, wanted, cas);
     Ok(snap)
+}
+
+/// The items of a wanted collection LIST: an error makes the part unreadable, a kind
+/// the server does not serve (404) is noted in [`Snapshot::not_served`].
+fn items(
+    snap: &mut Snapshot,
+    part: SnapshotPart,
+    wanted: bool,
+    r: Result<Option<Vec<Value>>>,
+) -> Vec<Value> {
+    if wanted && matches!(r, Ok(None)) {
+        snap.not_served.push(part);
+    }
+    optional(&mut snap.unreadable, part, r).unwrap_or_default()
 }
 
 /// Runs a read only when it is wanted; an unwanted read is "nothing there" and sends no

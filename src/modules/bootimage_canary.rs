@@ -13,6 +13,10 @@
 //! cluster autoscaler neither fights the scale-up nor removes the canary. A
 //! MachineAutoscaler that is NOT paused makes the canary refuse: the autoscaler
 //! could remove the canary node or scale around it — pause autoscaling first.
+//!
+//! The decisions are the core's ([`plan_canary`], [`CanaryPlan::retarget`],
+//! [`CanaryPlan::verdict`]); this file runs open → prepare → scale up → wait → scale
+//! back → outcome.
 
 use std::time::{Duration, Instant};
 
@@ -22,22 +26,24 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::common::managed_guard;
+use super::common::{managed_guard, require_readable};
 use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
-use crate::cluster::{name_of, resources, Reads, SnapshotPart};
+use crate::cluster::{name_of, resources, Reads, Snapshot, SnapshotPart};
+use crate::execute::Step;
 use crate::kube::access::{can_i, missing};
-use crate::kube::apply::Applier;
 use crate::kube::client::{api, explain, get, list};
+use crate::kube::connection::Connection;
 use crate::kube::nodes::read_mcd_log;
-use crate::kube::observe;
 use crate::kube::ConnectionParams;
 use crate::mcd::parse_mcd_log;
 use crate::options::{NamespaceParams, SelectionParams, StreamParams, WriteParams};
-use crate::plan::audit::{machineset_context, PAUSED_ANNOTATION};
-use crate::plan::cluster::cluster_info;
-use crate::plan::machineset::assess;
+use crate::plan::canary::{
+    canary_autoscalers, current_build, new_machine, node_ready, parse_expected, plan_canary,
+    undetermined, CanaryPlan, Seen,
+};
+use crate::plan::AuditOptions;
 use crate::plan::ObjectChange;
 use crate::stream::BuildId;
 
@@ -122,182 +128,6 @@ pub struct Output {
 /// The module.
 pub struct BootimageCanary;
 
-fn replicas_of(ms: &Value) -> i64 {
-    ms.pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1)
-}
-
-fn with_replicas(ms: &Value, n: i64) -> Value {
-    let mut after = ms.clone();
-    after["spec"]["replicas"] = json!(n);
-    after
-}
-
-fn targets(ma: &Value, ms: &str) -> bool {
-    ma.pointer("/spec/scaleTargetRef/name")
-        .and_then(Value::as_str)
-        == Some(ms)
-        && ma
-            .pointer("/spec/scaleTargetRef/kind")
-            .and_then(Value::as_str)
-            .unwrap_or("MachineSet")
-            == "MachineSet"
-}
-
-/// Plans the widening (or narrowing back) of a paused MachineAutoscaler to `n`.
-fn pin_change(ma: &Value, n: i64, why: &str) -> ObjectChange {
-    let mut after = ma.clone();
-    after["spec"]["minReplicas"] = json!(n);
-    after["spec"]["maxReplicas"] = json!(n);
-    ObjectChange {
-        kind: resources::MACHINE_AUTOSCALER,
-        namespace: ma
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        name: name_of(ma).to_string(),
-        before: Some(ma.clone()),
-        after,
-        summary: format!("{why}: min = max = {n}"),
-    }
-}
-
-fn secs(since: Instant) -> f64 {
-    (since.elapsed().as_secs_f64() * 100.0).round() / 100.0
-}
-
-/// What the wait found.
-#[derive(Default)]
-struct Found {
-    machine: Option<String>,
-    node: Option<String>,
-    build: Option<BuildId>,
-    error: Option<String>,
-}
-
-/// What to wait for.
-struct Wait<'a> {
-    ns: &'a str,
-    ms: &'a str,
-    /// Machines that existed before the scale-up.
-    before: &'a [String],
-    start: Instant,
-    timeout: Duration,
-    poll: Duration,
-}
-
-async fn wait_for_build(
-    conn: &crate::kube::connection::Connection,
-    w: &Wait<'_>,
-    timings: &mut Timings,
-) -> Found {
-    let Wait {
-        ns,
-        ms,
-        before,
-        start,
-        timeout,
-        poll,
-    } = *w;
-    let mut found = Found::default();
-    let lp = ListParams::default().labels(&format!("{MACHINESET_LABEL}={ms}"));
-    loop {
-        if start.elapsed() > timeout {
-            found.error = Some(format!(
-                "timed out after {}s waiting for {}",
-                timeout.as_secs(),
-                match (&found.machine, &found.node) {
-                    (None, _) => "the canary Machine".to_string(),
-                    (Some(m), None) => format!("a node for Machine {m}"),
-                    (Some(_), Some(n)) => format!("node {n} to be Ready and log its build"),
-                }
-            ));
-            return found;
-        }
-        let step: Result<bool> = async {
-            let machines = list(conn, resources::MACHINE, Some(ns), &lp)
-                .await?
-                .unwrap_or_default();
-            let canary = machines
-                .iter()
-                .find(|m| !before.iter().any(|b| b == name_of(m)));
-            let Some(canary) = canary else {
-                return Ok(false);
-            };
-            if found.machine.is_none() {
-                found.machine = Some(name_of(canary).to_string());
-                timings.machine_after = Some(secs(start));
-            }
-            let Some(node) = canary
-                .pointer("/status/nodeRef/name")
-                .and_then(Value::as_str)
-            else {
-                return Ok(false);
-            };
-            if found.node.is_none() {
-                found.node = Some(node.to_string());
-                timings.node_after = Some(secs(start));
-            }
-            let Some(n) = get(conn, resources::NODE, None, node).await? else {
-                return Ok(false);
-            };
-            let ready = n
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                });
-            if !ready {
-                return Ok(false);
-            }
-            if timings.ready_after.is_none() {
-                timings.ready_after = Some(secs(start));
-            }
-            let pods_lp = ListParams::default()
-                .labels(MCD_LABEL_SELECTOR)
-                .fields(&format!("spec.nodeName={node}"));
-            let pods = list(
-                conn,
-                resources::POD,
-                Some(resources::MCO_NAMESPACE),
-                &pods_lp,
-            )
-            .await?
-            .unwrap_or_default();
-            let Some(pod) = pods.first() else {
-                return Ok(false);
-            };
-            match read_mcd_log(conn, name_of(pod)).await {
-                PodLog::Text(text) => match parse_mcd_log(&text) {
-                    Ok(aleph) => {
-                        found.build = Some(aleph.build);
-                        timings.build_after = Some(secs(start));
-                        Ok(true)
-                    }
-                    Err(_) => Ok(false),
-                },
-                PodLog::Unreadable {
-                    reason,
-                    forbidden: true,
-                } => anyhow::bail!(reason),
-                PodLog::Unreadable { .. } => Ok(false),
-            }
-        }
-        .await;
-        match step {
-            Ok(true) => return found,
-            Ok(false) => {}
-            Err(e) => {
-                found.error = Some(format!("{e:#}"));
-                return found;
-            }
-        }
-        tokio::time::sleep(poll).await;
-    }
-}
-
 impl Module for BootimageCanary {
     const NAME: &'static str = "bootimage_canary";
     const SHORT_DESCRIPTION: &'static str =
@@ -340,284 +170,383 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let started = Instant::now();
-        let selection = SelectionParams {
-            namespace: params.ns.clone(),
-            machinesets: vec![params.machineset.clone()],
-            label_selector: None,
-        };
-        let (sel, options) = selection_and_options(&selection, &params.stream)?;
-        let conn = params.connection.connect().await?;
-        let snapshot = observe::from_cluster(
-            &conn,
-            &sel,
-            Reads {
-                autoscalers: true,
-                stream_configmap: params.expected_build.is_none()
-                    && params.stream.stream_file.is_none(),
-                ..Reads::MIN
-            },
-        )
-        .await?;
-        super::common::require_readable(
-            &snapshot,
-            &[
-                SnapshotPart::Infrastructure,
-                SnapshotPart::MachineAutoscalers,
-            ],
-        )?;
-        let mut warnings = Vec::new();
-        if let Some(w) = managed_guard(
-            snapshot.infrastructure.as_ref(),
-            &snapshot.machinesets,
-            params.write.allow_managed,
-        )? {
-            warnings.push(w);
-        }
-        let ms = snapshot.machinesets.first().cloned().with_context(|| {
-            format!(
-                "MachineSet {} not found in namespace {}",
-                params.machineset, params.ns.namespace
-            )
-        })?;
-        let replicas = replicas_of(&ms);
-        // The expected build: given, or the build of the image the MachineSet names now.
-        let expected: Option<BuildId> = match &params.expected_build {
-            Some(b) => Some(
-                b.parse()
-                    .map_err(|e| anyhow::anyhow!("expected_build {b:?} is not a build id: {e}"))?,
-            ),
-            None => {
-                let streams = load_streams(&params.stream, &snapshot)?;
-                let input = audit_input(&snapshot, &streams, &options);
-                let cluster = cluster_info(
-                    snapshot.cluster_version.as_ref(),
-                    snapshot.infrastructure.as_ref(),
-                    &snapshot.machinesets,
-                    options.architecture,
-                );
-                let ctx = machineset_context(&input, &cluster, &mut Vec::new());
-                assess(&ms, &ctx).current_build.and_then(|b| b.parse().ok())
-            }
-        };
-        let Some(expected) = expected else {
-            return Err(anyhow::anyhow!(
-                "the build of the image MachineSet {} names cannot be determined; give expected_build",
-                params.machineset
-            )
-            .into());
-        };
-        // Autoscalers: paused ones are widened by one; unpaused ones make the canary refuse.
-        let mas: Vec<Value> = snapshot
-            .machine_autoscalers
-            .iter()
-            .filter(|m| targets(m, &params.machineset))
-            .cloned()
-            .collect();
-        if let Some(active) = mas.iter().find(|m| {
-            m.pointer("/metadata/annotations")
-                .and_then(|a| a.get(PAUSED_ANNOTATION))
-                .is_none()
-        }) {
-            return Err(anyhow::anyhow!(
-                "MachineAutoscaler {} scales MachineSet {} and is not paused: the cluster autoscaler could remove the \
-                 canary node. Pause autoscaling first (ocp.bootimage.autoscaling state=paused)",
-                name_of(active),
-                params.machineset
-            )
-            .into());
-        }
-        // The scale-back marks the canary Machine so exactly it is removed; without that
-        // permission the MachineSet's deletePolicy (Random by default) could remove a
-        // working node instead. Refuse before anything changes (in check mode too).
-        if can_i(
-            &conn,
-            "patch",
-            resources::MACHINE,
-            Some(&params.ns.namespace),
-        )
-        .await?
-            == Some(false)
-        {
-            return Err(anyhow::anyhow!(missing(
-                "patch",
-                resources::MACHINE,
-                Some(&params.ns.namespace),
-                "the canary marks its Machine so that the scale-back removes exactly it"
-            ))
-            .into());
-        }
-        let mut up = vec![ObjectChange {
-            kind: resources::MACHINE_SET,
-            namespace: Some(params.ns.namespace.clone()),
-            name: params.machineset.clone(),
-            before: Some(ms.clone()),
-            after: with_replicas(&ms, replicas + 1),
-            summary: format!("canary: replicas {replicas} → {}", replicas + 1),
-        }];
-        for ma in &mas {
-            up.insert(
-                0,
-                pin_change(ma, replicas + 1, "canary: widen the paused pin"),
-            );
-        }
-        let run_id = params.write.record.run_id();
-        let store = params
-            .write
-            .record
-            .store(Some(&conn), &params.ns.namespace)?;
-        let mut out = Output {
-            machineset: params.machineset.clone(),
-            expected_build: Some(expected.to_string()),
-            booted_build: None,
-            matches: false,
-            machine: None,
-            node: None,
-            replicas,
-            restored: true,
-            timings: Timings::default(),
-            run_id: run_id.clone(),
-            record: store.location.to_string(),
-        };
-        let diff: Vec<DiffEntry> = up.iter().map(ObjectChange::diff).collect();
+        let (step, snapshot, options) = open(&params).await?;
+        let canary = prepare(&params, &step, &snapshot, &options).await?;
+        let diff: Vec<DiffEntry> = canary.up.iter().map(ObjectChange::diff).collect();
+        let mut out = output(&canary, &step);
         if ctx.meta.check_mode {
             return Ok(ModuleOutcome {
                 changed: true,
                 failed: false,
-                msg: format!(
-                    "would scale MachineSet {} from {replicas} to {}, wait up to {}s for the new node to boot {expected}, then scale back",
-                    params.machineset,
-                    replicas + 1,
-                    params.timeout
-                ),
-                warnings,
+                msg: canary.check_msg(params.timeout),
+                warnings: step.warnings,
                 diff,
                 output: out,
             });
         }
-        // Machines that exist before the canary: the new one is the one not in this list.
-        let lp = ListParams::default().labels(&format!("{MACHINESET_LABEL}={}", params.machineset));
-        let before: Vec<String> = list(&conn, resources::MACHINE, Some(&params.ns.namespace), &lp)
-            .await?
-            .unwrap_or_default()
-            .iter()
-            .map(|m| name_of(m).to_string())
-            .collect();
-        let applier = Applier {
-            conn: &conn,
-            store: &store,
-            module: Self::NAME,
-            run_id: &run_id,
-        };
-        let ns = params.ns.namespace.clone();
-        let ms_name = params.machineset.clone();
-        // Re-plan after a conflict: set the wanted replicas / pin on the fresh object.
-        let target = |fresh: &Value, n: i64| -> Result<Option<ObjectChange>> {
-            let change = if fresh.get("kind").and_then(Value::as_str) == Some("MachineAutoscaler") {
-                pin_change(fresh, n, "canary")
-            } else {
-                ObjectChange {
-                    kind: resources::MACHINE_SET,
-                    namespace: Some(ns.clone()),
-                    name: ms_name.clone(),
-                    before: Some(fresh.clone()),
-                    after: with_replicas(fresh, n),
-                    summary: format!("canary: replicas → {n}"),
-                }
-            };
-            Ok((!change.is_noop()).then_some(change))
-        };
-        let scale_up = applier.apply(up, &|f| target(f, replicas + 1)).await;
-        let mut error = scale_up.error.clone();
-        let mut found = Found::default();
-        if error.is_none() {
-            let wait = Wait {
-                ns: &params.ns.namespace,
-                ms: &params.machineset,
-                before: &before,
-                start: started,
-                timeout: Duration::from_secs(params.timeout),
-                poll: Duration::from_secs(params.poll_interval.max(1)),
-            };
-            found = wait_for_build(&conn, &wait, &mut out.timings).await;
-            error = found.error.take();
-        }
-        // Scale back in every path. Mark the canary Machine so exactly it is removed.
-        if let Some(machine) = &found.machine {
-            let mark = Patch::Merge(
-                json!({"metadata": {"annotations": {"machine.openshift.io/delete-machine": "true"}}}),
-            );
-            if let Err(e) = api(&conn, resources::MACHINE, Some(&params.ns.namespace))
-                .patch(machine, &PatchParams::default(), &mark)
-                .await
-            {
-                warnings.push(format!(
-                    "could not mark canary Machine {machine} for deletion ({}): the scale-back \
-                     removes a Machine chosen by the MachineSet's deletePolicy",
-                    explain(
-                        &e,
-                        &conn,
-                        "patch",
-                        resources::MACHINE,
-                        Some(&params.ns.namespace)
-                    )
-                ));
-            }
-        }
-        let mut back = Vec::new();
-        if let Some(fresh) = get(
-            &conn,
-            resources::MACHINE_SET,
-            Some(&params.ns.namespace),
-            &params.machineset,
-        )
-        .await?
-        {
-            back.extend(target(&fresh, replicas)?);
-        }
-        for ma in &mas {
-            if let Some(fresh) = get(
-                &conn,
-                resources::MACHINE_AUTOSCALER,
-                Some(&params.ns.namespace),
-                name_of(ma),
-            )
-            .await?
-            {
-                back.extend(target(&fresh, replicas)?);
-            }
-        }
-        let scale_down = applier
-            .apply(back, &|f| {
-                let n = replicas;
-                target(f, n)
-            })
-            .await;
-        if let Some(e) = &scale_down.error {
-            out.restored = false;
-            warnings.push(format!(
-                "SCALE-BACK FAILED: {e}; set replicas of {} back to {replicas} by hand",
-                params.machineset
-            ));
-        }
-        out.machine = found.machine.clone();
-        out.node = found.node.clone();
-        out.booted_build = found.build.as_ref().map(ToString::to_string);
-        out.matches = found.build.as_ref() == Some(&expected);
-        out.timings.total = secs(started);
-        let machine = out.machine.clone().unwrap_or_else(|| "none".into());
-        let (failed, msg) = match (&error, &found.build) {
-            (Some(e), _) => (true, format!("canary of {} failed: {e}; scaled back to {replicas} (canary Machine {machine})", params.machineset)),
-            (None, Some(b)) if out.matches => (false, format!("canary Machine {machine} on node {} booted {b} as expected; scaled back to {replicas}", out.node.as_deref().unwrap_or("?"))),
-            (None, Some(b)) => (params.fail_on_mismatch, format!("canary Machine {machine} booted {b}, expected {expected}; scaled back to {replicas}")),
-            (None, None) => (true, format!("canary of {} found no build; scaled back to {replicas}", params.machineset)),
-        };
+        let mut warnings = step.warnings.clone();
+        let (changed, found) =
+            scale_up_and_wait(&step, &canary, &params, started, &mut out.timings).await?;
+        out.restored = scale_back(&step, &canary, &found.seen, &mut warnings).await?;
+        let (failed, msg) = settle(&mut out, &canary, found, started, params.fail_on_mismatch);
         Ok(ModuleOutcome {
-            changed: !scale_up.applied.is_empty(),
-            failed: failed || !out.restored,
+            changed,
+            failed,
             msg,
             warnings,
             diff,
             output: out,
         })
+    }
+}
+
+/// Connects and reads the MachineSet, its MachineAutoscalers (and ClusterAutoscalers),
+/// ClusterVersion, Infrastructure, MachineConfiguration and, without `expected_build` or
+/// `stream_file`, the stream ConfigMap; refuses (nothing changed) when the Infrastructure
+/// or the MachineAutoscalers are unreadable, or the cluster is managed.
+async fn open(params: &Params) -> Result<(Step, Snapshot, AuditOptions)> {
+    let selection = SelectionParams {
+        namespace: params.ns.clone(),
+        machinesets: vec![params.machineset.clone()],
+        label_selector: None,
+    };
+    let (sel, options) = selection_and_options(&selection, &params.stream)?;
+    let reads = Reads {
+        autoscalers: true,
+        stream_configmap: params.expected_build.is_none() && params.stream.stream_file.is_none(),
+        ..Reads::MIN
+    };
+    let allow_managed = params.write.allow_managed;
+    let guards = |snapshot: &Snapshot| {
+        let needed = [
+            SnapshotPart::Infrastructure,
+            SnapshotPart::MachineAutoscalers,
+        ];
+        require_readable(snapshot, &needed)?;
+        let infra = snapshot.infrastructure.as_ref();
+        let managed = managed_guard(infra, &snapshot.machinesets, allow_managed)?;
+        Ok(managed.into_iter().collect())
+    };
+    let (connection, write) = (&params.connection, &params.write);
+    let name = BootimageCanary::NAME;
+    let (step, snapshot) =
+        Step::open_with(name, "MachineSet", connection, write, &sel, reads, guards).await?;
+    Ok((step, snapshot, options))
+}
+
+/// Decides everything before a change (in check mode too): the MachineSet, the build it
+/// must boot, the paused MachineAutoscalers to widen (an unpaused one refuses), and that
+/// the canary Machine can be marked for the scale-back.
+async fn prepare(
+    params: &Params,
+    step: &Step,
+    snapshot: &Snapshot,
+    options: &AuditOptions,
+) -> Result<CanaryPlan> {
+    let ms = snapshot.machinesets.first().with_context(|| {
+        format!(
+            "MachineSet {} not found in namespace {}",
+            params.machineset, params.ns.namespace
+        )
+    })?;
+    let expected = expected_build(params, snapshot, options, ms)?;
+    let autoscalers = canary_autoscalers(&snapshot.machine_autoscalers, &params.machineset)
+        .map_err(anyhow::Error::msg)?;
+    require_patch_on_machines(&step.conn, &params.ns.namespace).await?;
+    Ok(plan_canary(&params.ns.namespace, ms, expected, autoscalers))
+}
+
+/// The expected build: given, or the build of the image the MachineSet names now.
+fn expected_build(
+    params: &Params,
+    snapshot: &Snapshot,
+    options: &AuditOptions,
+    ms: &Value,
+) -> Result<BuildId> {
+    let expected = match &params.expected_build {
+        Some(b) => Some(parse_expected(b).map_err(anyhow::Error::msg)?),
+        None => {
+            let streams = load_streams(&params.stream, snapshot)?;
+            current_build(&audit_input(snapshot, &streams, options), ms)
+        }
+    };
+    expected.ok_or_else(|| anyhow::anyhow!(undetermined(&params.machineset)))
+}
+
+/// The scale-back marks the canary Machine so exactly it is removed; without that
+/// permission the MachineSet's deletePolicy (Random by default) could remove a working
+/// node instead. Refuses before anything changes (in check mode too).
+async fn require_patch_on_machines(conn: &Connection, ns: &str) -> Result<()> {
+    if can_i(conn, "patch", resources::MACHINE, Some(ns)).await? == Some(false) {
+        anyhow::bail!(missing(
+            "patch",
+            resources::MACHINE,
+            Some(ns),
+            "the canary marks its Machine so that the scale-back removes exactly it"
+        ));
+    }
+    Ok(())
+}
+
+/// The result before the canary runs (all a check-mode run returns).
+fn output(canary: &CanaryPlan, step: &Step) -> Output {
+    Output {
+        machineset: canary.machineset.clone(),
+        expected_build: Some(canary.expected.to_string()),
+        booted_build: None,
+        matches: false,
+        machine: None,
+        node: None,
+        replicas: canary.replicas,
+        restored: true,
+        timings: Timings::default(),
+        run_id: step.run_id.clone(),
+        record: step.record(),
+    }
+}
+
+/// What the wait found.
+#[derive(Default)]
+struct Found {
+    seen: Seen,
+    build: Option<BuildId>,
+    /// Why the canary stopped (scale-up failed, timeout, API error).
+    error: Option<String>,
+}
+
+/// Scales up (recorded first; a 409 re-plans) and, when that worked, waits for the
+/// canary's build. Returns whether anything was changed, and what the wait found.
+async fn scale_up_and_wait(
+    step: &Step,
+    canary: &CanaryPlan,
+    params: &Params,
+    started: Instant,
+    timings: &mut Timings,
+) -> Result<(bool, Found)> {
+    // Machines that exist before the canary: the new one is the one not in this list.
+    let lp = ListParams::default().labels(&format!("{MACHINESET_LABEL}={}", canary.machineset));
+    let before: Vec<String> = list(&step.conn, resources::MACHINE, Some(&canary.namespace), &lp)
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .map(|m| name_of(m).to_string())
+        .collect();
+    let n = canary.replicas + 1;
+    let up = step
+        .applier()
+        .apply(canary.up.clone(), &|f| Ok(canary.retarget(f, n)))
+        .await;
+    let found = match up.error {
+        Some(e) => Found {
+            error: Some(e),
+            ..Found::default()
+        },
+        None => {
+            let wait = Wait {
+                ns: &canary.namespace,
+                before: &before,
+                start: started,
+                timeout: Duration::from_secs(params.timeout),
+                poll: Duration::from_secs(params.poll_interval.max(1)),
+                lp,
+            };
+            wait_for_build(&step.conn, &wait, timings).await
+        }
+    };
+    Ok((!up.applied.is_empty(), found))
+}
+
+/// Scales back to the original replicas and pins, in every path; marks the canary
+/// Machine first so that exactly it is removed. False (with a warning) when the
+/// scale-back failed.
+async fn scale_back(
+    step: &Step,
+    canary: &CanaryPlan,
+    seen: &Seen,
+    warnings: &mut Vec<String>,
+) -> Result<bool> {
+    let (conn, ns) = (&step.conn, Some(canary.namespace.as_str()));
+    if let Some(machine) = &seen.machine {
+        mark_for_deletion(conn, &canary.namespace, machine, warnings).await;
+    }
+    let n = canary.replicas;
+    let mut back = Vec::new();
+    if let Some(fresh) = get(conn, resources::MACHINE_SET, ns, &canary.machineset).await? {
+        back.extend(canary.retarget(&fresh, n));
+    }
+    for ma in &canary.autoscalers {
+        if let Some(fresh) = get(conn, resources::MACHINE_AUTOSCALER, ns, name_of(ma)).await? {
+            back.extend(canary.retarget(&fresh, n));
+        }
+    }
+    let down = step
+        .applier()
+        .apply(back, &|f| Ok(canary.retarget(f, n)))
+        .await;
+    let Some(e) = &down.error else {
+        return Ok(true);
+    };
+    warnings.push(format!(
+        "SCALE-BACK FAILED: {e}; set replicas of {} back to {n} by hand",
+        canary.machineset
+    ));
+    Ok(false)
+}
+
+/// Annotates the canary Machine `machine.openshift.io/delete-machine`, so the scale-down
+/// removes exactly it; a warning when that fails.
+async fn mark_for_deletion(conn: &Connection, ns: &str, machine: &str, warnings: &mut Vec<String>) {
+    let mark = Patch::Merge(
+        json!({"metadata": {"annotations": {"machine.openshift.io/delete-machine": "true"}}}),
+    );
+    if let Err(e) = api(conn, resources::MACHINE, Some(ns))
+        .patch(machine, &PatchParams::default(), &mark)
+        .await
+    {
+        warnings.push(format!(
+            "could not mark canary Machine {machine} for deletion ({}): the scale-back \
+             removes a Machine chosen by the MachineSet's deletePolicy",
+            explain(&e, conn, "patch", resources::MACHINE, Some(ns))
+        ));
+    }
+}
+
+/// Fills the result from what the canary found, and says whether the run failed (also
+/// when the scale-back did) and its `msg`.
+fn settle(
+    out: &mut Output,
+    canary: &CanaryPlan,
+    found: Found,
+    started: Instant,
+    fail_on_mismatch: bool,
+) -> (bool, String) {
+    out.machine = found.seen.machine.clone();
+    out.node = found.seen.node.clone();
+    out.booted_build = found.build.as_ref().map(ToString::to_string);
+    out.matches = found.build.as_ref() == Some(&canary.expected);
+    out.timings.total = secs(started);
+    let error = found.error.as_deref();
+    let (failed, msg) = canary.verdict(error, found.build.as_ref(), &found.seen, fail_on_mismatch);
+    (failed || !out.restored, msg)
+}
+
+fn secs(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 100.0).round() / 100.0
+}
+
+/// What to wait for.
+struct Wait<'a> {
+    ns: &'a str,
+    /// Machines that existed before the scale-up.
+    before: &'a [String],
+    start: Instant,
+    timeout: Duration,
+    poll: Duration,
+    /// The MachineSet's Machines.
+    lp: ListParams,
+}
+
+/// Looks at the canary every `poll` until its build is known, an API error, or the
+/// timeout.
+async fn wait_for_build(conn: &Connection, w: &Wait<'_>, timings: &mut Timings) -> Found {
+    let mut found = Found::default();
+    loop {
+        if w.start.elapsed() > w.timeout {
+            found.error = Some(format!(
+                "timed out after {}s waiting for {}",
+                w.timeout.as_secs(),
+                found.seen.waiting_for()
+            ));
+            return found;
+        }
+        match look(conn, w, &mut found, timings).await {
+            Ok(true) => return found,
+            Ok(false) => {}
+            Err(e) => {
+                found.error = Some(format!("{e:#}"));
+                return found;
+            }
+        }
+        tokio::time::sleep(w.poll).await;
+    }
+}
+
+/// One look at the canary: its Machine, Node, readiness and logged build (noting when
+/// each first appears); true when the build is known.
+async fn look(
+    conn: &Connection,
+    w: &Wait<'_>,
+    found: &mut Found,
+    timings: &mut Timings,
+) -> Result<bool> {
+    let Some(node) = canary_node(conn, w, &mut found.seen, timings).await? else {
+        return Ok(false);
+    };
+    let Some(n) = get(conn, resources::NODE, None, &node).await? else {
+        return Ok(false);
+    };
+    if !node_ready(&n) {
+        return Ok(false);
+    }
+    if timings.ready_after.is_none() {
+        timings.ready_after = Some(secs(w.start));
+    }
+    let Some(build) = logged_build(conn, &node).await? else {
+        return Ok(false);
+    };
+    found.build = Some(build);
+    timings.build_after = Some(secs(w.start));
+    Ok(true)
+}
+
+/// The canary Machine's node, once it has one.
+async fn canary_node(
+    conn: &Connection,
+    w: &Wait<'_>,
+    seen: &mut Seen,
+    timings: &mut Timings,
+) -> Result<Option<String>> {
+    let machines = list(conn, resources::MACHINE, Some(w.ns), &w.lp)
+        .await?
+        .unwrap_or_default();
+    let Some(canary) = new_machine(&machines, w.before) else {
+        return Ok(None);
+    };
+    if seen.machine.is_none() {
+        seen.machine = Some(name_of(canary).to_string());
+        timings.machine_after = Some(secs(w.start));
+    }
+    let Some(node) = canary
+        .pointer("/status/nodeRef/name")
+        .and_then(Value::as_str)
+    else {
+        return Ok(None);
+    };
+    if seen.node.is_none() {
+        seen.node = Some(node.to_string());
+        timings.node_after = Some(secs(w.start));
+    }
+    Ok(Some(node.to_string()))
+}
+
+/// The build the machine-config-daemon on `node` logged (None: not yet); a log the
+/// caller may not read is an error.
+async fn logged_build(conn: &Connection, node: &str) -> Result<Option<BuildId>> {
+    let lp = ListParams::default()
+        .labels(MCD_LABEL_SELECTOR)
+        .fields(&format!("spec.nodeName={node}"));
+    let pods = list(conn, resources::POD, Some(resources::MCO_NAMESPACE), &lp)
+        .await?
+        .unwrap_or_default();
+    let Some(pod) = pods.first() else {
+        return Ok(None);
+    };
+    match read_mcd_log(conn, name_of(pod)).await {
+        PodLog::Text(text) => Ok(parse_mcd_log(&text).ok().map(|aleph| aleph.build)),
+        PodLog::Unreadable {
+            reason,
+            forbidden: true,
+        } => anyhow::bail!(reason),
+        PodLog::Unreadable { .. } => Ok(None),
     }
 }

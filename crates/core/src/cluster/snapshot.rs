@@ -20,9 +20,10 @@ pub struct Selection {
     pub label_selector: Option<LabelSelector>,
 }
 
-/// The optional reads of a snapshot. MachineSets, ClusterVersion, Infrastructure and
-/// MachineConfiguration are always read: every module's safety checks need them. Each
-/// module reads only what it uses, so a run costs no request it does not need.
+/// The optional reads of a snapshot. MachineSets and Infrastructure are always read;
+/// ClusterVersion and MachineConfiguration are read unless a module turns them off (every
+/// module's safety checks but `autoscaling`'s need them). Each module reads only what it
+/// uses, so a run costs no request it does not need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reads {
     /// The Secrets of the MachineSet namespace (stub Ignition user-data secrets).
@@ -33,6 +34,10 @@ pub struct Reads {
     pub autoscalers: bool,
     /// The stream ConfigMap `openshift-machine-config-operator/coreos-bootimages`.
     pub stream_configmap: bool,
+    /// ClusterVersion `version` (true in [`Reads::ALL`] and [`Reads::MIN`]).
+    pub cluster_version: bool,
+    /// MachineConfiguration `cluster` (true in [`Reads::ALL`] and [`Reads::MIN`]).
+    pub machine_configuration: bool,
 }
 
 impl Reads {
@@ -42,18 +47,25 @@ impl Reads {
         mcs_certificate: true,
         autoscalers: true,
         stream_configmap: true,
+        cluster_version: true,
+        machine_configuration: true,
     };
-    /// Only the objects that are always read.
+    /// The reads every module but `autoscaling` starts from: MachineSets, ClusterVersion,
+    /// Infrastructure and MachineConfiguration.
     pub const MIN: Reads = Reads {
         user_data_secrets: false,
         mcs_certificate: false,
         autoscalers: false,
         stream_configmap: false,
+        cluster_version: true,
+        machine_configuration: true,
     };
 
     /// The number of API requests a live snapshot with these reads makes.
     pub fn requests(&self) -> usize {
-        4 + usize::from(self.user_data_secrets)
+        2 + usize::from(self.cluster_version)
+            + usize::from(self.machine_configuration)
+            + usize::from(self.user_data_secrets)
             + usize::from(self.mcs_certificate)
             + 2 * usize::from(self.autoscalers)
             + usize::from(self.stream_configmap)
@@ -88,6 +100,9 @@ pub struct Snapshot {
     pub cluster_autoscalers: Vec<Value>,
     /// Things that could not be read (shown as warnings; they make the audit incomplete).
     pub unreadable: Vec<Unreadable>,
+    /// Collections read whose kind the API server does not serve (a LIST answered 404):
+    /// empty in the snapshot, and not unreadable.
+    pub not_served: Vec<SnapshotPart>,
     /// Remarks about what was read (shown as warnings), e.g. a dump with two ClusterVersions.
     pub notes: Vec<String>,
     /// Machines, Nodes, machine-config-daemon pods and their logs, when nodes were

@@ -65,6 +65,7 @@ pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
         mcs_certificate: parts.contains(&Part::Certificate),
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
+        ..Reads::MIN
     }
 }
 

@@ -3,6 +3,8 @@
 //! everything a planner needs is passed in.
 
 pub mod audit;
+pub mod autoscaler;
+pub mod canary;
 pub mod change;
 pub mod cluster;
 pub mod machineset;
