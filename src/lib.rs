@@ -15,8 +15,10 @@ pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, recor
 
 pub mod ansible;
 pub mod cli;
+#[deny(clippy::too_many_lines)]
 pub mod execute;
 pub mod kube;
+#[deny(clippy::too_many_lines)]
 pub mod modules;
 pub mod options;
 pub mod record_store;

@@ -11,10 +11,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::managed_guard;
-use super::inputs::missing_machinesets;
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{LabelSelector, Reads, Selection, Snapshot};
+use crate::execute::managed_guard;
+use crate::execute::missing_machinesets;
 use crate::execute::Step;
 use crate::kube::ConnectionParams;
 use crate::options::{SelectionParams, WriteParams};

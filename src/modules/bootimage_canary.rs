@@ -26,12 +26,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::common::{managed_guard, require_readable};
 use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
 use crate::cluster::{name_of, resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::Step;
+use crate::execute::{managed_guard, require_readable};
 use crate::kube::access::{can_i, missing};
 use crate::kube::client::{api, explain, get, list};
 use crate::kube::connection::Connection;

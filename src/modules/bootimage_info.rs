@@ -159,7 +159,7 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let mut report = audit(&input);
     report
         .warnings
-        .extend(super::inputs::missing_machinesets(&snapshot, &sel));
+        .extend(crate::execute::missing_machinesets(&snapshot, &sel));
     Ok(report)
 }
 

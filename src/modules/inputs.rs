@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 
-use crate::cluster::{name_of, LabelSelector, Selection, Snapshot};
+use crate::cluster::{LabelSelector, Selection, Snapshot};
 use crate::options::{SelectionParams, StreamParams};
 use crate::plan::{AuditInput, AuditOptions, StreamSource};
 use crate::stream::{self, Arch, BuildId, Catalog, StreamSet};
@@ -114,19 +114,4 @@ pub fn audit_input<'a>(
         options,
         now: std::time::SystemTime::now(),
     }
-}
-
-/// `MachineSet <name> not found in namespace <ns>` for each name the selection gives
-/// that the snapshot does not hold.
-pub fn missing_machinesets(snapshot: &Snapshot, sel: &Selection) -> Vec<String> {
-    sel.names
-        .iter()
-        .filter(|n| {
-            !snapshot
-                .machinesets
-                .iter()
-                .any(|o| name_of(o) == n.as_str())
-        })
-        .map(|n| format!("MachineSet {n} not found in namespace {}", sel.namespace))
-        .collect()
 }

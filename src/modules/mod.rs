@@ -4,7 +4,6 @@
 pub mod autoscaling;
 pub mod bootimage_canary;
 pub mod bootimage_info;
-pub mod common;
 pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;

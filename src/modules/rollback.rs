@@ -22,9 +22,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::outcome;
 use crate::ansible::{AnsibleMeta, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::resources;
+use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
 use crate::kube::connection::Connection;

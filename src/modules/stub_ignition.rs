@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
-use crate::execute::{Observation, Step};
+use crate::execute::{standard_guards, Observation, Step};
 use crate::ignition::TargetVersion;
 use crate::kube::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
@@ -97,13 +97,19 @@ async fn open(params: &Params) -> Result<(Step, Snapshot)> {
         },
         needed: &[SnapshotPart::Infrastructure],
     };
-    Step::open_checked(
+    let guards = |s: &Snapshot| {
+        secrets_readable(s)?;
+        standard_guards(s, &observation, &params.write)
+    };
+    let (sel, reads) = (observation.selection, observation.reads);
+    Step::open_with(
         StubIgnition::NAME,
         "object(s)",
         &params.connection,
         &params.write,
-        observation,
-        secrets_readable,
+        sel,
+        reads,
+        guards,
     )
     .await
 }

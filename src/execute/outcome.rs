@@ -1,49 +1,9 @@
-//! What every mutating module shares: the readability and managed-cluster guards, and
-//! turning a plan or an apply outcome into a result (used by [`crate::execute`]).
-
-use serde_json::Value;
+//! A step's outcome: the module result from a plan (check mode) or from what was
+//! applied — `changed`, one readable `msg` line at any size, the diff only when asked.
 
 use crate::ansible::{DiffEntry, ModuleOutcome};
-use crate::cluster::{Snapshot, SnapshotPart};
 use crate::kube::apply::ApplyOutcome;
-use crate::plan::cluster::managed_reason;
 use crate::plan::ObjectChange;
-
-/// Fails a mutating run when something its safety checks depend on could not be read
-/// (`needed` names the snapshot parts, e.g. [`SnapshotPart::Infrastructure`]): changing a cluster
-/// whose managed status, version or MCO management is unknown would be guessing.
-pub fn require_readable(snapshot: &Snapshot, needed: &[SnapshotPart]) -> anyhow::Result<()> {
-    let missing = snapshot.unreadable_of(needed);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "nothing was changed: could not read {}",
-        missing
-            .iter()
-            .map(|m| m.to_string())
-            .collect::<Vec<_>>()
-            .join("; ")
-    )
-}
-
-/// Refuses managed clusters unless `allow`; returns a warning when allowed anyway.
-pub fn managed_guard(
-    infra: Option<&Value>,
-    machinesets: &[Value],
-    allow: bool,
-) -> anyhow::Result<Option<String>> {
-    match managed_reason(infra, machinesets) {
-        None => Ok(None),
-        Some(why) if allow => Ok(Some(format!(
-            "changing a managed cluster ({why}) because allow_managed is set"
-        ))),
-        Some(why) => anyhow::bail!(
-            "refusing to change a managed cluster: {why}. Its provider manages boot images; \
-             contact Red Hat support, or set allow_managed: true if you are sure"
-        ),
-    }
-}
 
 /// Builds a module outcome from a plan (check mode) or an apply outcome. The diff is
 /// only computed when `want_diff` (`_ansible_diff`): at 1,000 changes it costs megabytes.

@@ -10,16 +10,20 @@
 //! differ (`autoscaling`, `bootimage_canary`) opens with [`Step::open_with`] and its own
 //! guards; one that applies outside [`Step::execute`] (the canary) uses [`Step::applier`].
 
+pub mod guards;
+mod outcome;
+
 use crate::ansible::{AnsibleMeta, ModuleOutcome};
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::apply::{Applier, ApplyOutcome, Replan};
 use crate::kube::connection::Connection;
 use crate::kube::{observe, ConnectionParams};
-use crate::modules::common::{managed_guard, outcome, require_readable};
-use crate::modules::inputs::missing_machinesets;
 use crate::options::WriteParams;
 use crate::plan::step::Plan;
 use crate::record_store::RecordStore;
+
+pub use guards::{managed_guard, missing_machinesets, require_readable, standard_guards};
+pub use outcome::outcome;
 
 /// One mutating step of one module run: where it writes, where it records, and the
 /// warnings its guards raised.
@@ -45,9 +49,10 @@ pub struct Observation<'a> {
 }
 
 impl Step {
-    /// Connects, observes what `observation` says, and runs the guards: fails (nothing
-    /// changed) when a needed part is unreadable or the cluster is managed (unless
-    /// `allow_managed`); warns about unreadable parts and named MachineSets not found.
+    /// Connects, observes what `observation` says, and runs the guards
+    /// ([`standard_guards`]): fails (nothing changed) when a needed part is unreadable or
+    /// the cluster is managed (unless `allow_managed`); warns about unreadable parts and
+    /// named MachineSets not found.
     pub async fn open(
         module: &'static str,
         what: &'static str,
@@ -55,45 +60,9 @@ impl Step {
         write: &WriteParams,
         observation: Observation<'_>,
     ) -> anyhow::Result<(Step, Snapshot)> {
-        Step::open_checked(module, what, connection, write, observation, |_| Ok(())).await
-    }
-
-    /// [`Step::open`], with the module's own `check` of the snapshot run first, before
-    /// the guards (a part the module cannot go on without, failing with its own message).
-    pub async fn open_checked(
-        module: &'static str,
-        what: &'static str,
-        connection: &ConnectionParams,
-        write: &WriteParams,
-        observation: Observation<'_>,
-        check: impl FnOnce(&Snapshot) -> anyhow::Result<()>,
-    ) -> anyhow::Result<(Step, Snapshot)> {
-        let conn = connection.connect().await?;
-        let sel = observation.selection;
-        let snapshot = observe::from_cluster(&conn, sel, observation.reads).await?;
-        check(&snapshot)?;
-        require_readable(&snapshot, observation.needed)?;
-        let mut warnings: Vec<String> = snapshot
-            .unreadable
-            .iter()
-            .map(|u| format!("could not read {u}"))
-            .collect();
-        warnings.extend(managed_guard(
-            snapshot.infrastructure.as_ref(),
-            &snapshot.machinesets,
-            write.allow_managed,
-        )?);
-        warnings.extend(missing_machinesets(&snapshot, sel));
-        let store = write.record.store(Some(&conn), &sel.namespace)?;
-        let step = Step {
-            module,
-            what,
-            conn,
-            store,
-            run_id: write.record.run_id(),
-            warnings,
-        };
-        Ok((step, snapshot))
+        let guards = |s: &Snapshot| standard_guards(s, &observation, write);
+        let (sel, reads) = (observation.selection, observation.reads);
+        Step::open_with(module, what, connection, write, sel, reads, guards).await
     }
 
     /// Like [`Step::open`], for a module whose guards differ from its: connects,

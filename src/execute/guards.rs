@@ -1,0 +1,84 @@
+//! The safety guards a step runs on what it observed, before it plans: the parts its
+//! checks need must be readable, managed clusters are refused unless `allow_managed`,
+//! and named MachineSets that do not exist are warned about.
+
+use serde_json::Value;
+
+use super::Observation;
+use crate::cluster::{name_of, Selection, Snapshot, SnapshotPart};
+use crate::options::WriteParams;
+use crate::plan::cluster::managed_reason;
+
+/// Fails a mutating run when something its safety checks depend on could not be read
+/// (`needed` names the snapshot parts, e.g. [`SnapshotPart::Infrastructure`]): changing a cluster
+/// whose managed status, version or MCO management is unknown would be guessing.
+pub fn require_readable(snapshot: &Snapshot, needed: &[SnapshotPart]) -> anyhow::Result<()> {
+    let missing = snapshot.unreadable_of(needed);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "nothing was changed: could not read {}",
+        missing
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
+/// Refuses managed clusters unless `allow`; returns a warning when allowed anyway.
+pub fn managed_guard(
+    infra: Option<&Value>,
+    machinesets: &[Value],
+    allow: bool,
+) -> anyhow::Result<Option<String>> {
+    match managed_reason(infra, machinesets) {
+        None => Ok(None),
+        Some(why) if allow => Ok(Some(format!(
+            "changing a managed cluster ({why}) because allow_managed is set"
+        ))),
+        Some(why) => anyhow::bail!(
+            "refusing to change a managed cluster: {why}. Its provider manages boot images; \
+             contact Red Hat support, or set allow_managed: true if you are sure"
+        ),
+    }
+}
+
+/// The guards of a mutating step, in order: every part in `observation.needed` readable
+/// (else nothing is changed), a managed cluster refused unless `allow_managed`; the
+/// warnings name the unreadable parts and the named MachineSets not found.
+pub fn standard_guards(
+    snapshot: &Snapshot,
+    observation: &Observation<'_>,
+    write: &WriteParams,
+) -> anyhow::Result<Vec<String>> {
+    require_readable(snapshot, observation.needed)?;
+    let mut warnings: Vec<String> = snapshot
+        .unreadable
+        .iter()
+        .map(|u| format!("could not read {u}"))
+        .collect();
+    warnings.extend(managed_guard(
+        snapshot.infrastructure.as_ref(),
+        &snapshot.machinesets,
+        write.allow_managed,
+    )?);
+    warnings.extend(missing_machinesets(snapshot, observation.selection));
+    Ok(warnings)
+}
+
+/// `MachineSet <name> not found in namespace <ns>` for each name the selection gives
+/// that the snapshot does not hold.
+pub fn missing_machinesets(snapshot: &Snapshot, sel: &Selection) -> Vec<String> {
+    sel.names
+        .iter()
+        .filter(|n| {
+            !snapshot
+                .machinesets
+                .iter()
+                .any(|o| name_of(o) == n.as_str())
+        })
+        .map(|n| format!("MachineSet {n} not found in namespace {}", sel.namespace))
+        .collect()
+}
