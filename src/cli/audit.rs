@@ -1,16 +1,21 @@
-//! `ocp-bootimage audit`: the `bootimage_info` module with flags instead of JSON,
-//! rendered as a table, JSON or YAML.
+//! `ocp-bootimage audit`: the `bootimage_info` module with flags instead of JSON. The
+//! flags are the option groups themselves (`options.rs`, `kube::ConnectionParams`),
+//! serialized back into module arguments, so the audit goes through the same
+//! validation as Ansible mode; the table renders the typed report.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use super::table;
-use crate::ansible::ModuleEntry;
+use crate::ansible::entry::block_on;
+use crate::ansible::runner::run_module_typed;
+use crate::ansible::ModuleResult;
+use crate::kube::ConnectionParams;
 use crate::modules::bootimage_info::BootimageInfo;
+use crate::options::{DumpParams, SelectionParams, StreamParams};
 
 /// Output format of `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,40 +27,12 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Read a cluster dump directory (YAML/JSON as `oc get -o yaml` writes it) instead of the API.
-    #[arg(long, value_name = "DIR")]
-    pub from_dir: Option<PathBuf>,
-    /// Stream metadata file (`openshift-install coreos print-stream-json` output, a legacy
-    /// rhcos.json, or a coreos-bootimages ConfigMap). Default: the cluster's ConfigMap.
-    #[arg(long, value_name = "FILE")]
-    pub stream_file: Option<PathBuf>,
-    /// OS stream of a multi-stream ConfigMap (`rhel-9`, `rhel-10`).
-    #[arg(long)]
-    pub os_stream: Option<String>,
-    /// Kubeconfig file (default: $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// API server URL (overrides the kubeconfig's).
-    #[arg(long)]
-    pub host: Option<String>,
-    /// Namespace of the MachineSets.
-    #[arg(long, short = 'n')]
-    pub namespace: Option<String>,
-    /// Only this MachineSet (repeatable).
-    #[arg(long = "machineset", value_name = "NAME")]
-    pub machinesets: Vec<String>,
-    /// Only MachineSets matching this label selector.
-    #[arg(long, short = 'l')]
-    pub selector: Option<String>,
-    /// The cluster's architecture when ClusterVersion does not say it.
-    #[arg(long)]
-    pub architecture: Option<String>,
-    /// Map an image/template name to its build id: `NAME=BUILD` (repeatable).
-    #[arg(long = "image-build", value_name = "NAME=BUILD")]
-    pub image_builds: Vec<String>,
+    #[command(flatten)]
+    pub dump: DumpParams,
+    #[command(flatten)]
+    pub stream: StreamParams,
+    #[command(flatten)]
+    pub selection: SelectionParams,
     /// Also read what each MachineSet's youngest node booted (machine-config-daemon logs).
     #[arg(long)]
     pub nodes: bool,
@@ -70,86 +47,76 @@ pub struct AuditArgs {
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
+    #[command(flatten, next_help_heading = "Cluster connection")]
+    pub connection: ConnectionParams,
 }
 
-fn audit_args_json(a: &AuditArgs) -> Result<Value, String> {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            m.insert(k.to_string(), v);
+/// The arguments of `bootimage_info`: the option groups as the module takes them (an
+/// option not given is null, which the validator reads as "not given"), and the flags
+/// of `audit` itself.
+fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
+    let mut args = Map::new();
+    for group in [
+        serde_json::to_value(&a.dump)?,
+        serde_json::to_value(&a.stream)?,
+        serde_json::to_value(&a.selection)?,
+        serde_json::to_value(&a.connection)?,
+    ] {
+        if let Value::Object(options) = group {
+            args.extend(options);
         }
-    };
-    put("dump_dir", a.from_dir.as_ref().map(|p| json!(p)));
-    put("stream_file", a.stream_file.as_ref().map(|p| json!(p)));
-    put("os_stream", a.os_stream.as_ref().map(|p| json!(p)));
-    put("kubeconfig", a.kubeconfig.as_ref().map(|p| json!(p)));
-    put("context", a.context.as_ref().map(|p| json!(p)));
-    put("host", a.host.as_ref().map(|p| json!(p)));
-    put("namespace", a.namespace.as_ref().map(|p| json!(p)));
-    put("label_selector", a.selector.as_ref().map(|p| json!(p)));
-    put("architecture", a.architecture.as_ref().map(|p| json!(p)));
-    if !a.machinesets.is_empty() {
-        put("machinesets", Some(json!(a.machinesets)));
-    }
-    let mut builds = Map::new();
-    for kv in &a.image_builds {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--image-build {kv:?}: expected NAME=BUILD"))?;
-        builds.insert(k.to_string(), json!(v));
-    }
-    if !builds.is_empty() {
-        put("image_builds", Some(Value::Object(builds)));
     }
     if a.nodes {
-        put("nodes", Some(json!(true)));
+        args.insert("nodes".into(), json!(true));
     }
     if !a.gather.is_empty() {
-        put("gather_subset", Some(json!(a.gather)));
+        args.insert("gather_subset".into(), json!(a.gather));
     }
-    put("fail_on_noncompliant", Some(json!(a.fail_on_noncompliant)));
-    Ok(Value::Object(m))
+    args.insert("fail_on_noncompliant".into(), json!(a.fail_on_noncompliant));
+    Ok(Value::Object(args))
 }
 
 /// Runs the audit and prints it.
 pub fn run(a: &AuditArgs) -> ExitCode {
-    let raw = match audit_args_json(a) {
+    let raw = match module_args(a) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let result = ModuleEntry::of::<BootimageInfo>().run_blocking(&raw);
+    let env = |k: &str| std::env::var(k).ok();
+    let (result, report) = block_on(run_module_typed::<BootimageInfo>(&raw, &env))
+        .unwrap_or_else(|e| (ModuleResult::failure(e), None));
     let format = a.output.unwrap_or(if std::io::stdout().is_terminal() {
         Output::Table
     } else {
         Output::Json
     });
-    let failed = result.failed;
-    let msg = result.msg.clone();
-    let has_machinesets = result.values.contains_key("machinesets");
-    let mut value = result.into_json();
-    if let Some(obj) = value.as_object_mut() {
-        obj.remove("invocation");
-    }
-    match format {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        ),
-        Output::Yaml => out!("{}", serde_yaml::to_string(&value).unwrap_or_default()),
-        Output::Table => {
-            if failed && !has_machinesets {
-                eprintln!("error: {msg}");
-            } else {
-                out!("{}", table::render(&value));
-            }
-        }
-    }
-    if failed {
+    let code = if result.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    };
+    match (format, &report) {
+        (Output::Table, Some(report)) => {
+            out!("{}", table::render(report, &result.msg, &result.warnings))
+        }
+        (Output::Table, None) => eprintln!("error: {}", result.msg),
+        (Output::Json | Output::Yaml, _) => {
+            let mut value = result.into_json();
+            if let Some(obj) = value.as_object_mut() {
+                obj.remove("invocation");
+            }
+            if format == Output::Json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else {
+                out!("{}", serde_yaml::to_string(&value).unwrap_or_default());
+            }
+        }
     }
+    code
 }
