@@ -120,3 +120,48 @@ pub fn run(a: &AuditArgs) -> ExitCode {
     }
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Audit {
+        #[command(flatten)]
+        args: AuditArgs,
+    }
+
+    fn args_of(argv: &[&str]) -> Value {
+        let a = Audit::try_parse_from(std::iter::once("audit").chain(argv.iter().copied()))
+            .expect("parses");
+        module_args(&a.args).expect("serializes")
+    }
+
+    #[test]
+    fn old_and_new_flag_spellings_give_the_same_module_args() {
+        let old = args_of(&[
+            "--from-dir=d",
+            "--machineset=a",
+            "--machineset=b",
+            "--selector=x=y",
+            "--image-build=i=1",
+        ]);
+        let new = args_of(&[
+            "--dump-dir=d",
+            "--machinesets=a,b",
+            "-l",
+            "x=y",
+            "--image-builds",
+            "i=1",
+        ]);
+        assert_eq!(old, new);
+        assert_eq!(old["dump_dir"], "d");
+        assert_eq!(old["machinesets"], json!(["a", "b"]));
+        assert_eq!(old["label_selector"], "x=y");
+        assert_eq!(old["image_builds"], json!({"i": "1"}));
+        assert_eq!(old["kubeconfig"], Value::Null);
+        assert_eq!(old["fail_on_noncompliant"], false);
+    }
+}

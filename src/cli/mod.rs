@@ -288,3 +288,29 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_module_is_a_subcommand_with_its_short_description() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for m in modules::MODULES {
+            let sub = cli.find_subcommand(m.name).expect(m.name);
+            assert_eq!(
+                sub.get_about().map(|a| a.to_string()).as_deref(),
+                Some(m.short_description)
+            );
+        }
+        let parsed = Cli::try_parse_from(["ocp-bootimage", "rollback", "--args", "{}", "--check"])
+            .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            Command::Module(m, ModuleArgs { check: true, .. }) if m.name == "rollback"
+        ));
+    }
+}
