@@ -150,6 +150,19 @@ fi
 static_report "$binary" || true
 
 # ---------------------------------------------------------------- the collection tree
+# The modules, as the binary's registry lists them (the binary goes under the first's name).
+listed="$("$binary" modules)" ||
+    die "\`$binary modules\` failed: is this binary new enough to list its modules?"
+modules=()
+for m in $listed; do
+    modules+=("$m")
+done
+[ "${#modules[@]}" -gt 0 ] || die "\`$binary modules\` listed no module"
+first="${modules[0]}"
+module_list="${modules[*]}"
+module_list="${module_list// /, }"
+case "$module_list" in *,*) module_list="${module_list%, *} and ${module_list##*, }" ;; esac
+
 coll="$out/ansible_collections/ocp/bootimage"
 say "laying out $coll"
 rm -rf "$coll"
@@ -159,24 +172,30 @@ repository="${OCP_BOOTIMAGE_REPOSITORY:-$(git -C "$repo" remote get-url origin 2
 case "$repository" in git@*:*) repository="${repository#git@}" && repository="https://${repository/://}" ;; esac
 repository="${repository%.git}"
 {
-    sed -e '/^#/d' -e "s|@VERSION@|$version|g" "$repo/collection/galaxy.yml.in" |
+    sed -e '/^#/d' -e "s|@VERSION@|$version|g" -e "s|@MODULES@|$module_list|g" "$repo/collection/galaxy.yml.in" |
         if [ -n "$repository" ]; then sed -e "s|@REPOSITORY@|$repository|g"; else grep -v '@REPOSITORY@'; fi
 } >"$coll/galaxy.yml"
 cp "$repo/collection/README.md" "$repo/collection/LICENSE" "$coll/"
+
+# ansible-test sanity ignores (why: collection/tests/sanity/README.md), one file per
+# ansible-core version the collection is tested with (scripts/setup-ansible.sh).
 mkdir -p "$coll/tests/sanity"
-cp "$repo"/collection/tests/sanity/ignore-*.txt "$coll/tests/sanity/"
+for v in 2.16 2.19; do
+    {
+        echo "plugins/modules/$first validate-modules!skip"
+        for m in "${modules[@]}"; do
+            echo "plugins/modules/$m.yml validate-modules:missing-gplv3-license"
+        done
+    } | LC_ALL=C sort >"$coll/tests/sanity/ignore-$v.txt"
+done
 
 # Generated from the code: plugins/modules/<module>.yml and meta/runtime.yml.
 "$binary" collection --write "$coll" >/dev/null ||
     die "\`$binary collection --write\` failed: is this binary new enough to generate the collection files?"
 [ -f "$coll/meta/runtime.yml" ] || die "the binary wrote no meta/runtime.yml"
-modules=()
-for doc in "$coll"/plugins/modules/*.yml; do
-    [ -e "$doc" ] || die "the binary wrote no plugins/modules/*.yml"
-    modules+=("$(basename "$doc" .yml)")
+for m in "${modules[@]}"; do
+    [ -f "$coll/plugins/modules/$m.yml" ] || die "the binary wrote no plugins/modules/$m.yml"
 done
-first=bootimage_info
-[ -f "$coll/plugins/modules/$first.yml" ] || first="${modules[0]}"
 # The binary once, under the first module's name; every other module is a relative symlink to
 # it (ansible-galaxy keeps symlinks inside the collection; Ansible copies the target file to
 # the host as AnsiballZ_<module>, and the binary dispatches on that name).

@@ -53,11 +53,16 @@ pub struct SelectionParams {
     pub namespace: NamespaceParams,
     /// Only these MachineSets (names). Default: every MachineSet in `namespace`.
     #[serde(default)]
-    #[arg(long, alias = "machineset", value_name = "NAME", value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "machineset",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub machinesets: Vec<String>,
     /// Only MachineSets matching this label selector
     /// (e.g. `machine.openshift.io/cluster-api-machine-role=worker`).
-    #[arg(long, short = 'l', alias = "selector")]
+    #[arg(long, short = 'l', visible_alias = "selector")]
     pub label_selector: Option<String>,
 }
 
@@ -98,7 +103,7 @@ pub struct StreamParams {
     /// `--image-builds NAME=BUILD`, repeatable).
     #[serde(default, with = "pairs_as_map")]
     #[schemars(with = "BTreeMap<String, String>")]
-    #[arg(long, alias = "image-build", value_name = "NAME=BUILD", value_parser = parse_image_build)]
+    #[arg(long, visible_alias = "image-build", value_name = "NAME=BUILD", value_parser = parse_image_build)]
     pub image_builds: Vec<(String, String)>,
 }
 
@@ -138,7 +143,7 @@ pub struct DumpParams {
     /// layout; pod logs as `.log` files) instead of the API. Connection options are then
     /// ignored.
     #[schemars(extend("x-ansible-type" = "path"))]
-    #[arg(long, alias = "from-dir", value_name = "DIR")]
+    #[arg(long, visible_alias = "from-dir", value_name = "DIR")]
     pub dump_dir: Option<PathBuf>,
 }
 

@@ -30,14 +30,6 @@ use common::{assert_cluster_equals, objects_under, root, run_module, TestCluster
 use serde_json::{json, Value};
 
 const VENVS_ENV: &str = "OCP_BOOTIMAGE_ANSIBLE_VENVS";
-const MODULES: [&str; 6] = [
-    "bootimage_info",
-    "autoscaling",
-    "stub_ignition",
-    "mcs_cert_info",
-    "machineset_bootimage",
-    "rollback",
-];
 /// One ansible run may take this long before the test gives up on it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -289,7 +281,7 @@ fn install(venv: &Path) -> Ansible {
     // The build tree and tarball are not needed any more (the binary is large).
     let _ = std::fs::remove_dir_all(dir.join("build"));
     let installed = collections.join("ansible_collections/ocp/bootimage");
-    for m in MODULES {
+    for m in ocp_bootimage::modules::names() {
         let p = installed.join("plugins/modules").join(m);
         let meta = std::fs::metadata(&p)
             .unwrap_or_else(|e| panic!("installed collection lacks {}: {e}", p.display()));

@@ -753,16 +753,7 @@ fn build_corpus(work: &Path, kubeconfig: &Path, cluster_secrets: &mut Vec<Value>
     }
 
     // --- Arguments: unknown options and wrong types, for every module.
-    let modules = [
-        "bootimage_info",
-        "autoscaling",
-        "stub_ignition",
-        "mcs_cert_info",
-        "machineset_bootimage",
-        "bootimage_canary",
-        "rollback",
-    ];
-    for module in modules {
+    for module in ocp_bootimage::modules::names() {
         let schema: Value = serde_json::from_slice(
             &std::fs::read(root().join(format!("schemas/{module}.input.json"))).unwrap(),
         )

@@ -18,9 +18,11 @@ pub struct ModuleDoc {
     pub examples: &'static str,
     pub options: OptionsSpec,
     pub output: Schema,
+    /// Whether the module returns before/after diffs (`diff_mode` attribute).
+    pub diff_mode: bool,
 }
 
-/// The doc of module `M`.
+/// The doc of module `M` (with `diff_mode`; the registry entry says otherwise).
 pub fn doc_of<M: Module>() -> ModuleDoc
 where
     M::Output: 'static,
@@ -32,6 +34,7 @@ where
         examples: M::EXAMPLES,
         options: OptionsSpec::from_schema(&schema_of::<M::Params>()),
         output: schema_of::<M::Output>(),
+        diff_mode: true,
     }
 }
 
@@ -314,10 +317,9 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
         }
         options.insert(o.name.as_str().into(), Y::Mapping(m));
     }
-    let has_diff = doc.name != "bootimage_info" && doc.name != "mcs_cert_info";
     let attributes: Value = serde_json::json!({
         "check_mode": {"support": "full", "description": ["Can run in check_mode and return changed status prediction without modifying target. Sends no write request."]},
-        "diff_mode": {"support": if has_diff { "full" } else { "none" }, "description": ["Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode. Secret data is shown as a digest and a length."]},
+        "diff_mode": {"support": if doc.diff_mode { "full" } else { "none" }, "description": ["Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode. Secret data is shown as a digest and a length."]},
         "platform": {"platforms": "posix", "description": ["Target OS/families that can be operated against."], "support": "N/A"},
     });
     let mut documentation = Mapping::new();

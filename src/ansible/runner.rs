@@ -74,10 +74,19 @@ pub async fn run_module<M: Module>(
     raw: &Value,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> ModuleResult {
+    run_module_typed::<M>(raw, env).await.0
+}
+
+/// Runs `M` on raw args: the result to print and, when the module ran, its typed output
+/// (for a front end that renders it otherwise, like the CLI's audit table).
+pub async fn run_module_typed<M: Module>(
+    raw: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (ModuleResult, Option<M::Output>) {
     let spec = options_spec::<M>();
     let validated = match validate(M::NAME, raw, &spec, env) {
         Ok(v) => v,
-        Err(e) => return ModuleResult::failure(e.to_string()),
+        Err(e) => return (ModuleResult::failure(e.to_string()), None),
     };
     let module_args = invocation_args(&spec, &validated.options, validated.meta.no_log);
     let params: M::Params = match serde_json::from_value(Value::Object(validated.options.clone())) {
@@ -85,19 +94,19 @@ pub async fn run_module<M: Module>(
         Err(e) => {
             let mut r = ModuleResult::failure(ArgsError::Invalid(e.to_string()).to_string());
             r.module_args = Some(module_args);
-            return r;
+            return (r, None);
         }
     };
     let ctx = ModuleContext {
         meta: validated.meta.clone(),
     };
-    let mut result = match M::run(params, &ctx).await {
+    let (mut result, output) = match M::run(params, &ctx).await {
         Ok(outcome) => {
             let values = match serde_json::to_value(&outcome.output) {
                 Ok(Value::Object(map)) => map,
                 Ok(_) | Err(_) => Map::new(),
             };
-            ModuleResult {
+            let result = ModuleResult {
                 changed: outcome.changed,
                 failed: outcome.failed,
                 msg: outcome.msg,
@@ -109,13 +118,14 @@ pub async fn run_module<M: Module>(
                 },
                 module_args: None,
                 values,
-            }
+            };
+            (result, Some(outcome.output))
         }
-        Err(e) => ModuleResult::failure(e.to_string()),
+        Err(e) => (ModuleResult::failure(e.to_string()), None),
     };
     let mut warnings = validated.warnings;
     warnings.append(&mut result.warnings);
     result.warnings = warnings;
     result.module_args = Some(module_args);
-    result
+    (result, output)
 }

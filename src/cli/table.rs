@@ -1,15 +1,26 @@
-//! Renders the audit as readable tables for a terminal (with an `Observed build`
-//! column and the observed-build notes when nodes were observed).
+//! Renders the typed audit report as readable tables for a terminal (with an
+//! `Observed build` column and the observed-build notes when nodes were observed).
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use serde_json::Value;
+use serde::Serialize;
 
-fn s(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "-".into(),
-        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
-        Some(other) => other.to_string(),
+use crate::plan::{AuditReport, MachineSetReport, Part};
+
+/// An optional value, `-` when absent.
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// An enum's name as the JSON output spells it (`outdated`, `configmap`, …).
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".into(),
     }
 }
 
@@ -22,71 +33,60 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// One line per MachineSet about its youngest node, then the older-than-image list.
-fn observed_notes(result: &Value) -> String {
+fn observed_notes(machinesets: &[MachineSetReport]) -> String {
     let mut out = String::new();
-    for m in result
-        .get("machinesets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let what = match (
-            m.get("observed_build").and_then(Value::as_str),
-            m.get("observed_reason").and_then(Value::as_str),
-        ) {
+    for m in machinesets {
+        let what = match (&m.observed_build, &m.observed_reason) {
             (Some(b), _) => format!(
                 "node {} (Machine {}, created {}) booted {b}",
-                s(m, "observed_node"),
-                s(m, "observed_machine"),
-                s(m, "observed_at")
+                opt(&m.observed_node),
+                opt(&m.observed_machine),
+                opt(&m.observed_at)
             ),
             (None, Some(why)) => format!("not observed: {why}"),
             (None, None) => "not observed".into(),
         };
-        let flag = if m.get("observed_drift").and_then(Value::as_bool) == Some(true) {
+        let flag = if m.observed_drift {
             " [DRIFT]"
-        } else if m.get("observed_older_than_image").and_then(Value::as_bool) == Some(true) {
+        } else if m.observed_older_than_image {
             " [booted before the image last changed]"
         } else {
             ""
         };
-        out.push_str(&format!("Observed {}: {what}{flag}\n", s(m, "name")));
+        out.push_str(&format!("Observed {}: {what}{flag}\n", m.name));
     }
     out.push('\n');
     out
 }
 
-/// The audit result (module JSON) as text.
-pub fn render(result: &Value) -> String {
+/// The audit report as text; `msg` and `warnings` are the module result's.
+pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
     let mut out = String::new();
-    let cluster = result.get("cluster").cloned().unwrap_or(Value::Null);
-    let stream = result.get("stream").cloned().unwrap_or(Value::Null);
+    let cluster = &report.cluster;
+    let stream = &report.stream;
     out.push_str(&format!(
         "Cluster: version {} · platform {} · arch {} · infra {}{}\n",
-        s(&cluster, "version"),
-        s(&cluster, "platform"),
-        s(&cluster, "architecture"),
-        s(&cluster, "infrastructure_name"),
-        if cluster.get("managed").and_then(Value::as_bool) == Some(true) {
-            format!(" · MANAGED ({})", s(&cluster, "managed_reason"))
+        opt(&cluster.version),
+        opt(&cluster.platform),
+        opt(&cluster.architecture),
+        opt(&cluster.infrastructure_name),
+        if cluster.managed {
+            format!(" · MANAGED ({})", opt(&cluster.managed_reason))
         } else {
             String::new()
         }
     ));
     out.push_str(&format!(
         "Stream:  {} from {}{}\n\n",
-        s(&stream, "name"),
-        s(&stream, "source"),
+        opt(&stream.name),
+        name_of(&stream.source),
         stream
-            .get("path")
-            .and_then(Value::as_str)
+            .path
+            .as_ref()
             .map(|p| format!(" ({p})"))
             .unwrap_or_default()
     ));
-    let observed = result
-        .pointer("/observed_builds/enabled")
-        .and_then(Value::as_bool)
-        == Some(true);
+    let observed = report.observed_builds.enabled;
     let mut header = vec![
         "MachineSet",
         "Platform",
@@ -100,45 +100,27 @@ pub fn render(result: &Value) -> String {
     }
     header.extend(["Target build", "Reason"]);
     let mut t = table(&header);
-    let machinesets = || {
-        result
-            .get("machinesets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-    };
-    for m in machinesets() {
+    for m in &report.machinesets {
         let mut row = vec![
-            s(m, "name"),
-            s(m, "platform"),
-            s(m, "architecture"),
-            s(m, "region"),
-            s(m, "status"),
-            s(m, "current_build"),
+            m.name.clone(),
+            m.platform.map_or_else(|| "-".into(), |p| p.as_str().into()),
+            opt(&m.architecture),
+            opt(&m.region),
+            name_of(&m.status),
+            opt(&m.current_build),
         ];
         if observed {
-            row.push(s(m, "observed_build"));
+            row.push(opt(&m.observed_build));
         }
-        row.extend([
-            s(m, "target_build"),
-            m.get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        ]);
+        row.extend([opt(&m.target_build), m.reason.clone().unwrap_or_default()]);
         t.add_row(row);
     }
     out.push_str(&format!("{t}\n\n"));
     if observed {
-        out.push_str(&observed_notes(result));
+        out.push_str(&observed_notes(&report.machinesets));
     }
     // Parts left out by gather_subset are said to be unchecked, not shown empty.
-    let gathered = |part: &str| {
-        result
-            .get("gathered")
-            .and_then(Value::as_array)
-            .is_none_or(|g| g.iter().any(|x| x == part))
-    };
+    let gathered = |part: Part| report.gathered.contains(&part);
     let mut t = table(&[
         "User-data secret",
         "Present",
@@ -147,100 +129,67 @@ pub fn render(result: &Value) -> String {
         "Used by",
         "Error",
     ]);
-    for u in result
-        .get("user_data_secrets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let by = u
-            .get("referenced_by")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+    for u in &report.user_data_secrets {
         t.add_row(vec![
-            s(u, "name"),
-            s(u, "present"),
-            s(u, "ignition_version"),
-            if u.get("migration_required").and_then(Value::as_bool) == Some(true) {
-                "REQUIRED".into()
+            u.name.clone(),
+            yes_no(u.present),
+            opt(&u.ignition_version),
+            if u.migration_required {
+                "REQUIRED"
             } else {
-                "no".into()
-            },
-            by,
-            u.get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+                "no"
+            }
+            .into(),
+            u.referenced_by.join(", "),
+            u.error.clone().unwrap_or_default(),
         ]);
     }
-    if gathered("stubs") {
+    if gathered(Part::Stubs) {
         out.push_str(&format!("{t}\n\n"));
     } else {
         out.push_str("User-data secrets: not checked (left out by gather_subset)\n");
     }
-    let mcs = result
-        .get("mcs_certificate")
-        .cloned()
-        .unwrap_or(Value::Null);
-    match mcs.get("certificate").filter(|c| !c.is_null()) {
+    let mcs = &report.mcs_certificate;
+    match &mcs.certificate {
         Some(c) => {
-            let sans: Vec<String> = ["dns_sans", "ip_sans"]
+            let sans: Vec<&str> = c
+                .dns_sans
                 .iter()
-                .flat_map(|k| {
-                    c.get(*k)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect::<Vec<_>>()
-                })
+                .chain(&c.ip_sans)
+                .map(String::as_str)
                 .collect();
             out.push_str(&format!(
                 "MCS certificate: CN {} · SANs {} · valid until {} · CA verified {} · regeneration {}\n",
-                s(c, "subject_cn"),
+                opt(&c.subject_cn),
                 if sans.is_empty() { "NONE".into() } else { sans.join(", ") },
-                s(c, "not_after"),
-                s(c, "ca_verified"),
-                if c.get("regeneration_required").and_then(Value::as_bool) == Some(true) {
+                c.not_after,
+                c.ca_verified.map_or_else(|| "-".into(), yes_no),
+                if c.regeneration_required {
                     "REQUIRED"
                 } else {
                     "not required"
                 }
             ));
         }
-        None => out.push_str(&format!("MCS certificate: {}\n", s(&mcs, "error"))),
+        None => out.push_str(&format!("MCS certificate: {}\n", opt(&mcs.error))),
     }
-    let asr = result.get("autoscaling").cloned().unwrap_or(Value::Null);
-    if !gathered("autoscaling") {
+    let asr = &report.autoscaling;
+    if !gathered(Part::Autoscaling) {
         out.push_str("Autoscaling: not checked (left out by gather_subset)\n\n");
     } else {
         out.push_str(&format!(
             "Autoscaling: ClusterAutoscaler {} · {} MachineAutoscaler(s)\n\n",
-            if asr.get("cluster_autoscaler").and_then(Value::as_bool) == Some(true) {
+            if asr.cluster_autoscaler {
                 "present"
             } else {
                 "absent"
             },
-            asr.get("machine_autoscalers")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
+            asr.machine_autoscalers.len()
         ));
     }
-    for w in result
-        .get("warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        out.push_str(&format!("warning: {}\n", w.as_str().unwrap_or_default()));
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
     }
-    out.push_str(&format!("{}\n", s(result, "msg")));
+    out.push_str(&format!("{msg}\n"));
     out
 }

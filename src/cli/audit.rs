@@ -1,0 +1,167 @@
+//! `ocp-bootimage audit`: the `bootimage_info` module with flags instead of JSON. The
+//! flags are the option groups themselves (`options.rs`, `kube::ConnectionParams`),
+//! serialized back into module arguments, so the audit goes through the same
+//! validation as Ansible mode; the table renders the typed report.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use super::table;
+use crate::ansible::entry::block_on;
+use crate::ansible::runner::run_module_typed;
+use crate::ansible::ModuleResult;
+use crate::kube::ConnectionParams;
+use crate::modules::bootimage_info::BootimageInfo;
+use crate::options::{DumpParams, SelectionParams, StreamParams};
+
+/// Output format of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Json,
+    Yaml,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub dump: DumpParams,
+    #[command(flatten)]
+    pub stream: StreamParams,
+    #[command(flatten)]
+    pub selection: SelectionParams,
+    /// Also read what each MachineSet's youngest node booted (machine-config-daemon logs).
+    #[arg(long)]
+    pub nodes: bool,
+    /// What to audit besides the MachineSets: `all` (default), `min`, `stubs`,
+    /// `certificate`, `autoscaling`, `!stubs`, … (comma-separated or repeated; as
+    /// `gather_subset` of `bootimage_info`).
+    #[arg(long, value_name = "PART", value_delimiter = ',')]
+    pub gather: Vec<String>,
+    /// Exit 1 when the cluster is not compliant.
+    #[arg(long)]
+    pub fail_on_noncompliant: bool,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    #[command(flatten, next_help_heading = "Cluster connection")]
+    pub connection: ConnectionParams,
+}
+
+/// The arguments of `bootimage_info`: the option groups as the module takes them (an
+/// option not given is null, which the validator reads as "not given"), and the flags
+/// of `audit` itself.
+fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
+    let mut args = Map::new();
+    for group in [
+        serde_json::to_value(&a.dump)?,
+        serde_json::to_value(&a.stream)?,
+        serde_json::to_value(&a.selection)?,
+        serde_json::to_value(&a.connection)?,
+    ] {
+        if let Value::Object(options) = group {
+            args.extend(options);
+        }
+    }
+    if a.nodes {
+        args.insert("nodes".into(), json!(true));
+    }
+    if !a.gather.is_empty() {
+        args.insert("gather_subset".into(), json!(a.gather));
+    }
+    args.insert("fail_on_noncompliant".into(), json!(a.fail_on_noncompliant));
+    Ok(Value::Object(args))
+}
+
+/// Runs the audit and prints it.
+pub fn run(a: &AuditArgs) -> ExitCode {
+    let raw = match module_args(a) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let (result, report) = block_on(run_module_typed::<BootimageInfo>(&raw, &env))
+        .unwrap_or_else(|e| (ModuleResult::failure(e), None));
+    let format = a.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Output::Table
+    } else {
+        Output::Json
+    });
+    let code = if result.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    match (format, &report) {
+        (Output::Table, Some(report)) => {
+            out!("{}", table::render(report, &result.msg, &result.warnings))
+        }
+        (Output::Table, None) => eprintln!("error: {}", result.msg),
+        (Output::Json | Output::Yaml, _) => {
+            let mut value = result.into_json();
+            if let Some(obj) = value.as_object_mut() {
+                obj.remove("invocation");
+            }
+            if format == Output::Json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else {
+                out!("{}", serde_yaml::to_string(&value).unwrap_or_default());
+            }
+        }
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Audit {
+        #[command(flatten)]
+        args: AuditArgs,
+    }
+
+    fn args_of(argv: &[&str]) -> Value {
+        let a = Audit::try_parse_from(std::iter::once("audit").chain(argv.iter().copied()))
+            .expect("parses");
+        module_args(&a.args).expect("serializes")
+    }
+
+    #[test]
+    fn old_and_new_flag_spellings_give_the_same_module_args() {
+        let old = args_of(&[
+            "--from-dir=d",
+            "--machineset=a",
+            "--machineset=b",
+            "--selector=x=y",
+            "--image-build=i=1",
+        ]);
+        let new = args_of(&[
+            "--dump-dir=d",
+            "--machinesets=a,b",
+            "-l",
+            "x=y",
+            "--image-builds",
+            "i=1",
+        ]);
+        assert_eq!(old, new);
+        assert_eq!(old["dump_dir"], "d");
+        assert_eq!(old["machinesets"], json!(["a", "b"]));
+        assert_eq!(old["label_selector"], "x=y");
+        assert_eq!(old["image_builds"], json!({"i": "1"}));
+        assert_eq!(old["kubeconfig"], Value::Null);
+        assert_eq!(old["fail_on_noncompliant"], false);
+    }
+}
