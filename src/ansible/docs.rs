@@ -358,7 +358,7 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
 /// `meta/runtime.yml`: required ansible-core and the `cluster` action group of every module
 /// that takes all connection options (so `module_defaults: group/ocp.bootimage.cluster` works).
 pub fn runtime_yml(docs: &[ModuleDoc]) -> String {
-    let connection = OptionsSpec::from_schema(&schema_of::<crate::kube::ConnectionParams>());
+    let connection = OptionsSpec::from_schema(&schema_of::<crate::options::ConnectionParams>());
     let group: Vec<&str> = docs
         .iter()
         .filter(|d| {

@@ -1,5 +1,5 @@
 //! `ocp-bootimage audit`: the `bootimage_info` module with flags instead of JSON. The
-//! flags are the option groups themselves (`options.rs`, `kube::ConnectionParams`),
+//! flags are the option groups themselves (`options.rs`),
 //! serialized back into module arguments, so the audit goes through the same
 //! validation as Ansible mode; the table renders the typed report.
 
@@ -13,8 +13,8 @@ use super::table;
 use crate::ansible::entry::block_on;
 use crate::ansible::runner::run_module_typed;
 use crate::ansible::ModuleResult;
-use crate::kube::ConnectionParams;
 use crate::modules::bootimage_info::BootimageInfo;
+use crate::options::ConnectionParams;
 use crate::options::{DumpParams, SelectionParams, StreamParams};
 
 /// Output format of `audit`.

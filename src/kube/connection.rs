@@ -1,5 +1,5 @@
-//! Connection options, named and resolved like kubernetes.core's, and the
-//! client built from them.
+//! The client built from the connection options ([`ConnectionParams`], declared with
+//! the other option groups), resolved like kubernetes.core's.
 //!
 //! Precedence: module option, then its `K8S_AUTH_*` environment variable
 //! (applied by the args validator), then `KUBECONFIG` / `~/.kube/config`, then
@@ -9,60 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-/// Options shared by every module that talks to a cluster (the `cluster` action group);
-/// the same options are the CLI's connection flags (`--kubeconfig`, `--api-key`, …).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, clap::Args)]
-pub struct ConnectionParams {
-    /// Path to a kubeconfig file. Without it (and without `host`), `KUBECONFIG`,
-    /// `~/.kube/config` and then the in-cluster service account are tried, as kubectl does.
-    #[schemars(extend("x-env" = ["K8S_AUTH_KUBECONFIG"], "x-ansible-type" = "path"))]
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: the kubeconfig's current context).
-    #[schemars(extend("x-env" = ["K8S_AUTH_CONTEXT"]))]
-    #[arg(long)]
-    pub context: Option<String>,
-    /// URL of the Kubernetes API server, e.g. `https://api.cluster.example.com:6443`.
-    /// Overrides the kubeconfig's server.
-    #[schemars(extend("x-env" = ["K8S_AUTH_HOST"]))]
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
-    /// Bearer token for the API server (e.g. a service account token). Never logged.
-    #[schemars(extend("x-env" = ["K8S_AUTH_API_KEY"], "x-no-log" = true))]
-    #[arg(long, value_name = "TOKEN")]
-    pub api_key: Option<String>,
-    /// Whether to verify the API server's TLS certificate. `false` accepts any certificate.
-    #[schemars(extend("x-env" = ["K8S_AUTH_VERIFY_SSL"], "x-aliases" = ["verify_ssl"]))]
-    #[arg(long, alias = "verify-ssl", value_name = "BOOL")]
-    pub validate_certs: Option<bool>,
-    /// Path to a CA certificate (PEM) that signs the API server's certificate.
-    #[schemars(extend("x-env" = ["K8S_AUTH_SSL_CA_CERT"], "x-aliases" = ["ssl_ca_cert"], "x-ansible-type" = "path"))]
-    #[arg(long, alias = "ssl-ca-cert", value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// Path to a client certificate (PEM) for mutual TLS.
-    #[schemars(extend("x-env" = ["K8S_AUTH_CERT_FILE"], "x-aliases" = ["cert_file"], "x-ansible-type" = "path"))]
-    #[arg(long, alias = "cert-file", value_name = "FILE")]
-    pub client_cert: Option<PathBuf>,
-    /// Path to the client certificate's private key (PEM). Never logged.
-    #[schemars(extend("x-env" = ["K8S_AUTH_KEY_FILE"], "x-aliases" = ["key_file"], "x-no-log" = true, "x-ansible-type" = "path"))]
-    #[arg(long, alias = "key-file", value_name = "FILE")]
-    pub client_key: Option<PathBuf>,
-    /// HTTP proxy URL for API requests, e.g. `http://proxy.example.com:3128`.
-    #[schemars(extend("x-env" = ["K8S_AUTH_PROXY"]))]
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<String>,
-    /// User name to impersonate for API requests.
-    #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_USER"]))]
-    #[arg(long, value_name = "USER")]
-    pub impersonate_user: Option<String>,
-    /// Groups to impersonate for API requests.
-    #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_GROUPS"]))]
-    #[arg(long, value_name = "GROUP", value_delimiter = ',')]
-    pub impersonate_groups: Option<Vec<String>>,
-}
+pub use crate::options::ConnectionParams;
 
 /// The default time to wait for an answer from the API server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -12,5 +12,3 @@ pub mod connection;
 pub mod dump;
 pub mod nodes;
 pub mod observe;
-
-pub use connection::ConnectionParams;

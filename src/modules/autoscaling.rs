@@ -16,7 +16,7 @@ use crate::cluster::{LabelSelector, Reads, Selection, Snapshot};
 use crate::execute::managed_guard;
 use crate::execute::missing_machinesets;
 use crate::execute::Step;
-use crate::kube::ConnectionParams;
+use crate::options::ConnectionParams;
 use crate::options::{SelectionParams, WriteParams};
 use crate::plan::autoscaler::State;
 use crate::plan::autoscaler::{

@@ -36,8 +36,8 @@ use crate::kube::access::{can_i, missing};
 use crate::kube::client::{api, explain, get, list};
 use crate::kube::connection::Connection;
 use crate::kube::nodes::read_mcd_log;
-use crate::kube::ConnectionParams;
 use crate::mcd::parse_mcd_log;
+use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, SelectionParams, StreamParams, WriteParams};
 use crate::plan::canary::{
     canary_autoscalers, current_build, new_machine, node_ready, parse_expected, plan_canary,

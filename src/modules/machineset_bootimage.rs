@@ -17,7 +17,7 @@ use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::{Observation, Step};
 use crate::kube::client::get;
-use crate::kube::ConnectionParams;
+use crate::options::ConnectionParams;
 use crate::options::{SelectionParams, StreamParams, WriteParams};
 use crate::plan::swap::{
     plan_swap, plan_swaps, settle_swaps, swap_context, SwapOptions, SwapReport,

@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cert::McsCertificateReport;
 use crate::cluster::{resources, Reads, Selection, Snapshot, SnapshotPart};
+use crate::kube::dump;
 use crate::kube::observe;
-use crate::kube::{dump, ConnectionParams};
+use crate::options::ConnectionParams;
 use crate::options::{DumpParams, NamespaceParams};
 use crate::plan::mcs::{check_certificate, StubSecretCheck, REGENERATE_PROCEDURE};
 

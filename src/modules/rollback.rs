@@ -28,7 +28,7 @@ use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
 use crate::kube::connection::Connection;
-use crate::kube::ConnectionParams;
+use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
     conflict_warnings, entries_done, file_entry, plan_file, run_entries, run_to_roll_back,

@@ -21,7 +21,7 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::execute::{standard_guards, Observation, Step};
 use crate::ignition::TargetVersion;
-use crate::kube::ConnectionParams;
+use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
 use crate::plan::stub::{migrate_stub, StubMigration, StubOptions, StubReport};
