@@ -5,7 +5,7 @@
 //!   `mcd`, `plan`, `record`) decides; it has no HTTP, runtime or CLI dependency.
 //! - `kube`: observing a cluster (HTTP) or a dump directory into a core
 //!   [`cluster::Snapshot`], and applying planned changes.
-//! - `record_store`, `stream_file`: the rollback record's storage and stream files on disk.
+//! - `stream_file`: stream metadata files on disk.
 //! - `options`: the option groups, declared once for the modules and the CLI;
 //!   `execute`: the one executor of every mutating step.
 //! - `ansible`: the binary-module protocol (args file in, one JSON object out) and the
@@ -21,5 +21,4 @@ pub mod kube;
 #[deny(clippy::too_many_lines)]
 pub mod modules;
 pub mod options;
-pub mod record_store;
 pub mod stream_file;

@@ -80,7 +80,6 @@ fn shell_layers_import_one_way() {
     // (directory or file under src/, names of `crate::` modules it must not use)
     let rules: &[(&str, &[&str])] = &[
         ("kube", &["ansible", "modules", "cli", "execute"]),
-        ("record_store.rs", &["ansible", "modules", "cli", "execute"]),
         (
             "stream_file.rs",
             &["ansible", "modules", "cli", "execute", "kube"],

@@ -18,10 +18,10 @@ use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::apply::{Applier, ApplyOutcome, Replan};
 use crate::kube::connection::Connection;
 use crate::kube::observe;
+use crate::kube::record_store::RecordStore;
 use crate::options::ConnectionParams;
 use crate::options::WriteParams;
 use crate::plan::step::Plan;
-use crate::record_store::RecordStore;
 
 pub use guards::{managed_guard, missing_machinesets, require_readable, standard_guards};
 pub use outcome::outcome;

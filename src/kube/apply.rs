@@ -22,9 +22,9 @@ use serde_json::Value;
 
 use super::client::{api, explain, get, retrying};
 use super::connection::Connection;
+use crate::kube::record_store::{now_rfc3339, RecordStore};
 use crate::plan::ObjectChange;
 use crate::record::RecordEntry;
-use crate::record_store::{now_rfc3339, RecordStore};
 
 const MAX_ATTEMPTS: u32 = 5;
 

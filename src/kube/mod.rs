@@ -1,9 +1,10 @@
 //! Talking to a cluster, or reading a dump directory: the shell side of observing
 //! (into the core's [`crate::cluster::Snapshot`]) and of applying planned changes.
 //!
-//! Owns the connection options, the HTTP client with its retries, the dump loader
-//! (pod log files included), reading Machines/Nodes/MCD logs, the authorizer check
-//! and the applier. Must not make decisions about boot images.
+//! Owns the client built from the connection options, the HTTP client with its
+//! retries, the dump loader (pod log files included), reading Machines/Nodes/MCD logs,
+//! the authorizer check, the applier and the rollback record's store (a Secret, or a
+//! 0600 file). Must not make decisions about boot images.
 
 pub mod access;
 pub mod apply;
@@ -12,3 +13,4 @@ pub mod connection;
 pub mod dump;
 pub mod nodes;
 pub mod observe;
+pub mod record_store;

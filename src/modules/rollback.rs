@@ -28,6 +28,7 @@ use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::get;
 use crate::kube::connection::Connection;
+use crate::kube::record_store::{new_run_id, now_rfc3339, RecordStore};
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
@@ -37,7 +38,6 @@ use crate::plan::rollback::{
 use crate::plan::step::Plan;
 use crate::plan::ObjectChange;
 use crate::record::RolledBack;
-use crate::record_store::{new_run_id, now_rfc3339, RecordStore};
 
 /// Options of `rollback`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -270,7 +270,7 @@ impl Restore<'_> {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(s)
                     .context("the record's file content is not base64")?;
-                crate::record_store::write_private(&path.to_path_buf(), &bytes)
+                crate::kube::record_store::write_private(&path.to_path_buf(), &bytes)
             }
             None => {
                 std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))

@@ -21,11 +21,11 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::execute::{standard_guards, Observation, Step};
 use crate::ignition::TargetVersion;
+use crate::kube::record_store::{now_rfc3339, RecordStore};
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
 use crate::plan::stub::{migrate_stub, StubMigration, StubOptions, StubReport};
-use crate::record_store::{now_rfc3339, RecordStore};
 
 /// Options of `stub_ignition`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -206,7 +206,7 @@ async fn write_file(
         let bak = PathBuf::from(format!("{}.bak", path.display()));
         std::fs::write(&bak, old).with_context(|| format!("writing {}", bak.display()))?;
     }
-    crate::record_store::write_private(&dest.to_path_buf(), new)
+    crate::kube::record_store::write_private(&dest.to_path_buf(), new)
 }
 
 impl Module for StubIgnition {
