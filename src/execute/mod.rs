@@ -41,6 +41,15 @@ pub struct Step {
     pub warnings: Vec<String>,
 }
 
+/// The return values every changing module ends with: which run, and where its record is.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct RunRecord {
+    /// The run id the record entries carry (pass it to `rollback`).
+    pub run_id: String,
+    /// Where the rollback record is (`Secret ns/name` or `file path`).
+    pub record: String,
+}
+
 /// What a step reads before it plans: the selection, the optional reads, and the
 /// snapshot parts its safety checks cannot do without.
 pub struct Observation<'a> {
@@ -108,6 +117,14 @@ impl Step {
     /// Where the record is, for the module's result (`Secret ns/name` or `file path`).
     pub fn record(&self) -> String {
         self.store.location.to_string()
+    }
+
+    /// The run id and the record's place, for the module's result.
+    pub fn run_record(&self) -> RunRecord {
+        RunRecord {
+            run_id: self.run_id.clone(),
+            record: self.record(),
+        }
     }
 
     /// Carries out `plan`: in check mode only reports it (no write request, the same

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{LabelSelector, Reads, Selection, Snapshot};
-use crate::execute::managed_guard;
 use crate::execute::missing_machinesets;
 use crate::execute::Step;
+use crate::execute::{managed_guard, RunRecord};
 use crate::options::ConnectionParams;
 use crate::options::{SelectionParams, WriteParams};
 use crate::plan::autoscaler::State;
@@ -52,10 +52,8 @@ pub struct Output {
     /// no MachineAutoscaler: the cluster autoscaler can still scale them and this module
     /// cannot pause them.
     pub annotated_without_autoscaler: Vec<String>,
-    /// The run id the record entries carry (pass it to `rollback`).
-    pub run_id: String,
-    /// Where the rollback record is (`Secret ns/name` or `file path`).
-    pub record: String,
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 /// The module.
@@ -138,8 +136,7 @@ refused unless `allow_managed`.
                     autoscalers: reports,
                     cluster_autoscaler: facts.cluster_autoscaler,
                     annotated_without_autoscaler: facts.annotated_without_autoscaler.clone(),
-                    run_id: step.run_id.clone(),
-                    record: step.record(),
+                    run: step.run_record(),
                 }
             })
             .await;

@@ -31,7 +31,7 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
 use crate::cluster::{name_of, resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::Step;
-use crate::execute::{managed_guard, require_readable};
+use crate::execute::{managed_guard, require_readable, RunRecord};
 use crate::kube::access::{can_i, missing};
 use crate::kube::client::{api, explain, get, list};
 use crate::kube::connection::Connection;
@@ -121,8 +121,8 @@ pub struct Output {
     /// Whether the MachineSet is back at `replicas` (and paused autoscalers at their pin).
     pub restored: bool,
     pub timings: Timings,
-    pub run_id: String,
-    pub record: String,
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 /// The module.
@@ -300,8 +300,7 @@ fn output(canary: &CanaryPlan, step: &Step) -> Output {
         replicas: canary.replicas,
         restored: true,
         timings: Timings::default(),
-        run_id: step.run_id.clone(),
-        record: step.record(),
+        run: step.run_record(),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{resources, Reads, Snapshot, SnapshotPart};
-use crate::execute::{Observation, Step};
+use crate::execute::{Observation, RunRecord, Step};
 use crate::kube::client::get;
 use crate::options::ConnectionParams;
 use crate::options::{SelectionParams, StreamParams, WriteParams};
@@ -64,10 +64,8 @@ pub struct Params {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Output {
     pub machinesets: Vec<SwapReport>,
-    /// The run id the record entries carry (pass it to `rollback`).
-    pub run_id: String,
-    /// Where the rollback record is (`Secret ns/name` or `file path`).
-    pub record: String,
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 fn images_option(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
@@ -175,8 +173,7 @@ as a real run; a second run changes nothing.
                 }
                 Output {
                     machinesets: reports,
-                    run_id: step.run_id.clone(),
-                    record: step.record(),
+                    run: step.run_record(),
                 }
             })
             .await;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
-use crate::execute::{standard_guards, Observation, Step};
+use crate::execute::{standard_guards, Observation, RunRecord, Step};
 use crate::ignition::TargetVersion;
 use crate::kube::record_store::{now_rfc3339, RecordStore};
 use crate::options::ConnectionParams;
@@ -59,8 +59,8 @@ pub struct Params {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Output {
     pub stubs: Vec<StubReport>,
-    pub run_id: String,
-    pub record: String,
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 /// The module.
@@ -155,8 +155,10 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
         diff,
         output: Output {
             stubs: vec![report],
-            run_id,
-            record: store.location.to_string(),
+            run: RunRecord {
+                run_id,
+                record: store.location.to_string(),
+            },
         },
     })
 }
@@ -267,8 +269,7 @@ digests and lengths, never the stub.
         let out = step
             .execute(plan, &ctx.meta, &replan, |stubs, _, step| Output {
                 stubs,
-                run_id: step.run_id.clone(),
-                record: step.record(),
+                run: step.run_record(),
             })
             .await;
         Ok(out)
