@@ -1,10 +1,9 @@
-//! The rollback record's format (versioned, documented by its JSON Schema).
+//! The rollback record's format (versioned, documented by its JSON Schema). The
+//! entries of a planned change are made beside the change (`plan::change`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::plan::ObjectChange;
 
 /// The format tag written into every record.
 pub const RECORD_FORMAT: &str = "ocp-bootimage.rollback/v1";
@@ -66,42 +65,6 @@ pub struct RolledBack {
 }
 
 impl Record {
-    /// Entries for every field of `change`, numbered after the existing ones.
-    pub fn entries_for(
-        &self,
-        change: &ObjectChange,
-        run_id: &str,
-        module: &str,
-        time: &str,
-    ) -> Vec<RecordEntry> {
-        let mut seq = self.entries.last().map_or(0, |e| e.seq);
-        change
-            .fields()
-            .into_iter()
-            .map(|f| {
-                seq += 1;
-                RecordEntry {
-                    run_id: run_id.to_string(),
-                    seq,
-                    time: time.to_string(),
-                    module: module.to_string(),
-                    api_version: change.kind.api_version(),
-                    kind: change.kind.kind.to_string(),
-                    namespace: change.namespace.clone(),
-                    name: change.name.clone(),
-                    secret: change.kind.kind == "Secret"
-                        && (f.pointer.starts_with("/data")
-                            || f.pointer.starts_with("/stringData")
-                            || f.pointer.is_empty()),
-                    field: f.pointer,
-                    old: f.old,
-                    new: f.new,
-                    rolled_back: None,
-                }
-            })
-            .collect()
-    }
-
     /// Appends entries, renumbering them after the existing ones.
     pub fn append(&mut self, entries: Vec<RecordEntry>) {
         let mut seq = self.entries.last().map_or(0, |e| e.seq);

@@ -7,6 +7,8 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::record::{Record, RecordEntry};
+
 use crate::cluster::resources::Kind;
 
 /// One `diff` entry as Ansible shows it; `before`/`after` are strings, dicts or null
@@ -371,6 +373,44 @@ pub fn mask_secret_data(mut v: Value) -> Value {
         }
     }
     v
+}
+
+impl Record {
+    /// Entries for every field of `change`, numbered after the existing ones.
+    pub fn entries_for(
+        &self,
+        change: &ObjectChange,
+        run_id: &str,
+        module: &str,
+        time: &str,
+    ) -> Vec<RecordEntry> {
+        let mut seq = self.entries.last().map_or(0, |e| e.seq);
+        change
+            .fields()
+            .into_iter()
+            .map(|f| {
+                seq += 1;
+                RecordEntry {
+                    run_id: run_id.to_string(),
+                    seq,
+                    time: time.to_string(),
+                    module: module.to_string(),
+                    api_version: change.kind.api_version(),
+                    kind: change.kind.kind.to_string(),
+                    namespace: change.namespace.clone(),
+                    name: change.name.clone(),
+                    secret: change.kind.kind == "Secret"
+                        && (f.pointer.starts_with("/data")
+                            || f.pointer.starts_with("/stringData")
+                            || f.pointer.is_empty()),
+                    field: f.pointer,
+                    old: f.old,
+                    new: f.new,
+                    rolled_back: None,
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
