@@ -104,17 +104,12 @@ pub fn pin_change(ma: &Value, n: i64, why: &str) -> ObjectChange {
     let mut after = ma.clone();
     after["spec"]["minReplicas"] = json!(n);
     after["spec"]["maxReplicas"] = json!(n);
-    ObjectChange {
-        kind: resources::MACHINE_AUTOSCALER,
-        namespace: ma
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        name: name_of(ma).to_string(),
-        before: Some(ma.clone()),
+    ObjectChange::update(
+        resources::MACHINE_AUTOSCALER,
+        ma,
         after,
-        summary: format!("{why}: min = max = {n}"),
-    }
+        format!("{why}: min = max = {n}"),
+    )
 }
 
 /// Plans the canary of MachineSet `ms` in `namespace`: one more replica, each paused

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::record::{Record, RecordEntry};
 
+use crate::cluster::name_of;
 use crate::cluster::resources::Kind;
 
 /// One `diff` entry as Ansible shows it; `before`/`after` are strings, dicts or null
@@ -141,6 +142,22 @@ pub fn without_volatile(v: &Value) -> Value {
 }
 
 impl ObjectChange {
+    /// A change of the existing object `before` (read from the cluster) into `after`; its
+    /// namespace and name are the object's own.
+    pub fn update(kind: Kind, before: &Value, after: Value, summary: String) -> ObjectChange {
+        ObjectChange {
+            kind,
+            namespace: before
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            name: name_of(before).to_string(),
+            before: Some(before.clone()),
+            after,
+            summary,
+        }
+    }
+
     /// The merge patch to send (None when nothing changes). It carries the
     /// `resourceVersion` that was read, so the server refuses it (409) if the
     /// object changed in between.

@@ -188,14 +188,7 @@ fn in_place(secret: &Value, new_bytes: &[u8], summary: String) -> ObjectChange {
     if let Some(sd) = after.get_mut("stringData").and_then(Value::as_object_mut) {
         sd.remove("userData");
     }
-    ObjectChange {
-        kind: resources::SECRET,
-        namespace: namespace_of(secret),
-        name: name_of(secret).to_string(),
-        before: Some(secret.clone()),
-        after,
-        summary,
-    }
+    ObjectChange::update(resources::SECRET, secret, after, summary)
 }
 
 /// A new secret `new_name` like `secret` (type, labels, other keys) holding `new_bytes`.

@@ -244,21 +244,12 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
     } else {
         resources::MACHINE_SET
     };
-    let change = ObjectChange {
-        kind: k,
-        namespace: obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        name: r.name.clone(),
-        before: Some(obj.clone()),
-        after,
-        summary: format!(
-            "{} → {}",
-            r.current_image.as_deref().unwrap_or("none"),
-            after_image
-        ),
-    };
+    let summary = format!(
+        "{} → {}",
+        r.current_image.as_deref().unwrap_or("none"),
+        after_image
+    );
+    let change = ObjectChange::update(k, obj, after, summary);
     Decision::Change(Box::new(change.compact()), report)
 }
 
