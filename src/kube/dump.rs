@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::cluster::namespace_of;
 use crate::cluster::resources::{self, Kind};
 
 /// One object read from a dump, with the file it came from.
@@ -55,6 +56,23 @@ pub struct Dump {
 }
 
 impl Dump {
+    /// The objects of kind `kind` (copies), in `namespace` when given: an object without
+    /// a namespace counts as in every namespace (dumps often drop it), as a LIST of that
+    /// namespace would have returned it.
+    pub fn of_kind(&self, kind: Kind, namespace: Option<&str>) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|o| o.kind == kind)
+            .filter(|o| {
+                namespace.is_none_or(|ns| {
+                    let got = namespace_of(&o.object);
+                    got == ns || got.is_empty()
+                })
+            })
+            .map(|o| o.object.clone())
+            .collect()
+    }
+
     /// The log file of a pod's container: one naming the container first, then one for
     /// any container; the first in path order.
     pub fn find_log(&self, namespace: &str, pod: &str, container: &str) -> Option<&DumpLog> {

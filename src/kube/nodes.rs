@@ -13,7 +13,6 @@ use serde_json::Value;
 use super::client::{list, list_metadata};
 use super::connection::Connection;
 use super::dump::{read_log_start, Dump};
-use crate::cluster::namespace_of;
 use crate::cluster::nodes::{
     is_mcd_pod, pods_to_read, NodeObservation, PodLog, LOG_CONCURRENCY, LOG_LIMIT_BYTES,
     MCD_CONTAINER, MCD_LABEL_SELECTOR,
@@ -23,23 +22,11 @@ use crate::cluster::resources::{self, MCO_NAMESPACE};
 /// The observation from a dump: its Machines (in `namespace`), Nodes, MCD pods, and the
 /// log files of the pods the selected MachineSets need (their first [`LOG_LIMIT_BYTES`]).
 pub fn from_dump(dump: &Dump, namespace: &str, machinesets: &[Value]) -> NodeObservation {
-    let of_kind = |k: resources::Kind, ns: Option<&str>| -> Vec<Value> {
-        dump.objects
-            .iter()
-            .filter(|o| o.kind == k)
-            .filter(|o| {
-                ns.is_none_or(|ns| {
-                    let got = namespace_of(&o.object);
-                    got == ns || got.is_empty()
-                })
-            })
-            .map(|o| o.object.clone())
-            .collect()
-    };
     let mut obs = NodeObservation {
-        machines: Ok(of_kind(resources::MACHINE, Some(namespace))),
-        nodes: Ok(of_kind(resources::NODE, None)),
-        mcd_pods: Ok(of_kind(resources::POD, Some(MCO_NAMESPACE))
+        machines: Ok(dump.of_kind(resources::MACHINE, Some(namespace))),
+        nodes: Ok(dump.of_kind(resources::NODE, None)),
+        mcd_pods: Ok(dump
+            .of_kind(resources::POD, Some(MCO_NAMESPACE))
             .into_iter()
             .filter(is_mcd_pod)
             .collect()),

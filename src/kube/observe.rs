@@ -22,7 +22,7 @@ use super::dump::Dump;
 use super::nodes;
 use crate::cluster::nodes::pods_to_read;
 use crate::cluster::resources::{self, Kind};
-use crate::cluster::{name_of, namespace_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable};
+use crate::cluster::{name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable};
 
 /// Builds a snapshot from a loaded dump.
 pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
@@ -32,21 +32,8 @@ pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
 /// Builds a snapshot from a loaded dump; with `nodes`, also its Machines, Nodes,
 /// machine-config-daemon pods and the log files of the pods the MachineSets need.
 pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bool) -> Snapshot {
-    let of_kind = |k: Kind, ns: Option<&str>| -> Vec<Value> {
-        dump.objects
-            .iter()
-            .filter(|o| o.kind == k)
-            .filter(|o| {
-                ns.is_none_or(|ns| {
-                    let got = namespace_of(&o.object);
-                    got == ns || got.is_empty()
-                })
-            })
-            .map(|o| o.object.clone())
-            .collect()
-    };
     let single = |k: Kind, ns: Option<&str>, name: &str| -> Option<Value> {
-        of_kind(k, ns).into_iter().find(|o| name_of(o) == name)
+        dump.of_kind(k, ns).into_iter().find(|o| name_of(o) == name)
     };
     let mut snap = Snapshot {
         reads,
@@ -54,12 +41,12 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
         ..Snapshot::default()
     };
     snap.select_machinesets(
-        of_kind(resources::MACHINE_SET, Some(&sel.namespace)),
+        dump.of_kind(resources::MACHINE_SET, Some(&sel.namespace)),
         sel,
         true,
     );
     if reads.user_data_secrets {
-        snap.keep_user_data_secrets(of_kind(resources::SECRET, Some(&sel.namespace)));
+        snap.keep_user_data_secrets(dump.of_kind(resources::SECRET, Some(&sel.namespace)));
     }
     if reads.mcs_certificate {
         snap.mcs_tls_secret = single(
@@ -79,7 +66,7 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     // canonical name first, else the only one.
     let mut notes = Vec::new();
     let mut singleton = |k: Kind, name: &str| {
-        let all = of_kind(k, None);
+        let all = dump.of_kind(k, None);
         if all.len() > 1 {
             notes.push(format!(
                 "the dump holds {} {} objects; using the one named {name:?} (or the first)",
@@ -99,8 +86,9 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     }
     snap.notes = notes;
     if reads.autoscalers {
-        snap.machine_autoscalers = of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
-        snap.cluster_autoscalers = of_kind(resources::CLUSTER_AUTOSCALER, None);
+        snap.machine_autoscalers =
+            dump.of_kind(resources::MACHINE_AUTOSCALER, Some(&sel.namespace));
+        snap.cluster_autoscalers = dump.of_kind(resources::CLUSTER_AUTOSCALER, None);
     }
     if nodes {
         snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
