@@ -133,7 +133,7 @@ impl Step {
     /// and reports what was written. `output` builds the module's return values from the
     /// plan's reports and, after a real run, what was applied. Refusals fail the task.
     pub async fn execute<R, O>(
-        self,
+        mut self,
         plan: Plan<R>,
         meta: &AnsibleMeta,
         replan: &Replan<'_>,
@@ -145,20 +145,13 @@ impl Step {
             warnings,
             refusals,
         } = plan;
-        let mut all_warnings = self.warnings.clone();
+        let mut all_warnings = std::mem::take(&mut self.warnings);
         all_warnings.extend(warnings);
         let mut out = if meta.check_mode {
             let values = output(reports, None, &self);
             outcome(meta.diff, &changes, None, self.what, values, all_warnings)
         } else {
-            let applied = Applier {
-                conn: &self.conn,
-                store: &self.store,
-                module: self.module,
-                run_id: &self.run_id,
-            }
-            .apply(changes.clone(), replan)
-            .await;
+            let applied = self.applier().apply(changes.clone(), replan).await;
             let values = output(reports, Some(&applied), &self);
             outcome(
                 meta.diff,
