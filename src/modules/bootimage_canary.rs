@@ -172,7 +172,11 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         let started = Instant::now();
         let (step, snapshot, options) = open(&params).await?;
         let canary = prepare(&params, &step, &snapshot, &options).await?;
-        let diff: Vec<DiffEntry> = canary.up.iter().map(ObjectChange::diff).collect();
+        // Diffs only when asked (`_ansible_diff`), as the executor's outcome does.
+        let diff: Vec<DiffEntry> = match ctx.meta.diff {
+            true => canary.up.iter().map(ObjectChange::diff).collect(),
+            false => Vec::new(),
+        };
         let mut out = output(&canary, &step);
         if ctx.meta.check_mode {
             return Ok(ModuleOutcome {
