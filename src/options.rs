@@ -27,6 +27,13 @@ fn default_record() -> String {
     DEFAULT_RECORD.to_string()
 }
 
+/// Default namespace of the rollback records and the run lock (created by `deploy/rbac.yaml`).
+pub const DEFAULT_RECORD_NAMESPACE: &str = "ocp-bootimage";
+
+fn default_record_namespace() -> String {
+    DEFAULT_RECORD_NAMESPACE.to_string()
+}
+
 /// Options shared by every module that talks to a cluster (the `cluster` action group);
 /// the same options are the CLI's connection flags (`--kubeconfig`, `--api-key`, …).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, clap::Args)]
@@ -202,18 +209,27 @@ pub struct DumpParams {
 /// Where the rollback record is, and which run.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
 pub struct RecordParams {
-    /// Name of the Secret (in `namespace`) that holds the rollback record. Every value a run
-    /// changes is written there before the first change.
+    /// Name of the rollback record: each run's record is the Secret `<record>-<run id>` (gzip
+    /// JSON; large runs continue in `<record>-<run id>.2`, …) in `record_namespace`, written
+    /// before the run's first change. A v1 record of this name (one Secret for every run,
+    /// kept by earlier releases in `namespace`) is still read, so its runs can be rolled back.
     #[serde(default = "default_record")]
     #[arg(long, default_value = DEFAULT_RECORD)]
     pub record: String,
+    /// Namespace of the rollback record Secrets and of the run lock (a Lease named `record`):
+    /// a namespace of their own, away from the cloud credentials in `openshift-machine-api`.
+    /// `deploy/rbac.yaml` creates it and lets the update account write there.
+    #[serde(default = "default_record_namespace")]
+    #[arg(long, default_value = DEFAULT_RECORD_NAMESPACE)]
+    pub record_namespace: String,
     /// Keep the rollback record in this local file (created with mode 0600) instead of a Secret.
     #[schemars(extend("x-ansible-type" = "path"))]
     #[arg(long, value_name = "FILE")]
     pub record_path: Option<PathBuf>,
-    /// The run: a changing module tags its record entries with it (pass the same value to
-    /// every step of an update so that `rollback` restores them at once; default: a new
-    /// id), and `rollback` restores it (default: the last run that changed something).
+    /// The run: a changing module records its changes in this run (pass the same value to
+    /// every step of an update so that `rollback` restores them at once; default: the
+    /// environment variable `OCP_BOOTIMAGE_RUN_ID`, else a new id), and `rollback` restores
+    /// it (default: the same, else the last run that is not a rollback).
     #[arg(long)]
     pub run_id: Option<String>,
 }

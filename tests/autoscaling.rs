@@ -82,13 +82,6 @@ fn read(c: &TestCluster, kind: &str, ns: Option<&str>, name: &str) -> Option<Val
     })
 }
 
-/// Deletes one object (ignoring errors).
-fn delete(c: &TestCluster, kind: &str, ns: &str, name: &str) {
-    with_api(c, kind, Some(ns), async |api| {
-        let _ = api.delete(name, &Default::default()).await;
-    })
-}
-
 fn read_ma(c: &TestCluster, name: &str) -> Value {
     read(c, "MachineAutoscaler", Some(NS), name).unwrap_or_else(|| panic!("no {name}"))
 }
@@ -121,10 +114,7 @@ fn dump_ma(name: &str) -> Value {
 }
 
 fn record_entries(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("record.json")).unwrap();
-    let record: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(record["format"], "ocp-bootimage.rollback/v1");
-    record["entries"].as_array().unwrap().clone()
+    common::file_record_entries(&dir.join("record.json"))
 }
 
 fn autoscaler<'a>(r: &'a Value, name: &str) -> &'a Value {
@@ -447,27 +437,19 @@ fn the_default_record_is_a_secret() {
         &json!({"kubeconfig": c.kubeconfig(), "state": "paused"}),
     );
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let run_id = r.json["run_id"].as_str().unwrap();
     assert_eq!(
         r.json["record"],
-        format!("Secret {NS}/ocp-bootimage-rollback")
+        format!("Secret ocp-bootimage/ocp-bootimage-rollback-{run_id}")
     );
-    let secret = read(&c, "Secret", Some(NS), "ocp-bootimage-rollback").expect("record Secret");
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(secret["data"]["record.json"].as_str().unwrap())
-        .unwrap();
-    let record: Value = serde_json::from_slice(&bytes).unwrap();
-    let mine: Vec<&Value> = record["entries"]
-        .as_array()
-        .unwrap()
+    let runs = c.record_runs();
+    let (_, annotations, entries) = runs
         .iter()
-        .filter(|e| e["run_id"] == r.json["run_id"])
-        .collect();
-    assert_eq!(mine.len(), 9, "{record:#}");
-    if c.is_real() {
-        // Not one of the loaded objects: remove it so later runs start clean.
-        delete(&c, "Secret", NS, "ocp-bootimage-rollback");
-    }
+        .find(|r| r.0 == run_id)
+        .expect("the run's record");
+    assert_eq!(entries.len(), 9, "{entries:#?}");
+    assert_eq!(annotations["ocp-bootimage.io/state"], "applied");
+    assert_eq!(annotations["ocp-bootimage.io/modules"], "autoscaling");
 }
 
 #[test]

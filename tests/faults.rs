@@ -213,7 +213,12 @@ fn check_record(c: &TestCluster, start: &[Value], record: &Path) -> Result<(), S
     let entries: Vec<Value> = match std::fs::read(record) {
         Ok(b) => {
             let r: Value = serde_json::from_slice(&b).map_err(|e| format!("record: {e}"))?;
-            r["entries"].as_array().cloned().unwrap_or_default()
+            r["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|run| run["entries"].as_array().cloned().unwrap_or_default())
+                .collect()
         }
         Err(_) => Vec::new(),
     };

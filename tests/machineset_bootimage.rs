@@ -77,9 +77,9 @@ fn check_mode_then_apply_then_noop_then_rollback() {
     assert_eq!(ms["before"], "ami-06f85a7940faa3217");
     assert_eq!(ms["after_build"], "418.94.202602022246-0");
     // Record first: every old value is there.
-    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    assert_eq!(rec["entries"].as_array().unwrap().len(), 4);
-    assert_eq!(rec["entries"][3]["old"], "ami-06f85a7940faa3217");
+    let entries = common::file_record_entries(&record);
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[3]["old"], "ami-06f85a7940faa3217");
 
     c.clear_requests();
     let again = run_module("machineset_bootimage", &args);
@@ -100,10 +100,16 @@ fn check_mode_then_apply_then_noop_then_rollback() {
         &json!({"kubeconfig": kc, "record_path": record}),
     );
     assert_eq!(rb2.json["changed"], false, "{}", rb2.stdout);
-    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    let entries = rec["entries"].as_array().unwrap();
+    let entries = common::file_record_entries(&record);
     assert_eq!(entries.len(), 8, "rollback records its own changes");
-    assert!(entries[..4].iter().all(|e| e["rolled_back"].is_object()));
+    // The rollback's own run notes what it restored; the run is marked rolled back.
+    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let runs = rec["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run_id"], "swap-1");
+    assert_eq!(runs[0]["state"], "rolled-back");
+    assert_eq!(runs[1]["rolls_back"], "swap-1");
+    assert_eq!(runs[1]["restored"], json!([1, 2, 3, 4]));
 }
 
 #[test]
@@ -114,24 +120,13 @@ fn default_record_is_a_secret() {
         &json!({"kubeconfig": c.kubeconfig(), "machinesets": ["build09-kcxpl-worker-us-east-1a"]}),
     );
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    let run_id = r.json["run_id"].as_str().unwrap();
     assert_eq!(
         r.json["record"],
-        "Secret openshift-machine-api/ocp-bootimage-rollback"
+        format!("Secret ocp-bootimage/ocp-bootimage-rollback-{run_id}")
     );
-    let secret = c
-        .get(
-            "Secret",
-            Some("openshift-machine-api"),
-            "ocp-bootimage-rollback",
-        )
-        .unwrap();
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(secret["data"]["record.json"].as_str().unwrap())
-        .unwrap();
-    let rec: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(rec["format"], "ocp-bootimage.rollback/v1");
-    assert_eq!(rec["entries"][0]["new"], "ami-06ba758975c79332b");
+    let entries = c.run_entries(run_id);
+    assert_eq!(entries[0]["new"], "ami-06ba758975c79332b");
     let rb = run_module("rollback", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(rb.json["changed"], true, "{}", rb.stdout);
     assert_eq!(
@@ -231,9 +226,8 @@ fn forbidden_patch_fails_clearly_with_the_record_intact() {
             && msg.contains("machinesets.machine.openshift.io"),
         "{msg}"
     );
-    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     assert_eq!(
-        rec["entries"].as_array().unwrap().len(),
+        common::file_record_entries(&record).len(),
         4,
         "recorded before the first write"
     );

@@ -17,7 +17,6 @@ use ocp_bootimage::plan::step::Decision;
 use ocp_bootimage::plan::stub::plan_secret;
 use ocp_bootimage::plan::swap::{plan_swap, SwapOptions};
 use ocp_bootimage::platform::{Lookup, Platform};
-use ocp_bootimage::record::Record;
 use ocp_bootimage::stream::catalog::Catalog;
 use ocp_bootimage::stream::model::StreamSet;
 use ocp_bootimage::stream::parse::parse_stream_document;
@@ -401,8 +400,7 @@ proptest! {
                 Decision::Keep(_) | Decision::Skip(_) | Decision::Refuse(_) => {}
             }
             // Rolling the swap back, then planning the rollback again: nothing left.
-            let record = Record::default();
-            let entries = record.entries_for(&change, "run", "machineset_bootimage", "t");
+            let entries = change.record_entries("run", "machineset_bootimage", "t");
             let newest_first: Vec<_> = entries.iter().rev().collect();
             let (rb, _) = plan_rollback(Some(&applied), &newest_first, false);
             let rb = rb.expect("the swap can be rolled back");
@@ -500,8 +498,7 @@ proptest! {
         prop_assert!(!again.changed && more.is_empty(), "{:?}", again);
         // Rolling back in place, then again: nothing left.
         if !create_new {
-            let record = Record::default();
-            let entries = record.entries_for(&changes[0], "run", "stub_ignition", "t");
+            let entries = changes[0].record_entries("run", "stub_ignition", "t");
             let newest_first: Vec<_> = entries.iter().rev().collect();
             let (rb, _) = plan_rollback(Some(&written), &newest_first, false);
             let mut restored = written.clone();

@@ -103,7 +103,8 @@ fn record_public_text(path: &Path) -> String {
         return String::new();
     };
     let mut record: Value = serde_json::from_str(&text).unwrap();
-    for e in record["entries"].as_array_mut().into_iter().flatten() {
+    let runs = record["runs"].as_array_mut().into_iter().flatten();
+    for e in runs.flat_map(|r| r["entries"].as_array_mut().into_iter().flatten()) {
         if e["secret"] == json!(true) {
             let o = e.as_object_mut().unwrap();
             o.remove("old");

@@ -202,9 +202,9 @@ fn forbidden_secret_patch_is_clear_and_recorded() {
         "{}",
         r.json["msg"]
     );
-    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    assert_eq!(rec["entries"][0]["secret"], true);
-    assert_eq!(rec["entries"][0]["field"], "/data/userData");
+    let entries = common::file_record_entries(&record);
+    assert_eq!(entries[0]["secret"], true);
+    assert_eq!(entries[0]["field"], "/data/userData");
 }
 
 #[test]

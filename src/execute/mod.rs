@@ -18,7 +18,7 @@ use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::apply::{Applier, ApplyOutcome, Replan};
 use crate::kube::connection::Connection;
 use crate::kube::observe;
-use crate::kube::record_store::RecordStore;
+use crate::kube::record_store::{RecordStore, RunWriter};
 use crate::options::ConnectionParams;
 use crate::options::WriteParams;
 use crate::plan::step::Plan;
@@ -37,6 +37,8 @@ pub struct Step {
     pub store: RecordStore,
     /// The run id the record entries carry.
     pub run_id: String,
+    /// The run's record (every change is appended before it is made).
+    pub writer: RunWriter,
     /// Warnings of the guards (shown before the plan's own).
     pub warnings: Vec<String>,
 }
@@ -46,7 +48,7 @@ pub struct Step {
 pub struct RunRecord {
     /// The run id the record entries carry (pass it to `rollback`).
     pub run_id: String,
-    /// Where the rollback record is (`Secret ns/name` or `file path`).
+    /// Where the run's rollback record is (`Secret ns/name` or `file path`).
     pub record: String,
 }
 
@@ -92,12 +94,14 @@ impl Step {
         let snapshot = observe::from_cluster(&conn, selection, reads).await?;
         let warnings = guards(&snapshot)?;
         let store = write.record.store(Some(&conn), &selection.namespace)?;
+        let run_id = write.record.run_id();
         let step = Step {
             module,
             what,
             conn,
+            writer: store.writer(&run_id),
             store,
-            run_id: write.record.run_id(),
+            run_id,
             warnings,
         };
         Ok((step, snapshot))
@@ -108,15 +112,14 @@ impl Step {
     pub fn applier(&self) -> Applier<'_> {
         Applier {
             conn: &self.conn,
-            store: &self.store,
+            writer: &self.writer,
             module: self.module,
-            run_id: &self.run_id,
         }
     }
 
-    /// Where the record is, for the module's result (`Secret ns/name` or `file path`).
+    /// Where the run's record is, for the module's result (`Secret ns/name` or `file path`).
     pub fn record(&self) -> String {
-        self.store.location.to_string()
+        self.writer.location()
     }
 
     /// The run id and the record's place, for the module's result.

@@ -26,6 +26,7 @@ pub fn outcome<O>(
             (planned, false, msg)
         }
         Some(a) => {
+            warnings.extend(a.warnings.iter().cloned());
             if a.conflicts > 0 {
                 warnings.push(format!(
                     "{} concurrent change(s) detected and re-planned (HTTP 409)",

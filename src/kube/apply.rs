@@ -22,9 +22,9 @@ use serde_json::Value;
 
 use super::client::{api, explain, get, retrying};
 use super::connection::Connection;
-use crate::kube::record_store::{now_rfc3339, RecordStore};
+use crate::kube::record_store::{now_rfc3339, RunWriter};
 use crate::plan::ObjectChange;
-use crate::record::RecordEntry;
+use crate::record::RunState;
 
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -42,14 +42,54 @@ pub struct ApplyOutcome {
     pub conflicts: u32,
     /// Why the run stopped early (None: everything was applied).
     pub error: Option<String>,
+    /// What went wrong after the writes (the record could not be settled).
+    pub warnings: Vec<String>,
+    /// What the server stored of each written change's fields (as `applied`).
+    pub stored: Vec<StoredFields>,
+}
+
+/// What the server stored of the fields one write changed: the values a rollback
+/// compares with (a server drops `null` members, applies defaults, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFields {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// (JSON pointer, value stored; null: absent). The pointer `""` is the whole object
+    /// (created), without server bookkeeping.
+    pub fields: Vec<(String, Value)>,
+}
+
+impl StoredFields {
+    /// The fields `change` wrote, as found in `stored` (None: the object is gone).
+    pub fn of(change: &ObjectChange, stored: Option<&Value>) -> StoredFields {
+        let fields = change
+            .fields()
+            .into_iter()
+            .map(|f| {
+                let v = match stored {
+                    None => Value::Null,
+                    Some(s) if f.pointer.is_empty() => crate::plan::change::without_volatile(s),
+                    Some(s) => s.pointer(&f.pointer).cloned().unwrap_or(Value::Null),
+                };
+                (f.pointer, v)
+            })
+            .collect();
+        StoredFields {
+            kind: change.kind.kind,
+            namespace: change.namespace.clone(),
+            name: change.name.clone(),
+            fields,
+        }
+    }
 }
 
 /// Applies the changes of one module run.
 pub struct Applier<'a> {
     pub conn: &'a Connection,
-    pub store: &'a RecordStore,
+    /// The run's record: every change is appended before it is made.
+    pub writer: &'a RunWriter,
     pub module: &'static str,
-    pub run_id: &'a str,
 }
 
 fn same_fields(a: &ObjectChange, b: &ObjectChange) -> bool {
@@ -59,23 +99,16 @@ fn same_fields(a: &ObjectChange, b: &ObjectChange) -> bool {
 impl Applier<'_> {
     async fn record(&self, changes: &[&ObjectChange]) -> anyhow::Result<()> {
         let time = now_rfc3339();
-        let run_id = self.run_id.to_string();
-        let module = self.module;
-        self.store
-            .update(&|record| {
-                let mut entries: Vec<RecordEntry> = Vec::new();
-                for c in changes {
-                    let mut staged = record.clone();
-                    staged.append(entries.clone());
-                    entries.extend(staged.entries_for(c, &run_id, module, &time));
-                }
-                record.append(entries);
-            })
-            .await
-            .map(|_| ())
+        let run_id = self.writer.run_id();
+        let entries = changes
+            .iter()
+            .flat_map(|c| c.record_entries(run_id, self.module, &time))
+            .collect();
+        self.writer.append(entries).await
     }
 
-    async fn write(&self, change: &ObjectChange) -> Result<(), kube::Error> {
+    /// Writes one change; returns the object as the server stored it (None: deleted).
+    async fn write(&self, change: &ObjectChange) -> Result<Option<Value>, kube::Error> {
         let api = api(self.conn, change.kind, change.namespace.as_deref());
         if change.is_delete() {
             // Deletes only the object as read: a changed object gives 409.
@@ -92,8 +125,8 @@ impl Applier<'_> {
                 ..DeleteParams::default()
             };
             return match retrying(true, || api.delete(&change.name, &dp)).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Ok(_) => Ok(None),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
                 Err(e) => Err(e),
             };
         }
@@ -101,9 +134,8 @@ impl Applier<'_> {
             Some(patch) => {
                 let pp = PatchParams::default();
                 let patch = Patch::Merge(&patch);
-                retrying(true, || api.patch(&change.name, &pp, &patch))
-                    .await
-                    .map(|_| ())
+                let stored = retrying(true, || api.patch(&change.name, &pp, &patch)).await?;
+                stored_value(stored)
             }
             None if change.before.is_none() => {
                 let mut obj = change.after.clone();
@@ -113,16 +145,35 @@ impl Applier<'_> {
                 let dynamic: DynamicObject =
                     serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
                 let pp = PostParams::default();
-                retrying(true, || api.create(&pp, &dynamic))
-                    .await
-                    .map(|_| ())
+                let stored = retrying(true, || api.create(&pp, &dynamic)).await?;
+                stored_value(stored)
             }
-            None => Ok(()),
+            None => Ok(Some(change.after.clone())),
         }
     }
 
-    /// Records, then applies, `changes` in order.
+    /// Records, then applies, `changes` in order; then settles the record: each written
+    /// field's recorded `new` becomes what the server stored, and the run's state is set.
     pub async fn apply(&self, changes: Vec<ObjectChange>, replan: &Replan<'_>) -> ApplyOutcome {
+        let mut out = self.apply_recorded(changes, replan).await;
+        let state = if out.error.is_some() {
+            RunState::PartiallyApplied
+        } else {
+            RunState::Applied
+        };
+        if let Err(e) = self.writer.settle(&out.stored, state).await {
+            out.warnings.push(format!(
+                "the changes are written and recorded, but the record could not be settled with what the server stored (rollback compares null as absent, so it still restores them): {e:#}"
+            ));
+        }
+        out
+    }
+
+    async fn apply_recorded(
+        &self,
+        changes: Vec<ObjectChange>,
+        replan: &Replan<'_>,
+    ) -> ApplyOutcome {
         let mut out = ApplyOutcome::default();
         let changes: Vec<ObjectChange> = changes.into_iter().filter(|c| !c.is_noop()).collect();
         if changes.is_empty() {
@@ -140,7 +191,8 @@ impl Applier<'_> {
             loop {
                 attempt += 1;
                 match self.write(&change).await {
-                    Ok(()) => {
+                    Ok(stored) => {
+                        out.stored.push(StoredFields::of(&change, stored.as_ref()));
                         out.applied.push(change);
                         break;
                     }
@@ -224,4 +276,11 @@ impl Applier<'_> {
         }
         out
     }
+}
+
+/// The object as the server stored it.
+fn stored_value(stored: DynamicObject) -> Result<Option<Value>, kube::Error> {
+    serde_json::to_value(stored)
+        .map(Some)
+        .map_err(kube::Error::SerdeError)
 }

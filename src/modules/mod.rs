@@ -47,7 +47,14 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// Other schemas this project publishes: `(file stem, schema)`.
 pub fn extra_schemas() -> Vec<(&'static str, Schema)> {
-    vec![("rollback-record", schema_of::<crate::record::Record>())]
+    vec![
+        ("rollback-record", schema_of::<crate::record::Record>()),
+        ("rollback-run-part", schema_of::<crate::record::RunPart>()),
+        (
+            "rollback-record-file",
+            schema_of::<crate::record::RecordFile>(),
+        ),
+    ]
 }
 
 /// `(module, input schema, output schema)` for every module.

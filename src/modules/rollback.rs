@@ -1,11 +1,13 @@
 //! `rollback`: restores what a rollback record holds.
 //!
-//! Takes the entries of one run (default: the last), newest first, and puts each
-//! field back to its old value — but only where the object still holds the value
-//! the run wrote; anything else is a conflict, reported and left alone unless
-//! `force`. Created objects are deleted (if unchanged). Rollback records its own
-//! changes first (module `rollback`, a new run id) and marks the restored entries
-//! as rolled back; entries are never deleted.
+//! Takes the entries of one run (default: the last that is not a rollback), newest
+//! first, and puts each field back to its old value — but only where the object still
+//! holds the value the run wrote (null ≡ absent, as a server stores it); anything else
+//! is a conflict, reported and left alone unless `force`. Created objects are deleted
+//! (if unchanged). Rollback writes its own small record first (its own run, module
+//! `rollback`) — never growing the run it restores, so it is never blocked by a full
+//! record — and notes there which entries it restored; the restored run's state becomes
+//! `rolled-back` (or `partially-rolled-back`).
 //!
 //! Planning is the core's [`crate::plan::rollback`] (pure, also re-plans after a 409);
 //! this file reads the record, the objects and the files, restores the files, and
@@ -26,18 +28,20 @@ use crate::ansible::{AnsibleMeta, Module, ModuleContext, ModuleError, ModuleOutc
 use crate::cluster::resources;
 use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
-use crate::kube::client::get;
+use crate::kube::client::list;
 use crate::kube::connection::Connection;
-use crate::kube::record_store::{new_run_id, now_rfc3339, RecordStore};
+use crate::kube::record_store::{
+    default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
+};
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
-    conflict_warnings, entries_done, file_entry, plan_file, run_entries, run_to_roll_back,
-    EntryReport, ObjectEntries, ObjectKey, RunEntries,
+    conflict_warnings, entries_done, file_entry, plan_file, run_entries, EntryReport,
+    ObjectEntries, ObjectKey, RollbackError, RunEntries,
 };
 use crate::plan::step::Plan;
 use crate::plan::ObjectChange;
-use crate::record::RolledBack;
+use crate::record::{Run, RunState, RunSummary};
 
 /// Options of `rollback`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -62,13 +66,16 @@ pub struct Params {
 pub struct Output {
     /// The run that was rolled back (null when the record is empty).
     pub run_id: Option<String>,
-    /// The run id of this rollback's own record entries.
+    /// The run id of this rollback's own record (its own run).
     pub rollback_run_id: String,
-    /// Where the record is.
+    /// Where the restored run's record is.
     pub record: String,
     pub entries: Vec<EntryReport>,
     /// Number of entries left alone because of conflicts.
     pub conflicts: usize,
+    /// The other runs of the record that are not rolled back (oldest first): restore
+    /// them with their `run_id`.
+    pub other_runs: Vec<RunSummary>,
 }
 
 /// The module.
@@ -108,28 +115,33 @@ entries are never deleted, so a second rollback changes nothing.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let (mut conn, store) = open_record(&params).await?;
-        let record = store.load().await?;
+        let runs = store.runs().await?;
+        let target = target_run(&params, &store, &runs)?;
         let rollback_run_id = new_run_id();
-        let out = Output {
-            run_id: run_to_roll_back(&record, params.record.run_id.as_deref()),
+        let mut out = Output {
+            run_id: target.as_ref().map(|r| r.summary.run_id.clone()),
             rollback_run_id: rollback_run_id.clone(),
-            record: store.location.to_string(),
+            record: store.location(),
             entries: Vec::new(),
             conflicts: 0,
+            other_runs: other_runs(&runs, out_id(&target)),
         };
-        let Some(run) = out.run_id.clone() else {
-            let warnings = vec!["the rollback record is empty".to_string()];
+        let mut warnings = other_runs_warning(&out.other_runs, params.record.requested_run_id());
+        let Some(run) = target else {
+            warnings.push("the rollback record holds no run to roll back".to_string());
             return Ok(outcome(ctx.meta.diff, &[], None, WHAT, out, warnings));
         };
-        let entries =
-            run_entries(&record, &run, &params.kinds, &out.record).map_err(anyhow::Error::from)?;
+        out.record = store.run_location(&run.summary.run_id);
+        let entries = run_entries(&run, &params.kinds);
         if conn.is_none() && !entries.objects.is_empty() {
             conn = Some(params.connection.connect().await?);
         }
+        let writer = store.rollback_writer(&rollback_run_id, &run.summary.run_id);
         let restore = Restore {
             conn: conn.as_ref(),
             store: &store,
-            run_id: &rollback_run_id,
+            runs: &runs,
+            writer: &writer,
             force: params.force,
             meta: &ctx.meta,
         };
@@ -137,51 +149,129 @@ entries are never deleted, so a second rollback changes nothing.
         let current = read_objects(conn.as_ref(), &entries.objects).await?;
         let mut plan = entries.plan(&current, params.force);
         plan.reports = files.into_iter().chain(plan.reports).collect();
-        Ok(restore.execute(&entries, plan, files_changed, out).await)
+        plan.warnings.extend(warnings);
+        Ok(restore
+            .execute(&run, &entries, plan, files_changed, out)
+            .await)
     }
 }
 
 /// What rollback changes, for `msg`.
 const WHAT: &str = "object(s)";
 
+fn out_id(run: &Option<Run>) -> Option<&str> {
+    run.as_ref().map(|r| r.summary.run_id.as_str())
+}
+
+/// The run to restore, with its entries: `run_id` (else `OCP_BOOTIMAGE_RUN_ID`), else
+/// the last run that is not a rollback. None: the record holds no run.
+fn target_run(params: &Params, store: &RecordStore, runs: &Runs) -> Result<Option<Run>> {
+    let id = match params.record.requested_run_id() {
+        Some(id) => id,
+        None => match default_run(runs) {
+            Some(s) => s.run_id.clone(),
+            None => return Ok(None),
+        },
+    };
+    match store.load_run(runs, &id)? {
+        Some(run) => Ok(Some(run)),
+        None => Err(RollbackError::UnknownRun {
+            run: id,
+            record: store.location(),
+        }
+        .into()),
+    }
+}
+
+/// The runs other than `target` that changed something and are not rolled back.
+fn other_runs(runs: &Runs, target: Option<&str>) -> Vec<RunSummary> {
+    runs.list
+        .iter()
+        .filter(|r| Some(r.run_id.as_str()) != target && !r.is_rollback())
+        .filter(|r| r.state != RunState::RolledBack)
+        .cloned()
+        .collect()
+}
+
+/// A warning naming the other runs not rolled back, when no run was asked for.
+fn other_runs_warning(others: &[RunSummary], requested: Option<String>) -> Vec<String> {
+    if others.is_empty() || requested.is_some() {
+        return Vec::new();
+    }
+    let names: Vec<String> = others
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({}, {})",
+                r.run_id,
+                r.modules.join("+"),
+                r.state.as_str()
+            )
+        })
+        .collect();
+    vec![format!(
+        "restoring the last run only; the record holds other runs not rolled back: {} — pass run_id to restore one",
+        crate::plan::audit::name_list(names.iter().map(String::as_str))
+    )]
+}
+
 /// The record store, and a connection unless the record is a local file: a record of a
 /// run on files (stub_ignition `path`) needs no cluster (one is made later when the
 /// record holds cluster objects).
 async fn open_record(params: &Params) -> Result<(Option<Connection>, RecordStore)> {
-    let Some(path) = &params.record.record_path else {
-        let conn = params.connection.connect().await?;
-        let store = RecordStore::secret(conn.clone(), &params.ns.namespace, &params.record.record);
-        return Ok((Some(conn), store));
-    };
-    Ok((None, RecordStore::file(path.clone())))
+    if params.record.record_path.is_some() {
+        return Ok((None, params.record.store(None, &params.ns.namespace)?));
+    }
+    let conn = params.connection.connect().await?;
+    let store = params.record.store(Some(&conn), &params.ns.namespace)?;
+    Ok((Some(conn), store))
 }
 
-/// Reads every cluster object of the run whose kind this tool knows (None: gone).
+/// Reads every cluster object of the run whose kind this tool knows (None: gone): one
+/// LIST per kind and namespace, keeping only the run's objects.
 async fn read_objects(
     conn: Option<&Connection>,
     objects: &[ObjectEntries<'_>],
 ) -> Result<BTreeMap<ObjectKey, Option<Value>>> {
-    let mut current = BTreeMap::new();
+    let mut current: BTreeMap<ObjectKey, Option<Value>> = BTreeMap::new();
     let Some(conn) = conn else {
         return Ok(current);
     };
+    let mut groups: BTreeMap<(String, Option<String>), BTreeMap<&str, &ObjectKey>> =
+        BTreeMap::new();
     for o in objects {
         let (kind, ns, name) = &o.key;
-        if let Some(k) = resources::by_kind(kind) {
-            current.insert(o.key.clone(), get(conn, k, ns.as_deref(), name).await?);
+        groups
+            .entry((kind.clone(), ns.clone()))
+            .or_default()
+            .insert(name.as_str(), &o.key);
+        current.insert(o.key.clone(), None);
+    }
+    for ((kind, ns), keys) in groups {
+        let Some(k) = resources::by_kind(&kind) else {
+            continue;
+        };
+        let lp = kube::api::ListParams::default();
+        let items = list(conn, k, ns.as_deref(), &lp).await?.unwrap_or_default();
+        for item in items {
+            let name = item.pointer("/metadata/name").and_then(Value::as_str);
+            if let Some(key) = name.and_then(|n| keys.get(n)) {
+                current.insert((*key).clone(), Some(item));
+            }
         }
     }
     Ok(current)
 }
 
-/// The writing side of one rollback run: where it writes and records, under which run
-/// id, how.
+/// The writing side of one rollback run: where it writes and records, how.
 struct Restore<'a> {
     /// The cluster (None: the record holds files only).
     conn: Option<&'a Connection>,
     store: &'a RecordStore,
-    /// This rollback's own run id (its record entries and the `rolled_back` marks).
-    run_id: &'a str,
+    runs: &'a Runs,
+    /// This rollback's own run (its record: what it changes, and which entries of the
+    /// restored run it restored).
+    writer: &'a RunWriter,
     force: bool,
     meta: &'a AnsibleMeta,
 }
@@ -189,9 +279,10 @@ struct Restore<'a> {
 impl Restore<'_> {
     /// Carries out the restore of the cluster objects (the files are restored already):
     /// conflicts become warnings; a real run applies the changes (record first, a 409
-    /// re-reads and re-plans the object) and marks what is now restored as rolled back.
+    /// re-reads and re-plans the object) and notes what is now restored.
     async fn execute(
         &self,
+        run: &Run,
         entries: &RunEntries<'_>,
         plan: Plan<Vec<EntryReport>>,
         files_changed: bool,
@@ -209,7 +300,10 @@ impl Restore<'_> {
         let applied = if self.meta.check_mode {
             None
         } else {
-            Some(self.apply(entries, &changes, &reports, &mut warnings).await)
+            Some(
+                self.apply(run, entries, &changes, &reports, &mut warnings)
+                    .await,
+            )
         };
         out.entries = reports;
         let mut o = outcome(
@@ -255,22 +349,20 @@ impl Restore<'_> {
     async fn write_file(&self, path: &Path, current: Value, state: Value) -> Result<()> {
         let name = path.display().to_string();
         let entry = file_entry(
-            self.run_id,
+            self.writer.run_id(),
             &now_rfc3339(),
             Rollback::NAME,
             &name,
             current,
             state.clone(),
         );
-        self.store
-            .update(&|r| r.append(vec![entry.clone()]))
-            .await?;
+        self.writer.append(vec![entry]).await?;
         match state.as_str() {
             Some(s) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(s)
                     .context("the record's file content is not base64")?;
-                crate::kube::record_store::write_private(&path.to_path_buf(), &bytes)
+                crate::kube::record_store::write_private(path, &bytes)
             }
             None => {
                 std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
@@ -279,9 +371,11 @@ impl Restore<'_> {
     }
 
     /// Applies the restores of the cluster objects (record first; a 409 re-reads and
-    /// re-plans the object), then marks the entries now restored as rolled back.
+    /// re-plans the object), then notes the entries now restored in this rollback's
+    /// record and sets the restored run's state.
     async fn apply(
         &self,
+        run: &Run,
         entries: &RunEntries<'_>,
         changes: &[ObjectChange],
         reports: &[EntryReport],
@@ -291,9 +385,8 @@ impl Restore<'_> {
             Some(conn) if !changes.is_empty() => {
                 let applier = Applier {
                     conn,
-                    store: self.store,
+                    writer: self.writer,
                     module: Rollback::NAME,
-                    run_id: self.run_id,
                 };
                 let replan = |fresh: &Value| Ok(entries.replan(fresh, self.force));
                 applier.apply(changes.to_vec(), &replan).await
@@ -301,34 +394,39 @@ impl Restore<'_> {
             _ => ApplyOutcome::default(),
         };
         let done = entries_done(reports, changes, &applied.applied);
-        self.mark_done(&done, warnings).await;
+        if let Err(e) = self.note_done(run, done, applied.error.is_some()).await {
+            warnings.push(format!(
+                "restored, but the record could not note it (a second rollback notes it): {e:#}"
+            ));
+        }
         applied
     }
 
-    /// Marks the entries `done` (by seq) as rolled back by this run; a failure to mark
-    /// is a warning (the values are restored).
-    async fn mark_done(&self, done: &[u64], warnings: &mut Vec<String>) {
+    /// Notes the entries `done` (by seq) as restored, in this rollback's own record, and
+    /// sets the restored run's state: rolled back when all its entries now are.
+    async fn note_done(&self, run: &Run, done: Vec<u64>, failed: bool) -> Result<()> {
         if done.is_empty() {
-            return;
+            return Ok(());
         }
-        let mark = RolledBack {
-            time: now_rfc3339(),
-            run_id: self.run_id.to_string(),
+        let own = if failed {
+            RunState::PartiallyApplied
+        } else {
+            RunState::Applied
         };
-        let marked = self
-            .store
-            .update(&|r| {
-                for e in r.entries.iter_mut() {
-                    if done.contains(&e.seq) && e.rolled_back.is_none() {
-                        e.rolled_back = Some(mark.clone());
-                    }
-                }
-            })
-            .await;
-        if let Err(e) = marked {
-            warnings.push(format!(
-                "restored, but the record could not be marked: {e:#}"
-            ));
-        }
+        let open = run
+            .entries
+            .iter()
+            .filter(|e| e.module != Rollback::NAME && e.rolled_back.is_none())
+            .filter(|e| !done.contains(&e.seq))
+            .count();
+        self.writer.finish_rollback(done, own).await?;
+        let state = if open == 0 {
+            RunState::RolledBack
+        } else {
+            RunState::PartiallyRolledBack
+        };
+        self.store
+            .set_state(self.runs, &run.summary.run_id, state)
+            .await
     }
 }

@@ -21,11 +21,12 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::execute::{standard_guards, Observation, RunRecord, Step};
 use crate::ignition::TargetVersion;
-use crate::kube::record_store::{now_rfc3339, RecordStore};
+use crate::kube::record_store::{now_rfc3339, RunWriter};
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
 use crate::plan::stub::{migrate_stub, StubMigration, StubOptions, StubReport};
+use crate::record::RunState;
 
 /// Options of `stub_ignition`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -123,6 +124,7 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
         .with_context(|| format!("{} was left untouched", path.display()))?;
     let dest = params.dest.clone().unwrap_or_else(|| path.to_path_buf());
     let store = params.write.record.store(None, &params.ns.namespace)?;
+    let writer = store.writer(&run_id);
     let (msg, diff) = match (&new, check_mode) {
         (None, _) => {
             let version = report.from_version.as_deref().unwrap_or("3.x");
@@ -138,7 +140,7 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
             vec![file_diff(&dest, &report)],
         ),
         (Some(new), false) => {
-            write_file(&store, &run_id, path, &dest, &old, new).await?;
+            write_file(&writer, path, &dest, &old, new).await?;
             let msg = format!(
                 "migrated {} to Ignition {}",
                 dest.display(),
@@ -157,7 +159,7 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
             stubs: vec![report],
             run: RunRecord {
                 run_id,
-                record: store.location.to_string(),
+                record: writer.location(),
             },
         },
     })
@@ -176,8 +178,7 @@ fn file_diff(dest: &Path, report: &StubReport) -> DiffEntry {
 /// Writes the migrated stub `new` to `dest`: record first (the old content of `dest`),
 /// then the `.bak` copy of `path` (when migrating in place), then the file (atomically).
 async fn write_file(
-    store: &RecordStore,
-    run_id: &str,
+    writer: &RunWriter,
     path: &Path,
     dest: &Path,
     old: &[u8],
@@ -196,19 +197,20 @@ async fn write_file(
     };
     let dest_name = dest.display().to_string();
     let entry = file_entry(
-        run_id,
+        writer.run_id(),
         &now_rfc3339(),
         StubIgnition::NAME,
         &dest_name,
         before,
         b64(new),
     );
-    store.update(&|r| r.append(vec![entry.clone()])).await?;
+    writer.append(vec![entry]).await?;
     if dest == path {
         let bak = PathBuf::from(format!("{}.bak", path.display()));
         std::fs::write(&bak, old).with_context(|| format!("writing {}", bak.display()))?;
     }
-    crate::kube::record_store::write_private(&dest.to_path_buf(), new)
+    crate::kube::record_store::write_private(dest, new)?;
+    writer.settle(&[], RunState::Applied).await
 }
 
 impl Module for StubIgnition {

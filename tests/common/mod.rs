@@ -183,11 +183,16 @@ impl TestCluster {
     /// The real server when `OCP_BOOTIMAGE_TEST_KUBECONFIG` is set, else a fresh in-process one.
     pub fn start() -> TestCluster {
         match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
-            Ok(k) if !k.is_empty() => TestCluster::Real {
-                kubeconfig: PathBuf::from(k),
-                created: Vec::new(),
-                _guard: real_lock(),
-            },
+            Ok(k) if !k.is_empty() => {
+                let guard = real_lock();
+                let kubeconfig = PathBuf::from(k);
+                ensure_record_namespace(&kubeconfig);
+                TestCluster::Real {
+                    kubeconfig,
+                    created: Vec::new(),
+                    _guard: guard,
+                }
+            }
             _ => TestCluster::InProcess(TestApiServer::start().expect("start test API server")),
         }
     }
@@ -315,14 +320,129 @@ impl Drop for TestCluster {
         } = self
         {
             let (rt, client) = real_client(kubeconfig);
-            // What the modules created: the default rollback record.
+            // What the modules created: the default rollback record of earlier releases.
             let record = serde_json::json!({"kind": "Secret", "metadata": {"namespace": "openshift-machine-api", "name": "ocp-bootimage-rollback"}});
             for o in created.iter().rev().chain(std::iter::once(&record)) {
                 let api = dynamic_api(&client, o);
                 let name = o["metadata"]["name"].as_str().unwrap();
                 let _ = rt.block_on(api.delete(name, &delete_now()));
             }
+            // The run records and the run lock.
+            let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+                kube::Api::namespaced(client.clone(), RECORD_NS);
+            let lp = kube::api::ListParams::default()
+                .labels("app.kubernetes.io/managed-by=ocp-bootimage");
+            let _ = rt.block_on(secrets.delete_collection(&delete_now(), &lp));
+            let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+                kube::Api::namespaced(client.clone(), RECORD_NS);
+            let _ = rt.block_on(leases.delete_collection(&delete_now(), &Default::default()));
         }
+    }
+}
+
+/// The namespace of the rollback records (the default `record_namespace`).
+pub const RECORD_NS: &str = "ocp-bootimage";
+
+/// A real API server has only the namespaces someone created: create the record
+/// namespace as the shipped manifests do (left in place).
+fn ensure_record_namespace(kubeconfig: &Path) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let (rt, client) = real_client(kubeconfig);
+    let api: kube::Api<Namespace> = kube::Api::all(client);
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": RECORD_NS}})).unwrap();
+    match rt.block_on(api.create(&kube::api::PostParams::default(), &ns)) {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("creating namespace {RECORD_NS}: {e}"),
+    }
+}
+
+/// The payload of one record part Secret (`run.json.gz`, base64 in the Secret), decoded.
+pub fn decode_part(secret: &Value) -> Value {
+    use base64::Engine;
+    use std::io::Read;
+    let b64 = secret["data"]["run.json.gz"].as_str().expect("run.json.gz");
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut json)
+        .unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+/// The entries of every run in a record file (`record_path`), oldest run first.
+pub fn file_record_entries(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let record: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["format"], "ocp-bootimage.record-file/v2");
+    record["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["entries"].as_array().unwrap().clone())
+        .collect()
+}
+
+impl TestCluster {
+    /// The record Secrets in the record namespace (every part of every run).
+    pub fn record_secrets(&self) -> Vec<Value> {
+        let all = match self {
+            TestCluster::InProcess(s) => s.list("v1", "Secret", Some(RECORD_NS)),
+            TestCluster::Real { kubeconfig, .. } => {
+                let (rt, client) = real_client(kubeconfig);
+                let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+                    kube::Api::namespaced(client, RECORD_NS);
+                rt.block_on(api.list(&Default::default()))
+                    .unwrap()
+                    .items
+                    .into_iter()
+                    .map(|s| serde_json::to_value(s).unwrap())
+                    .collect()
+            }
+        };
+        all.into_iter()
+            .filter(|s| s["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "ocp-bootimage")
+            .collect()
+    }
+
+    /// The runs recorded in Secrets: (run id, part-1 annotations, every entry), by run id.
+    pub fn record_runs(&self) -> Vec<(String, Value, Vec<Value>)> {
+        type Parts = Vec<(u64, Vec<Value>)>;
+        let mut runs: std::collections::BTreeMap<String, (Value, Parts)> = Default::default();
+        for s in self.record_secrets() {
+            let ann = &s["metadata"]["annotations"];
+            let id = ann["ocp-bootimage.io/run-id"].as_str().unwrap().to_string();
+            let part: u64 = ann["ocp-bootimage.io/part"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let payload = decode_part(&s);
+            assert_eq!(payload["format"], "ocp-bootimage.run/v2");
+            let e = runs.entry(id).or_default();
+            if part == 1 {
+                e.0 = ann.clone();
+            }
+            e.1.push((part, payload["entries"].as_array().unwrap().clone()));
+        }
+        runs.into_iter()
+            .map(|(id, (ann, mut parts))| {
+                parts.sort_by_key(|p| p.0);
+                (id, ann, parts.into_iter().flat_map(|p| p.1).collect())
+            })
+            .collect()
+    }
+
+    /// The entries the run `run_id` recorded in Secrets.
+    pub fn run_entries(&self, run_id: &str) -> Vec<Value> {
+        self.record_runs()
+            .into_iter()
+            .find(|r| r.0 == run_id)
+            .map(|r| r.2)
+            .unwrap_or_default()
     }
 }
 

@@ -1,5 +1,8 @@
-//! The rollback record's format (versioned, documented by its JSON Schema). The
-//! entries of a planned change are made beside the change (`plan::change`).
+//! The rollback record's formats (versioned, documented by their JSON Schemas): v2 —
+//! one record per run ([`Run`], stored as gzip [`RunPart`]s in Secrets or as a
+//! [`RecordFile`]) — and v1 ([`Record`], one list of every run's entries), still read
+//! ([`runs_of_v1`]). The entries of a planned change are made beside the change
+//! (`plan::change`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -64,23 +67,223 @@ pub struct RolledBack {
     pub run_id: String,
 }
 
-impl Record {
-    /// Appends entries, renumbering them after the existing ones.
+/// The format tag of one run's record (a Secret part's payload, or a run in a file).
+pub const RUN_FORMAT: &str = "ocp-bootimage.run/v2";
+/// The format tag of a record file (`record_path`): every run, uncompressed.
+pub const FILE_FORMAT: &str = "ocp-bootimage.record-file/v2";
+
+/// Where a run stands (kept beside the run: an annotation of its Secret, a field in a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Its changes are recorded and being written (a killed run stays here).
+    Applying,
+    /// Every change it planned was written.
+    Applied,
+    /// It stopped early: some changes were written, some not.
+    PartiallyApplied,
+    /// A rollback restored all of it.
+    RolledBack,
+    /// A rollback restored some of it (conflicts or a failure left the rest).
+    PartiallyRolledBack,
+}
+
+impl RunState {
+    /// The state's name as written (`applied`, `partially-rolled-back`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Applying => "applying",
+            RunState::Applied => "applied",
+            RunState::PartiallyApplied => "partially-applied",
+            RunState::RolledBack => "rolled-back",
+            RunState::PartiallyRolledBack => "partially-rolled-back",
+        }
+    }
+
+    /// The state named `s` (None: not a state this version knows).
+    pub fn parse(s: &str) -> Option<RunState> {
+        [
+            RunState::Applying,
+            RunState::Applied,
+            RunState::PartiallyApplied,
+            RunState::RolledBack,
+            RunState::PartiallyRolledBack,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// What is known of a run without reading its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunSummary {
+    pub run_id: String,
+    /// When its first entry was written (RFC 3339, UTC).
+    pub started: String,
+    /// The modules that wrote into it, in order of first write.
+    pub modules: Vec<String>,
+    pub state: RunState,
+    /// How many distinct objects (and files) it recorded changes of.
+    pub objects: usize,
+    /// How many field changes it recorded (its entries).
+    pub changes: usize,
+    /// For a rollback run: the run it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolls_back: Option<String>,
+}
+
+impl RunSummary {
+    /// Whether this is a rollback's own run (never rolled back itself).
+    pub fn is_rollback(&self) -> bool {
+        self.rolls_back.is_some() || self.modules.iter().all(|m| m == "rollback")
+    }
+}
+
+/// One run's record: its summary and its entries (seq 1, 2, … within the run; records
+/// converted from the v1 format keep their record-wide seqs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Run {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// For a rollback run: the seqs of `rolls_back`'s entries it restored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<u64>,
+    pub entries: Vec<RecordEntry>,
+}
+
+/// One part of a run's record as stored (gzip-compressed JSON in a Secret): a run whose
+/// compressed record would pass a Secret's size continues in numbered parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunPart {
+    /// Always `ocp-bootimage.run/v2`.
+    pub format: String,
+    pub run_id: String,
+    /// 1, 2, …
+    pub part: u32,
+    /// Part 1 of a rollback run: the seqs of the restored run's entries it restored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<u64>,
+    pub entries: Vec<RecordEntry>,
+}
+
+/// A record file (`record_path`): every run, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordFile {
+    /// Always `ocp-bootimage.record-file/v2`.
+    pub format: String,
+    pub runs: Vec<Run>,
+}
+
+impl Default for RecordFile {
+    fn default() -> RecordFile {
+        RecordFile {
+            format: FILE_FORMAT.to_string(),
+            runs: Vec::new(),
+        }
+    }
+}
+
+impl Run {
+    /// A new, empty run.
+    pub fn new(run_id: &str, started: &str) -> Run {
+        Run {
+            summary: RunSummary {
+                run_id: run_id.to_string(),
+                started: started.to_string(),
+                modules: Vec::new(),
+                state: RunState::Applying,
+                objects: 0,
+                changes: 0,
+                rolls_back: None,
+            },
+            restored: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Appends `entries` (numbered after the run's last), noting their modules and
+    /// counting objects and entries.
     pub fn append(&mut self, entries: Vec<RecordEntry>) {
         let mut seq = self.entries.last().map_or(0, |e| e.seq);
         for mut e in entries {
             seq += 1;
             e.seq = seq;
+            if !self.summary.modules.contains(&e.module) {
+                self.summary.modules.push(e.module.clone());
+            }
             self.entries.push(e);
         }
+        self.recount();
     }
 
-    /// The id of the newest run that changed something (rollback runs excluded).
-    pub fn last_run_id(&self) -> Option<&str> {
-        self.entries
+    /// Recomputes the summary's counts from the entries.
+    pub fn recount(&mut self) {
+        let objects: std::collections::BTreeSet<(&str, Option<&str>, &str)> = self
+            .entries
             .iter()
-            .rev()
-            .find(|e| e.module != "rollback")
-            .map(|e| e.run_id.as_str())
+            .map(|e| (e.kind.as_str(), e.namespace.as_deref(), e.name.as_str()))
+            .collect();
+        self.summary.objects = objects.len();
+        self.summary.changes = self.entries.len();
     }
+}
+
+/// The runs of a v1 record (one list of every run's entries), oldest first, each with
+/// its entries as they were (seqs and `rolled_back` marks kept); a run is rolled back
+/// when every entry is.
+pub fn runs_of_v1(record: Record) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for e in record.entries {
+        let i = match runs.iter().position(|r| r.summary.run_id == e.run_id) {
+            Some(i) => i,
+            None => {
+                runs.push(Run::new(&e.run_id, &e.time));
+                runs.len() - 1
+            }
+        };
+        if let Some(run) = runs.get_mut(i) {
+            if !run.summary.modules.contains(&e.module) {
+                run.summary.modules.push(e.module.clone());
+            }
+            run.entries.push(e);
+        }
+    }
+    for run in &mut runs {
+        run.recount();
+        let done = run
+            .entries
+            .iter()
+            .filter(|e| e.rolled_back.is_some())
+            .count();
+        run.summary.state = match done {
+            0 => RunState::Applied,
+            n if n == run.entries.len() => RunState::RolledBack,
+            _ => RunState::PartiallyRolledBack,
+        };
+    }
+    runs
+}
+
+/// Marks the entries of `run` that rollback runs (`rollbacks`, whose `rolls_back` is
+/// `run`) restored, as `rolled_back` by them.
+pub fn mark_restored(run: &mut Run, rollbacks: &[Run]) {
+    for rb in rollbacks {
+        if rb.summary.rolls_back.as_deref() != Some(run.summary.run_id.as_str()) {
+            continue;
+        }
+        for e in run.entries.iter_mut() {
+            if e.rolled_back.is_none() && rb.restored.contains(&e.seq) {
+                e.rolled_back = Some(RolledBack {
+                    time: rb.summary.started.clone(),
+                    run_id: rb.summary.run_id.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// The run `rollback` restores by default: the newest that is not a rollback's own.
+/// `runs` is oldest first.
+pub fn last_run(runs: &[RunSummary]) -> Option<&RunSummary> {
+    runs.iter().rev().find(|r| !r.is_rollback())
 }

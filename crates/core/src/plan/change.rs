@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::record::{Record, RecordEntry};
+use crate::record::RecordEntry;
 
 use crate::cluster::name_of;
 use crate::cluster::resources::Kind;
@@ -392,39 +392,29 @@ pub fn mask_secret_data(mut v: Value) -> Value {
     v
 }
 
-impl Record {
-    /// Entries for every field of `change`, numbered after the existing ones.
-    pub fn entries_for(
-        &self,
-        change: &ObjectChange,
-        run_id: &str,
-        module: &str,
-        time: &str,
-    ) -> Vec<RecordEntry> {
-        let mut seq = self.entries.last().map_or(0, |e| e.seq);
-        change
-            .fields()
+impl ObjectChange {
+    /// The record entries of every field this change writes (numbered when appended
+    /// to a run: [`crate::record::Run::append`]).
+    pub fn record_entries(&self, run_id: &str, module: &str, time: &str) -> Vec<RecordEntry> {
+        self.fields()
             .into_iter()
-            .map(|f| {
-                seq += 1;
-                RecordEntry {
-                    run_id: run_id.to_string(),
-                    seq,
-                    time: time.to_string(),
-                    module: module.to_string(),
-                    api_version: change.kind.api_version(),
-                    kind: change.kind.kind.to_string(),
-                    namespace: change.namespace.clone(),
-                    name: change.name.clone(),
-                    secret: change.kind.kind == "Secret"
-                        && (f.pointer.starts_with("/data")
-                            || f.pointer.starts_with("/stringData")
-                            || f.pointer.is_empty()),
-                    field: f.pointer,
-                    old: f.old,
-                    new: f.new,
-                    rolled_back: None,
-                }
+            .map(|f| RecordEntry {
+                run_id: run_id.to_string(),
+                seq: 0,
+                time: time.to_string(),
+                module: module.to_string(),
+                api_version: self.kind.api_version(),
+                kind: self.kind.kind.to_string(),
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                secret: self.kind.kind == "Secret"
+                    && (f.pointer.starts_with("/data")
+                        || f.pointer.starts_with("/stringData")
+                        || f.pointer.is_empty()),
+                field: f.pointer,
+                old: f.old,
+                new: f.new,
+                rolled_back: None,
             })
             .collect()
     }

@@ -17,7 +17,7 @@ use super::change::without_volatile;
 use super::step::Plan;
 use super::ObjectChange;
 use crate::cluster::resources;
-use crate::record::{Record, RecordEntry};
+use crate::record::{RecordEntry, Run};
 
 /// The record kind of local files (stub_ignition `path`).
 pub const FILE_KIND: &str = "File";
@@ -110,6 +110,27 @@ pub fn set_pointer(target: &mut Value, pointer: &str, value: Value) {
     }
 }
 
+/// `v` with every object member whose value is `null` removed, at any depth: a server
+/// stores `"labels": null` as no `labels` at all, so the two are the same value.
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether two values are the same as a server stores them: `null` ≡ absent, at any
+/// depth (compare what the server stored, not what was sent).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    a == b || without_nulls(a) == without_nulls(b)
+}
+
 fn at(obj: &Value, pointer: &str) -> Value {
     if pointer.is_empty() {
         return without_volatile(obj);
@@ -138,7 +159,7 @@ fn restore_entry(
     let now = at(obj, &e.field);
     if e.field.is_empty() {
         // The run created this object: delete it if it is as the run made it.
-        return if without_volatile(&e.new) == now || force {
+        return if same_value(&without_volatile(&e.new), &now) || force {
             *working = None;
             (EntryResult::Restored, None)
         } else {
@@ -148,8 +169,8 @@ fn restore_entry(
             )
         };
     }
-    let holds_new = now == e.new;
-    if now == e.old {
+    let holds_new = same_value(&now, &e.new);
+    if same_value(&now, &e.old) {
         (EntryResult::AlreadyRestored, None)
     } else if holds_new || force {
         set_pointer(obj, &e.field, e.old.clone());
@@ -275,32 +296,13 @@ pub struct RunEntries<'r> {
     pub files: Vec<ObjectEntries<'r>>,
 }
 
-/// The run a rollback restores: `requested`, or the last run that changed something.
-pub fn run_to_roll_back(record: &Record, requested: Option<&str>) -> Option<String> {
-    requested
-        .or_else(|| record.last_run_id())
-        .map(str::to_string)
-}
-
-/// The entries of `run` not rolled back yet (only of `kinds` when given; never those of
-/// rollback runs), grouped per object. `location` names the record in the error when
-/// the run has no entry at all.
-pub fn run_entries<'r>(
-    record: &'r Record,
-    run: &str,
-    kinds: &[String],
-    location: &str,
-) -> Result<RunEntries<'r>, RollbackError> {
-    if !record.entries.iter().any(|e| e.run_id == run) {
-        return Err(RollbackError::UnknownRun {
-            run: run.to_string(),
-            record: location.to_string(),
-        });
-    }
-    let mut entries: Vec<&RecordEntry> = record
+/// The entries of `run` not rolled back yet (only of `kinds` when given; never those a
+/// rollback wrote), grouped per object.
+pub fn run_entries<'r>(run: &'r Run, kinds: &[String]) -> RunEntries<'r> {
+    let mut entries: Vec<&RecordEntry> = run
         .entries
         .iter()
-        .filter(|e| e.run_id == run && e.rolled_back.is_none() && e.module != ROLLBACK_MODULE)
+        .filter(|e| e.rolled_back.is_none() && e.module != ROLLBACK_MODULE)
         .filter(|e| kinds.is_empty() || kinds.iter().any(|k| k.eq_ignore_ascii_case(&e.kind)))
         .collect();
     entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
@@ -320,7 +322,7 @@ pub fn run_entries<'r>(
         }
     }
     let (files, objects) = groups.into_iter().partition(|g| g.key.0 == FILE_KIND);
-    Ok(RunEntries { objects, files })
+    RunEntries { objects, files }
 }
 
 impl RunEntries<'_> {
@@ -497,7 +499,6 @@ mod tests {
 
     #[test]
     fn entries_are_grouped_per_object_newest_first_files_apart() {
-        let mut record = Record::default();
         let mut file = file_entry(
             "r",
             "t",
@@ -511,28 +512,54 @@ mod tests {
         other_run.run_id = "s".into();
         let mut rolled = entry(5, "/spec/x", json!(1), json!(2));
         rolled.module = "rollback".into();
-        record.entries = vec![
-            entry(1, "/spec/minReplicas", json!(0), json!(1)),
-            entry(2, "/spec/maxReplicas", json!(5), json!(1)),
-            file,
-            other_run,
-            rolled,
-        ];
-        let run = run_entries(&record, "r", &[], "file r.json").unwrap();
+        let record = crate::record::Record {
+            entries: vec![
+                entry(1, "/spec/minReplicas", json!(0), json!(1)),
+                entry(2, "/spec/maxReplicas", json!(5), json!(1)),
+                file,
+                other_run,
+                rolled,
+            ],
+            ..Default::default()
+        };
+        let runs = crate::record::runs_of_v1(record);
+        let ids: Vec<&str> = runs.iter().map(|r| r.summary.run_id.as_str()).collect();
+        assert_eq!(ids, vec!["r", "s"]);
+        let run = run_entries(&runs[0], &[]);
         assert_eq!(run.objects.len(), 1);
         let seqs: Vec<u64> = run.objects[0].entries.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![2, 1]);
         assert_eq!(run.files.len(), 1);
-        let only = run_entries(&record, "r", &["file".into()], "x").unwrap();
+        let only = run_entries(&runs[0], &["file".into()]);
         assert!(only.objects.is_empty() && only.files.len() == 1);
-        assert_eq!(
-            run_entries(&record, "nope", &[], "file r.json")
-                .unwrap_err()
-                .to_string(),
-            "run nope is not in the rollback record file r.json"
+        // The rollback's own entry (run s) is never restored.
+        assert_eq!(run_entries(&runs[1], &[]).objects[0].entries.len(), 1);
+    }
+
+    #[test]
+    fn null_is_the_same_as_absent_at_any_depth() {
+        // What a GCP MachineSet sends and what the server stores of it.
+        let sent = json!([{"boot": true, "image": "i", "labels": null, "sizeGb": 128}]);
+        let stored = json!([{"boot": true, "image": "i", "sizeGb": 128}]);
+        assert!(same_value(&sent, &stored));
+        assert!(!same_value(
+            &sent,
+            &json!([{"boot": true, "image": "j", "sizeGb": 128}])
+        ));
+        let obj = json!({"kind": "MachineAutoscaler", "metadata": {"name": "a", "namespace": "ns"},
+                         "spec": {"disks": stored}});
+        let e = entry(
+            1,
+            "/spec/disks",
+            json!([{"image": "old", "labels": null}]),
+            sent,
         );
-        assert_eq!(run_to_roll_back(&record, None).as_deref(), Some("s"));
-        assert_eq!(run_to_roll_back(&record, Some("r")).as_deref(), Some("r"));
+        let (change, reports) = plan_rollback(Some(&obj), &[&e], false);
+        assert_eq!(reports[0].result, EntryResult::Restored);
+        assert_eq!(
+            change.unwrap().after["spec"]["disks"],
+            json!([{"image": "old", "labels": null}])
+        );
     }
 
     #[test]
