@@ -148,7 +148,7 @@ pub struct RunLock {
 }
 
 enum Held {
-    Lease(LeaseHold),
+    Lease(Box<LeaseHold>),
     File(FileHold),
 }
 
@@ -226,7 +226,7 @@ impl RunLock {
             }
         };
         Ok(RunLock {
-            inner: Held::Lease(LeaseHold::start(target, lease, every)),
+            inner: Held::Lease(Box::new(LeaseHold::start(target, lease, every))),
         })
     }
 
@@ -617,7 +617,7 @@ impl LeaseHold {
         }
     }
 
-    async fn release(mut self) -> Result<()> {
+    async fn release(mut self: Box<Self>) -> Result<()> {
         if let Some(task) = self.task.take() {
             task.abort();
             // A renewal sent before the abort may still land: delete_if_ours copes.
