@@ -232,6 +232,11 @@ pub struct RecordParams {
     /// it (default: the same, else the last run that is not a rollback).
     #[arg(long)]
     pub run_id: Option<String>,
+    /// Seconds to wait for another run holding the run lock (default 0: fail at once,
+    /// naming the holder). A killed run's lock expires after 15 s.
+    #[serde(default)]
+    #[arg(long, default_value_t = 0)]
+    pub lock_timeout: u64,
 }
 
 /// Options of every module that changes something.

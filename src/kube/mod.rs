@@ -3,8 +3,9 @@
 //!
 //! Owns the client built from the connection options, the HTTP client with its
 //! retries, the dump loader (pod log files included), reading Machines/Nodes/MCD logs,
-//! the authorizer check, the applier and the rollback record's store (a Secret, or a
-//! 0600 file). Must not make decisions about boot images.
+//! the authorizer check, the applier, the rollback record's store (a Secret, or a
+//! 0600 file) and the run lock (a Lease, or an OS lock on a file). Must not make
+//! decisions about boot images.
 
 pub mod access;
 pub mod apply;
@@ -14,3 +15,4 @@ pub mod dump;
 pub mod nodes;
 pub mod observe;
 pub mod record_store;
+pub mod run_lock;

@@ -131,6 +131,18 @@ pub(crate) static KINDS: &[KindInfo] = &[
         ..base("", "v1", "Node", "nodes", "node", false)
     },
     KindInfo {
+        status: StatusMode::Plain,
+        generation: false,
+        ..base(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            "lease",
+            true,
+        )
+    },
+    KindInfo {
         short_names: &["ms"],
         ..base(
             "machine.openshift.io",

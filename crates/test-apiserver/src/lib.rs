@@ -1,9 +1,10 @@
 //! An in-process, Kubernetes-API-compatible HTTP server for tests and benchmarks.
 //!
 //! [`TestApiServer::start`] serves a small set of kinds (core namespaces, secrets,
-//! configmaps, pods, nodes; OpenShift machine API, autoscaling, config and operator
-//! kinds) on `127.0.0.1` with the real API server's URL layout, JSON shapes, `Status`
-//! errors, optimistic concurrency, merge/JSON patches, dry runs, selectors and watches.
+//! configmaps, pods, nodes; coordination leases; OpenShift machine API, autoscaling,
+//! config and operator kinds) on `127.0.0.1` with the real API server's URL layout,
+//! JSON shapes, `Status` errors, optimistic concurrency, merge/JSON patches, dry runs,
+//! selectors and watches.
 //! Tests can seed and inspect objects directly, read a log of requests, deny verbs
 //! (403) and inject faults (error codes, delays, connection resets). An opt-in
 //! simulation ([`TestApiServer::simulate_machine_lifecycle`]) answers MachineSet scaling

@@ -1027,3 +1027,73 @@ fn load_path_serves_log_files_next_to_pods() {
     assert_eq!(log("mcd-b", "?container=machine-config-daemon"), "mcd\n");
     assert_eq!(log("mcd-b", "?container=kube-rbac-proxy"), "");
 }
+
+#[test]
+fn leases_have_optimistic_concurrency_and_delete_preconditions() {
+    let s = server();
+    let rl = get(&s, "/apis/coordination.k8s.io/v1").json();
+    let leases = rl["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "leases"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(leases["kind"], "Lease");
+    assert_eq!(leases["namespaced"], true);
+    // No status subresource.
+    assert!(rl["resources"]
+        .as_array()
+        .is_some_and(|r| !r.iter().any(|r| r["name"] == "leases/status")));
+    assert!(get(&s, "/apis").json()["groups"]
+        .as_array()
+        .is_some_and(|g| g.iter().any(|g| g["name"] == "coordination.k8s.io")));
+
+    let base = "/apis/coordination.k8s.io/v1/namespaces/openshift-machine-api/leases";
+    let path = format!("{base}/run");
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "run"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+                 "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 0}
+    });
+    let created = post(&s, base, &lease);
+    assert_eq!(created.status, 201);
+    let created = created.json();
+    assert_eq!(created["metadata"]["namespace"], "openshift-machine-api");
+    assert!(created["metadata"].get("generation").is_none());
+    let first_rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // PUT with the resourceVersion read: accepted; again with it (now stale): 409.
+    let mut taken = created.clone();
+    taken["spec"]["holderIdentity"] = json!("b");
+    let r = put(&s, &path, &taken);
+    assert_eq!(r.status, 200);
+    let current_rv = r.json()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(current_rv, first_rv);
+    taken["spec"]["holderIdentity"] = json!("c");
+    let r = put(&s, &path, &taken);
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["reason"], "Conflict");
+    assert_eq!(
+        r.json()["details"],
+        json!({"name": "run", "group": "coordination.k8s.io", "kind": "leases"})
+    );
+    assert_eq!(get(&s, &path).json()["spec"]["holderIdentity"], "b");
+
+    // DELETE with a stale resourceVersion precondition: 409, the Lease stays; with the
+    // current one: deleted.
+    let stale = json!({"preconditions": {"resourceVersion": first_rv}}).to_string();
+    let r = send(&s, "DELETE", &path, Some("application/json"), Some(&stale)).map(|r| r.status);
+    assert_eq!(r.ok(), Some(409));
+    assert_eq!(get(&s, &path).status, 200);
+    let fresh = json!({"preconditions": {"resourceVersion": current_rv}}).to_string();
+    let r = send(&s, "DELETE", &path, Some("application/json"), Some(&fresh)).map(|r| r.status);
+    assert_eq!(r.ok(), Some(200));
+    assert_eq!(get(&s, &path).status, 404);
+}
