@@ -19,6 +19,7 @@ use crate::kube::apply::{Applier, ApplyOutcome, Replan};
 use crate::kube::connection::Connection;
 use crate::kube::observe;
 use crate::kube::record_store::{RecordStore, RunWriter};
+use crate::kube::run_lock::{holder_identity, RunLock};
 use crate::options::ConnectionParams;
 use crate::options::WriteParams;
 use crate::plan::step::Plan;
@@ -41,6 +42,8 @@ pub struct Step {
     pub writer: RunWriter,
     /// Warnings of the guards (shown before the plan's own).
     pub warnings: Vec<String>,
+    /// The run lock, held from before the observation to the end (None in check mode).
+    pub lock: Option<RunLock>,
 }
 
 /// The return values every changing module ends with: which run, and where its record is.
@@ -50,6 +53,16 @@ pub struct RunRecord {
     pub run_id: String,
     /// Where the run's rollback record is (`Secret ns/name` or `file path`).
     pub record: String,
+}
+
+/// Which step opens: the module, what it changes (for `msg`), its connection and write
+/// options, and the Ansible flags (check mode takes no run lock).
+pub struct Target<'a> {
+    pub module: &'static str,
+    pub what: &'static str,
+    pub connection: &'a ConnectionParams,
+    pub write: &'a WriteParams,
+    pub meta: &'a AnsibleMeta,
 }
 
 /// What a step reads before it plans: the selection, the optional reads, and the
@@ -71,10 +84,18 @@ impl Step {
         connection: &ConnectionParams,
         write: &WriteParams,
         observation: Observation<'_>,
+        meta: &AnsibleMeta,
     ) -> anyhow::Result<(Step, Snapshot)> {
         let guards = |s: &Snapshot| standard_guards(s, &observation, write);
         let (sel, reads) = (observation.selection, observation.reads);
-        Step::open_with(module, what, connection, write, sel, reads, guards).await
+        let target = Target {
+            module,
+            what,
+            connection,
+            write,
+            meta,
+        };
+        Step::open_with(target, sel, reads, guards).await
     }
 
     /// Like [`Step::open`], for a module whose guards differ from its: connects,
@@ -82,19 +103,39 @@ impl Step {
     /// the run, nothing changed; the warnings are the step's). The record is in the
     /// selection's namespace.
     pub async fn open_with(
-        module: &'static str,
-        what: &'static str,
-        connection: &ConnectionParams,
-        write: &WriteParams,
+        target: Target<'_>,
         selection: &Selection,
         reads: Reads,
         guards: impl FnOnce(&Snapshot) -> anyhow::Result<Vec<String>>,
     ) -> anyhow::Result<(Step, Snapshot)> {
+        let Target {
+            module,
+            what,
+            connection,
+            write,
+            meta,
+        } = target;
         let conn = connection.connect().await?;
-        let snapshot = observe::from_cluster(&conn, selection, reads).await?;
-        let warnings = guards(&snapshot)?;
         let store = write.record.store(Some(&conn), &selection.namespace)?;
         let run_id = write.record.run_id();
+        let lock = if meta.check_mode {
+            None
+        } else {
+            let wait = std::time::Duration::from_secs(write.record.lock_timeout);
+            Some(store.lock(&holder_identity(&run_id, module), wait).await?)
+        };
+        let opened = observe::from_cluster(&conn, selection, reads)
+            .await
+            .and_then(|snapshot| Ok((guards(&snapshot)?, snapshot)));
+        let (warnings, snapshot) = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                if let Some(lock) = lock {
+                    lock.release().await;
+                }
+                return Err(e);
+            }
+        };
         let step = Step {
             module,
             what,
@@ -103,8 +144,17 @@ impl Step {
             store,
             run_id,
             warnings,
+            lock,
         };
         Ok((step, snapshot))
+    }
+
+    /// Releases the run lock (at the end of the step; a step that is not released
+    /// leaves its Lease to expire).
+    pub async fn release(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            lock.release().await;
+        }
     }
 
     /// The applier of this step's changes (recording each first), for a module that
@@ -169,6 +219,12 @@ impl Step {
             out.failed = true;
             out.msg = format!("{}; {}", refusals.join("; "), out.msg);
         }
+        if self.lock.as_ref().is_some_and(RunLock::lost) {
+            out.warnings.push(
+                "the run lock was lost while this step ran (its Lease was taken or could not be renewed): another run may have changed the same objects; check the result with a check-mode run".into(),
+            );
+        }
+        self.release().await;
         out
     }
 }

@@ -6,6 +6,8 @@
 //! an annotation; resumed = restored from it), which [`replan_autoscaler`] repeats after
 //! a 409; this file parses the options, reads, and hands the plan to the one executor.
 
+use crate::ansible::AnsibleMeta;
+use crate::execute::Target;
 use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -119,7 +121,7 @@ refused unless `allow_managed`.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let sel = selection(&params.selection)?;
-        let (step, snapshot) = open(&params, &sel).await?;
+        let (step, snapshot) = open(&params, &sel, &ctx.meta).await?;
         let whole_namespace = sel.names.is_empty() && sel.label_selector.is_none();
         let (plan, facts) = plan_autoscaling(&snapshot, params.state, whole_namespace);
         let (machinesets, state) = (&snapshot.machinesets, params.state);
@@ -164,7 +166,7 @@ fn selection(params: &SelectionParams) -> Result<Selection> {
 /// Infrastructure (4 requests: no ClusterVersion, no MachineConfiguration), then guards:
 /// MachineAutoscalers must be readable, an unreadable Infrastructure or a managed cluster
 /// needs `allow_managed`.
-async fn open(params: &Params, sel: &Selection) -> Result<(Step, Snapshot)> {
+async fn open(params: &Params, sel: &Selection, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
     let reads = Reads {
         autoscalers: true,
         cluster_version: false,
@@ -179,16 +181,12 @@ async fn open(params: &Params, sel: &Selection) -> Result<(Step, Snapshot)> {
         warnings.extend(managed_guard(infra, &snapshot.machinesets, allow_managed)?);
         Ok(warnings)
     };
-    let what = "MachineAutoscaler(s)";
-    let (connection, write) = (&params.connection, &params.write);
-    Step::open_with(
-        Autoscaling::NAME,
-        what,
-        connection,
-        write,
-        sel,
-        reads,
-        guards,
-    )
-    .await
+    let target = Target {
+        module: Autoscaling::NAME,
+        what: "MachineAutoscaler(s)",
+        connection: &params.connection,
+        write: &params.write,
+        meta,
+    };
+    Step::open_with(target, sel, reads, guards).await
 }

@@ -18,6 +18,8 @@
 //! [`CanaryPlan::verdict`]); this file runs open → prepare → scale up → wait → scale
 //! back → outcome.
 
+use crate::ansible::AnsibleMeta;
+use crate::execute::Target;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -170,45 +172,59 @@ autoscaling first. Check mode reports what it would do and changes nothing.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let started = Instant::now();
-        let (step, snapshot, options) = open(&params).await?;
-        let canary = prepare(&params, &step, &snapshot, &options).await?;
-        // Diffs only when asked (`_ansible_diff`), as the executor's outcome does.
-        let diff: Vec<DiffEntry> = match ctx.meta.diff {
-            true => canary.up.iter().map(ObjectChange::diff).collect(),
-            false => Vec::new(),
-        };
-        let mut out = output(&canary, &step);
-        if ctx.meta.check_mode {
-            return Ok(ModuleOutcome {
-                changed: true,
-                failed: false,
-                msg: canary.check_msg(params.timeout),
-                warnings: step.warnings,
-                diff,
-                output: out,
-            });
-        }
-        let mut warnings = step.warnings.clone();
-        let (changed, found) =
-            scale_up_and_wait(&step, &canary, &params, started, &mut out.timings).await?;
-        out.restored = scale_back(&step, &canary, &found.seen, &mut warnings).await?;
-        let (failed, msg) = settle(&mut out, &canary, found, started, params.fail_on_mismatch);
-        Ok(ModuleOutcome {
-            changed,
-            failed,
-            msg,
-            warnings,
+        let (mut step, snapshot, options) = open(&params, &ctx.meta).await?;
+        let result = run_opened(&params, ctx, &step, &snapshot, &options, started).await;
+        step.release().await;
+        result
+    }
+}
+
+/// The canary once its step is open (the run lock held outside check mode).
+async fn run_opened(
+    params: &Params,
+    ctx: &ModuleContext,
+    step: &Step,
+    snapshot: &Snapshot,
+    options: &AuditOptions,
+    started: Instant,
+) -> Result<ModuleOutcome<Output>, ModuleError> {
+    let canary = prepare(params, step, snapshot, options).await?;
+    // Diffs only when asked (`_ansible_diff`), as the executor's outcome does.
+    let diff: Vec<DiffEntry> = match ctx.meta.diff {
+        true => canary.up.iter().map(ObjectChange::diff).collect(),
+        false => Vec::new(),
+    };
+    let mut out = output(&canary, step);
+    if ctx.meta.check_mode {
+        return Ok(ModuleOutcome {
+            changed: true,
+            failed: false,
+            msg: canary.check_msg(params.timeout),
+            warnings: step.warnings.clone(),
             diff,
             output: out,
-        })
+        });
     }
+    let mut warnings = step.warnings.clone();
+    let (changed, found) =
+        scale_up_and_wait(step, &canary, params, started, &mut out.timings).await?;
+    out.restored = scale_back(step, &canary, &found.seen, &mut warnings).await?;
+    let (failed, msg) = settle(&mut out, &canary, found, started, params.fail_on_mismatch);
+    Ok(ModuleOutcome {
+        changed,
+        failed,
+        msg,
+        warnings,
+        diff,
+        output: out,
+    })
 }
 
 /// Connects and reads the MachineSet, its MachineAutoscalers (and ClusterAutoscalers),
 /// ClusterVersion, Infrastructure, MachineConfiguration and, without `expected_build` or
 /// `stream_file`, the stream ConfigMap; refuses (nothing changed) when the Infrastructure
 /// or the MachineAutoscalers are unreadable, or the cluster is managed.
-async fn open(params: &Params) -> Result<(Step, Snapshot, AuditOptions)> {
+async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot, AuditOptions)> {
     let selection = SelectionParams {
         namespace: params.ns.clone(),
         machinesets: vec![params.machineset.clone()],
@@ -231,10 +247,14 @@ async fn open(params: &Params) -> Result<(Step, Snapshot, AuditOptions)> {
         let managed = managed_guard(infra, &snapshot.machinesets, allow_managed)?;
         Ok(managed.into_iter().collect())
     };
-    let (connection, write) = (&params.connection, &params.write);
-    let name = BootimageCanary::NAME;
-    let (step, snapshot) =
-        Step::open_with(name, "MachineSet", connection, write, &sel, reads, guards).await?;
+    let target = Target {
+        module: BootimageCanary::NAME,
+        what: "MachineSet",
+        connection: &params.connection,
+        write: &params.write,
+        meta,
+    };
+    let (step, snapshot) = Step::open_with(target, &sel, reads, guards).await?;
     Ok((step, snapshot, options))
 }
 

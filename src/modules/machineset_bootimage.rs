@@ -154,6 +154,7 @@ as a real run; a second run changes nothing.
             &params.connection,
             &params.write,
             observation,
+            &ctx.meta,
         )
         .await?;
         if params.include_control_plane {

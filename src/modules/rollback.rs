@@ -33,6 +33,7 @@ use crate::kube::connection::Connection;
 use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
 };
+use crate::kube::run_lock::holder_identity;
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
@@ -114,46 +115,69 @@ entries are never deleted, so a second rollback changes nothing.
         params: Params,
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
-        let (mut conn, store) = open_record(&params).await?;
-        let runs = store.runs().await?;
-        let target = target_run(&params, &store, &runs)?;
+        let (conn, store) = open_record(&params).await?;
         let rollback_run_id = new_run_id();
-        let mut out = Output {
-            run_id: target.as_ref().map(|r| r.summary.run_id.clone()),
-            rollback_run_id: rollback_run_id.clone(),
-            record: store.location(),
-            entries: Vec::new(),
-            conflicts: 0,
-            other_runs: other_runs(&runs, out_id(&target)),
+        let lock = if ctx.meta.check_mode {
+            None
+        } else {
+            let holder = holder_identity(&rollback_run_id, Rollback::NAME);
+            let wait = std::time::Duration::from_secs(params.record.lock_timeout);
+            Some(store.lock(&holder, wait).await?)
         };
-        let mut warnings = other_runs_warning(&out.other_runs, params.record.requested_run_id());
-        let Some(run) = target else {
-            warnings.push("the rollback record holds no run to roll back".to_string());
-            return Ok(outcome(ctx.meta.diff, &[], None, WHAT, out, warnings));
-        };
-        out.record = store.run_location(&run.summary.run_id);
-        let entries = run_entries(&run, &params.kinds);
-        if conn.is_none() && !entries.objects.is_empty() {
-            conn = Some(params.connection.connect().await?);
+        let result = restore_run(&params, ctx, conn, &store, rollback_run_id).await;
+        if let Some(lock) = lock {
+            lock.release().await;
         }
-        let writer = store.rollback_writer(&rollback_run_id, &run.summary.run_id);
-        let restore = Restore {
-            conn: conn.as_ref(),
-            store: &store,
-            runs: &runs,
-            writer: &writer,
-            force: params.force,
-            meta: &ctx.meta,
-        };
-        let (files, files_changed) = restore.files(&entries.files).await?;
-        let current = read_objects(conn.as_ref(), &entries.objects).await?;
-        let mut plan = entries.plan(&current, params.force);
-        plan.reports = files.into_iter().chain(plan.reports).collect();
-        plan.warnings.extend(warnings);
-        Ok(restore
-            .execute(&run, &entries, plan, files_changed, out)
-            .await)
+        result
     }
+}
+
+/// The rollback once the run lock is held (outside check mode): reads the runs, picks
+/// the one to restore, plans and restores it.
+async fn restore_run(
+    params: &Params,
+    ctx: &ModuleContext,
+    mut conn: Option<Connection>,
+    store: &RecordStore,
+    rollback_run_id: String,
+) -> Result<ModuleOutcome<Output>, ModuleError> {
+    let runs = store.runs().await?;
+    let target = target_run(params, store, &runs)?;
+    let mut out = Output {
+        run_id: target.as_ref().map(|r| r.summary.run_id.clone()),
+        rollback_run_id: rollback_run_id.clone(),
+        record: store.location(),
+        entries: Vec::new(),
+        conflicts: 0,
+        other_runs: other_runs(&runs, out_id(&target)),
+    };
+    let mut warnings = other_runs_warning(&out.other_runs, params.record.requested_run_id());
+    let Some(run) = target else {
+        warnings.push("the rollback record holds no run to roll back".to_string());
+        return Ok(outcome(ctx.meta.diff, &[], None, WHAT, out, warnings));
+    };
+    out.record = store.run_location(&run.summary.run_id);
+    let entries = run_entries(&run, &params.kinds);
+    if conn.is_none() && !entries.objects.is_empty() {
+        conn = Some(params.connection.connect().await?);
+    }
+    let writer = store.rollback_writer(&rollback_run_id, &run.summary.run_id);
+    let restore = Restore {
+        conn: conn.as_ref(),
+        store,
+        runs: &runs,
+        writer: &writer,
+        force: params.force,
+        meta: &ctx.meta,
+    };
+    let (files, files_changed) = restore.files(&entries.files).await?;
+    let current = read_objects(conn.as_ref(), &entries.objects).await?;
+    let mut plan = entries.plan(&current, params.force);
+    plan.reports = files.into_iter().chain(plan.reports).collect();
+    plan.warnings.extend(warnings);
+    Ok(restore
+        .execute(&run, &entries, plan, files_changed, out)
+        .await)
 }
 
 /// What rollback changes, for `msg`.

@@ -9,6 +9,8 @@
 //! parses the options, reads, and hands the plan to the one executor. The file mode
 //! (`path`) is local-file I/O and stays here.
 
+use crate::ansible::AnsibleMeta;
+use crate::execute::Target;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -85,7 +87,7 @@ fn secrets_readable(snapshot: &Snapshot) -> Result<()> {
 
 /// Reads the MachineSets of `namespace` and their user-data secrets (the Infrastructure
 /// for the managed guard) and runs the guards; fails when the secrets are unreadable.
-async fn open(params: &Params) -> Result<(Step, Snapshot)> {
+async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
     let sel = Selection {
         namespace: params.ns.namespace.clone(),
         ..Selection::default()
@@ -103,16 +105,14 @@ async fn open(params: &Params) -> Result<(Step, Snapshot)> {
         standard_guards(s, &observation, &params.write)
     };
     let (sel, reads) = (observation.selection, observation.reads);
-    Step::open_with(
-        StubIgnition::NAME,
-        "object(s)",
-        &params.connection,
-        &params.write,
-        sel,
-        reads,
-        guards,
-    )
-    .await
+    let target = Target {
+        module: StubIgnition::NAME,
+        what: "object(s)",
+        connection: &params.connection,
+        write: &params.write,
+        meta,
+    };
+    Step::open_with(target, sel, reads, guards).await
 }
 
 /// `path` mode (bare metal / UPI): migrates a local Ignition file, recording its old
@@ -254,7 +254,7 @@ digests and lengths, never the stub.
         if let Some(path) = &params.path {
             return Ok(run_file(&params, path, ctx.meta.check_mode).await?);
         }
-        let (step, snapshot) = open(&params).await?;
+        let (step, snapshot) = open(&params, &ctx.meta).await?;
         let migration = StubMigration::new(
             &params.secrets,
             &snapshot.machinesets,

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::kube::connection::Connection;
+use crate::kube::run_lock::RunLock;
 use crate::options::RecordParams;
 use crate::record::{last_run, mark_restored, Run, RunState, RunSummary};
 
@@ -174,6 +175,18 @@ impl RecordStore {
     /// Where one run's record is (`Secret ns/name` of its part 1, or `file path`).
     pub fn run_location(&self, run_id: &str) -> String {
         self.backend.run_location(run_id)
+    }
+
+    /// Takes the run lock of this record for `holder` (see
+    /// [`crate::kube::run_lock::holder_identity`]): the Lease named like the record in
+    /// the record namespace, or an OS lock beside the record file; waits up to `wait`.
+    pub async fn lock(&self, holder: &str, wait: std::time::Duration) -> Result<RunLock> {
+        match &self.backend {
+            Backend::Secrets(s) => {
+                RunLock::lease(&s.conn, &s.namespace, &s.record, holder, wait).await
+            }
+            Backend::File(f) => RunLock::file(&f.path, holder, wait),
+        }
     }
 
     /// The writer of run `run_id`.
