@@ -35,6 +35,7 @@ macro_rules! outln {
 }
 
 pub mod audit;
+pub mod runs;
 pub mod table;
 
 pub use audit::{AuditArgs, Output};
@@ -63,6 +64,8 @@ pub enum Command {
 pub enum Tool {
     /// Audit the boot images of a cluster or a cluster dump (read-only).
     Audit(Box<AuditArgs>),
+    /// List the runs of the rollback record; prune old ones with `--keep` / `--older-than-days`.
+    Runs(Box<runs::RunsArgs>),
     /// Print or write the Markdown documentation of every module.
     #[command(display_order = 100)]
     Docs {
@@ -279,6 +282,7 @@ pub fn main() -> ExitCode {
     match &Cli::parse().command {
         Command::Module(module, a) => run_module_cmd(module, a),
         Command::Tool(Tool::Audit(a)) => audit::run(a),
+        Command::Tool(Tool::Runs(a)) => runs::run(a),
         Command::Tool(Tool::Schemas { write }) => write_schemas(write.as_ref()),
         Command::Tool(Tool::Docs { write }) => write_docs(write.as_ref()),
         Command::Tool(Tool::Collection { write }) => write_collection(write),

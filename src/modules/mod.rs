@@ -7,6 +7,7 @@
 pub mod autoscaling;
 pub mod bootimage_canary;
 pub mod bootimage_info;
+pub mod bootimage_runs;
 pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;
@@ -28,6 +29,7 @@ pub const MODULES: &[ModuleEntry] = &[
     ModuleEntry::of::<autoscaling::Autoscaling>(),
     ModuleEntry::of::<mcs_cert_info::McsCertInfo>().without_diff(),
     ModuleEntry::of::<bootimage_canary::BootimageCanary>(),
+    ModuleEntry::of::<bootimage_runs::BootimageRuns>().without_diff(),
 ];
 
 /// The module called `name`.

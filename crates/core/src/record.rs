@@ -287,3 +287,104 @@ pub fn mark_restored(run: &mut Run, rollbacks: &[Run]) {
 pub fn last_run(runs: &[RunSummary]) -> Option<&RunSummary> {
     runs.iter().rev().find(|r| !r.is_rollback())
 }
+
+/// The runs an explicit prune deletes (ids, oldest first): the runs that are not a
+/// rollback's own beyond the newest `keep` and, with `older_than` (RFC 3339), started
+/// before it (both given: both must hold); and the rollback runs of every run deleted
+/// (a rollback run's notes matter only while the run it restored is kept). Runs of a v1
+/// record (`v1`) are never chosen: they share one Secret. Neither limit: nothing.
+pub fn runs_to_prune(
+    runs: &[RunSummary],
+    keep: Option<usize>,
+    older_than: Option<&str>,
+    v1: &[String],
+) -> Vec<String> {
+    if keep.is_none() && older_than.is_none() {
+        return Vec::new();
+    }
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    let cutoff = older_than.and_then(parse);
+    let mut newest_first: Vec<&RunSummary> = runs.iter().filter(|r| !r.is_rollback()).collect();
+    newest_first.reverse();
+    let mut chosen: Vec<String> = newest_first
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep.is_none_or(|k| *i >= k))
+        .filter(|(_, r)| match (older_than, cutoff) {
+            (None, _) => true,
+            (Some(_), Some(c)) => parse(&r.started).is_some_and(|t| t < c),
+            (Some(_), None) => false,
+        })
+        .map(|(_, r)| r.run_id.clone())
+        .filter(|id| !v1.contains(id))
+        .collect();
+    let rollbacks: Vec<String> = runs
+        .iter()
+        .filter(|r| r.is_rollback())
+        .filter(|r| {
+            r.rolls_back
+                .as_ref()
+                .is_none_or(|t| chosen.contains(t) || !runs.iter().any(|x| &x.run_id == t))
+        })
+        .map(|r| r.run_id.clone())
+        .filter(|id| !v1.contains(id))
+        .collect();
+    chosen.extend(rollbacks);
+    runs.iter()
+        .filter(|r| chosen.contains(&r.run_id))
+        .map(|r| r.run_id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, started: &str, rolls_back: Option<&str>) -> RunSummary {
+        RunSummary {
+            run_id: id.into(),
+            started: started.into(),
+            modules: vec![if rolls_back.is_some() {
+                "rollback"
+            } else {
+                "machineset_bootimage"
+            }
+            .to_string()],
+            state: RunState::Applied,
+            objects: 1,
+            changes: 1,
+            rolls_back: rolls_back.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_and_takes_rollbacks_along() {
+        let runs = vec![
+            run("a", "2026-01-01T00:00:00.000Z", None),
+            run("rb-a", "2026-01-01T01:00:00.000Z", Some("a")),
+            run("b", "2026-02-01T00:00:00.000Z", None),
+            run("c", "2026-03-01T00:00:00.000Z", None),
+            run("rb-c", "2026-03-01T01:00:00.000Z", Some("c")),
+        ];
+        assert!(runs_to_prune(&runs, None, None, &[]).is_empty());
+        assert_eq!(
+            runs_to_prune(&runs, Some(1), None, &[]),
+            vec!["a", "rb-a", "b"]
+        );
+        assert_eq!(
+            runs_to_prune(&runs, None, Some("2026-02-15T00:00:00Z"), &[]),
+            vec!["a", "rb-a", "b"]
+        );
+        assert_eq!(
+            runs_to_prune(&runs, Some(2), Some("2026-02-15T00:00:00Z"), &[]),
+            vec!["a", "rb-a"]
+        );
+        assert_eq!(
+            runs_to_prune(&runs, Some(0), None, &["a".into()]),
+            vec!["b", "c", "rb-c"]
+        );
+        assert_eq!(last_run(&runs).map(|r| r.run_id.as_str()), Some("c"));
+    }
+}

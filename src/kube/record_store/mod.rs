@@ -307,6 +307,19 @@ impl RecordStore {
     }
 }
 
+impl Runs {
+    /// The ids of the runs read from a v1 record (one Secret for every run: they are
+    /// never deleted one by one).
+    pub fn v1_ids(&self) -> Vec<String> {
+        match &self.source {
+            Source::Secrets { legacy, .. } => {
+                legacy.iter().map(|r| r.summary.run_id.clone()).collect()
+            }
+            Source::File(_) => Vec::new(),
+        }
+    }
+}
+
 /// The state of a run by its entries' marks (all restored, some, none).
 pub fn state_from_marks(run: &Run) -> RunState {
     let done = run
