@@ -822,7 +822,7 @@ fn machineset_bootimage_killed_anywhere_converges_and_rolls_back() {
         kinds: &["MachineSet"],
         fleet: &fleet,
         prepare: &no_preparation,
-        spread: 14,
+        spread: 12,
         real_points: 4,
     });
 }
