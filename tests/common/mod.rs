@@ -467,6 +467,22 @@ pub fn run_module(module: &str, args: &Value) -> ModuleRun {
 
 /// Same, with extra environment variables.
 pub fn run_module_env(module: &str, args: &Value, env: &[(&str, &str)]) -> ModuleRun {
+    let (mut cmd, _dir) = module_command(module, args, env);
+    let out = cmd.output().unwrap();
+    module_run(
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        out.status,
+    )
+}
+
+/// The command that runs the binary as Ansible runs a binary module (`AnsiballZ_<module>
+/// <args-file>`, no kube environment, HOME in the temporary directory that holds both).
+fn module_command(
+    module: &str,
+    args: &Value,
+    env: &[(&str, &str)],
+) -> (Command, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join(format!("AnsiballZ_{module}"));
     std::os::unix::fs::symlink(binary(), &exe).unwrap();
@@ -489,15 +505,68 @@ pub fn run_module_env(module: &str, args: &Value, env: &[(&str, &str)]) -> Modul
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let json: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
+    (cmd, dir)
+}
+
+fn module_run(stdout: String, stderr: String, status: std::process::ExitStatus) -> ModuleRun {
+    let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}): {stdout}\nstderr: {stderr}")
+    });
     ModuleRun {
         json,
         stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        code: out.status.code().unwrap_or(-1),
+        stderr,
+        code: status.code().unwrap_or(-1),
+    }
+}
+
+/// A module run started in the background (to be waited for, or killed): stdout and
+/// stderr go to files, so a large result never blocks it on a pipe.
+pub struct SpawnedModule {
+    pub child: std::process::Child,
+    pub started: std::time::Instant,
+    dir: tempfile::TempDir,
+}
+
+/// Starts the binary as a module, as [`run_module_env`] runs it, without waiting.
+pub fn spawn_module(module: &str, args: &Value, env: &[(&str, &str)]) -> SpawnedModule {
+    let (mut cmd, dir) = module_command(module, args, env);
+    let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
+    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    cmd.stdout(stdout).stderr(stderr);
+    let child = cmd.spawn().unwrap();
+    SpawnedModule {
+        child,
+        started: std::time::Instant::now(),
+        dir,
+    }
+}
+
+impl SpawnedModule {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Waits for it and returns its result (one JSON object on stdout).
+    pub fn finish(mut self) -> ModuleRun {
+        let status = self.child.wait().unwrap();
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        module_run(read("stdout"), read("stderr"), status)
+    }
+
+    /// Kills it with SIGKILL (no chance to clean up) and reaps it. False: it had
+    /// exited already.
+    pub fn kill(mut self) -> bool {
+        let alive = self.child.try_wait().unwrap().is_none();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        alive
     }
 }
 

@@ -298,6 +298,12 @@ impl TestApiServer {
         lock(&self.shared.store).current_rv()
     }
 
+    /// How many requests were seen (as `requests().len()`, without copying the log: cheap
+    /// enough to poll while a client runs).
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.log).len()
+    }
+
     /// Every request seen, in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.log).clone()

@@ -44,12 +44,23 @@ pub fn now_rfc3339() -> String {
 /// The current time as RFC 3339 UTC with milliseconds (`2026-11-25T16:40:00.123Z`):
 /// runs started in the same second still sort in order.
 pub fn now_rfc3339_millis() -> String {
-    let t = now();
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+    rfc3339_millis(now())
+}
+
+/// `t` (UTC) as RFC 3339 with always three digits of milliseconds: runs are listed by
+/// this text, so it must sort as the times do (the `time` crate's RFC 3339 trims
+/// trailing zeros — `.5Z` would sort after `.51Z` — and writes no fraction at `.000`).
+fn rfc3339_millis(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// A new run id: UTC time plus a short random suffix (`20261125-164000-3f9a`), usable
@@ -338,4 +349,32 @@ pub fn state_from_marks(run: &Run) -> RunState {
 /// rollback's own.
 pub fn default_run(runs: &Runs) -> Option<&RunSummary> {
     last_run(&runs.list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millisecond_times_have_a_fixed_width_and_sort_as_the_times_do() {
+        let at = |ms: u32| {
+            time::OffsetDateTime::from_unix_timestamp(1_796_370_000)
+                .unwrap()
+                .replace_millisecond(ms as u16)
+                .unwrap()
+        };
+        let texts: Vec<String> = [0, 5, 50, 500, 510, 999]
+            .into_iter()
+            .map(|ms| rfc3339_millis(at(ms)))
+            .collect();
+        assert_eq!(texts[0], "2026-12-04T07:40:00.000Z");
+        assert_eq!(texts[3], "2026-12-04T07:40:00.500Z");
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(sorted, texts);
+        for t in &texts {
+            assert_eq!(t.len(), 24, "{t}");
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
+        }
+    }
 }
