@@ -794,7 +794,7 @@ fn rollback_playbook_restores_the_starting_objects() {
         r.assert_ok()
             .assert_contains("restored: MachineSet openshift-machine-api/")
             .assert_contains(&format!(
-                "run {run_id} from Secret openshift-machine-api/ocp-bootimage-rollback"
+                "run {run_id} from Secret ocp-bootimage/ocp-bootimage-rollback-{run_id}"
             ));
         assert_eq!(r.count("changed"), 1, "{}", r.out);
         assert!(
