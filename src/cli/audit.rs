@@ -88,11 +88,7 @@ pub fn run(a: &AuditArgs) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let (result, report) = block_on(run_module_typed::<BootimageInfo>(&raw, &env))
         .unwrap_or_else(|e| (ModuleResult::failure(e), None));
-    let format = a.output.unwrap_or(if std::io::stdout().is_terminal() {
-        Output::Table
-    } else {
-        Output::Json
-    });
+    let format = format_or_default(a.output);
     let code = if result.failed {
         ExitCode::from(1)
     } else {
@@ -103,22 +99,34 @@ pub fn run(a: &AuditArgs) -> ExitCode {
             out!("{}", table::render(report, &result.msg, &result.warnings))
         }
         (Output::Table, None) => eprintln!("error: {}", result.msg),
-        (Output::Json | Output::Yaml, _) => {
-            let mut value = result.into_json();
-            if let Some(obj) = value.as_object_mut() {
-                obj.remove("invocation");
-            }
-            if format == Output::Json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
-            } else {
-                out!("{}", serde_yaml::to_string(&value).unwrap_or_default());
-            }
-        }
+        (Output::Json | Output::Yaml, _) => print_structured(format, result),
     }
     code
+}
+
+/// The output format asked for, else a table on a terminal and JSON otherwise.
+pub fn format_or_default(asked: Option<Output>) -> Output {
+    asked.unwrap_or(if std::io::stdout().is_terminal() {
+        Output::Table
+    } else {
+        Output::Json
+    })
+}
+
+/// Prints a module result as JSON or YAML, without its `invocation`.
+pub fn print_structured(format: Output, result: ModuleResult) {
+    let mut value = result.into_json();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("invocation");
+    }
+    if format == Output::Json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        out!("{}", serde_yaml::to_string(&value).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]

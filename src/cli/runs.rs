@@ -2,14 +2,13 @@
 //! runs of the rollback record as a table (or JSON/YAML), and an explicit prune
 //! (`--keep N`, `--older-than-days D`; `--check` only shows what it would delete).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::audit::Output;
+use super::audit::{format_or_default, print_structured, Output};
 use crate::ansible::entry::block_on;
 use crate::ansible::runner::run_module_typed;
 use crate::ansible::ModuleResult;
@@ -47,28 +46,11 @@ pub fn run(a: &RunsArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     };
-    let format = a.output.unwrap_or(if std::io::stdout().is_terminal() {
-        Output::Table
-    } else {
-        Output::Json
-    });
+    let format = format_or_default(a.output);
     match (format, output) {
         (Output::Table, Some(o)) => out!("{}\n{}\n", render(&o), result.msg),
         (Output::Table, None) => eprintln!("error: {}", result.msg),
-        (Output::Json | Output::Yaml, _) => {
-            let mut value: Value = result.into_json();
-            if let Some(obj) = value.as_object_mut() {
-                obj.remove("invocation");
-            }
-            if format == Output::Json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
-            } else {
-                out!("{}", serde_yaml::to_string(&value).unwrap_or_default());
-            }
-        }
+        (Output::Json | Output::Yaml, _) => print_structured(format, result),
     }
     code
 }
