@@ -12,7 +12,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::discovery::ApiResource;
-use ocp_bootimage::kube::connection::{Connection, ConnectionParams};
+use ocp_bootimage::kube::connection::Connection;
 use ocp_bootimage::kube::run_lock::{holder_identity, LockHeld, RunLock, LEASE_TTL};
 use serde_json::{json, Value};
 
@@ -27,19 +27,7 @@ struct Env {
 }
 
 fn env(c: &TestCluster) -> Env {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let conn = rt
-        .block_on(
-            ConnectionParams {
-                kubeconfig: Some(c.kubeconfig()),
-                ..ConnectionParams::default()
-            }
-            .connect(),
-        )
-        .unwrap();
+    let (rt, conn) = common::connect(c);
     // A bare real API server has only the namespaces someone created.
     let namespaces: Api<Namespace> = Api::all(conn.client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();

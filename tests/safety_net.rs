@@ -32,7 +32,7 @@ use common::{
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams};
 use ocp_bootimage::kube::apply::StoredFields;
-use ocp_bootimage::kube::connection::{Connection, ConnectionParams};
+use ocp_bootimage::kube::connection::Connection;
 use ocp_bootimage::kube::record_store::codec;
 use ocp_bootimage::kube::record_store::RecordStore;
 use ocp_bootimage::options::RecordParams;
@@ -203,19 +203,7 @@ struct Kube {
 }
 
 fn kube(c: &TestCluster) -> Kube {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let conn = rt
-        .block_on(
-            ConnectionParams {
-                kubeconfig: Some(c.kubeconfig()),
-                ..ConnectionParams::default()
-            }
-            .connect(),
-        )
-        .unwrap();
+    let (rt, conn) = common::connect(c);
     Kube { rt, conn }
 }
 

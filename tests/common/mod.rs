@@ -446,6 +446,27 @@ impl TestCluster {
     }
 }
 
+/// A runtime and the tool's own connection to the test cluster (for tests of library
+/// parts: the run lock, the record store).
+#[allow(dead_code)]
+pub fn connect(
+    c: &TestCluster,
+) -> (
+    tokio::runtime::Runtime,
+    ocp_bootimage::kube::connection::Connection,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let params = ocp_bootimage::options::ConnectionParams {
+        kubeconfig: Some(c.kubeconfig()),
+        ..Default::default()
+    };
+    let conn = rt.block_on(params.connect()).unwrap();
+    (rt, conn)
+}
+
 /// The built binary.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ocp-bootimage"))
