@@ -80,7 +80,7 @@ test_args=()
 for t in "${cluster_tests[@]}"; do test_args+=(--test "$t"); done
 mkdir -p target
 set +e
-cargo test --workspace --locked "${test_args[@]}" "$@" 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast "${test_args[@]}" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
