@@ -234,6 +234,8 @@ fn a_forbidden_secret_fails_the_run_only_when_it_is_migrated() {
         ),
         "{msg}"
     );
+    // Only the secret it migrates (the fault also hit worker-user-data-managed).
+    assert!(!msg.contains("worker-user-data-managed"), "{msg}");
     server.clear_faults();
     server.inject(
         test_apiserver::Fault::status(403)

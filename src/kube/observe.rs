@@ -278,9 +278,9 @@ fn keep_secrets(snap: &mut Snapshot, ns: &str, answers: Vec<(String, Result<Opti
                 }
                 snap.unreadable.push(Unreadable {
                     part: SnapshotPart::UserDataSecrets,
-                    reason,
+                    reason: reason.clone(),
                 });
-                snap.unreadable_secrets.insert(name);
+                snap.unreadable_secrets.insert(name, reason);
                 snap.secrets_readable = false;
             }
         }

@@ -70,7 +70,7 @@ pub struct Output {
 pub struct StubIgnition;
 
 /// Fails the run, before anything else, when a user-data secret it migrates (`requested`,
-/// or every one a MachineSet references) could not be read.
+/// or every one a MachineSet references) could not be read; the message names those.
 fn secrets_readable(snapshot: &Snapshot, requested: &[String]) -> Result<()> {
     let names = stub_names(requested, &snapshot.machinesets);
     if !names
@@ -79,16 +79,23 @@ fn secrets_readable(snapshot: &Snapshot, requested: &[String]) -> Result<()> {
     {
         return Ok(());
     }
-    anyhow::bail!(
-        "{}",
+    let named: Vec<String> = names
+        .iter()
+        .filter_map(|n| snapshot.unreadable_secrets.get(n))
+        .map(|why| format!("{}: {why}", SnapshotPart::UserDataSecrets.label()))
+        .collect();
+    let reasons = if named.is_empty() {
+        // None could be read at all.
         snapshot
             .unreadable
             .iter()
             .filter(|u| u.part == SnapshotPart::UserDataSecrets)
             .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    )
+            .collect()
+    } else {
+        named
+    };
+    anyhow::bail!("{}", reasons.join("; "))
 }
 
 /// Reads the MachineSets of `namespace` and their user-data secrets (by name; the

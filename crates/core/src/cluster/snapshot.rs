@@ -101,9 +101,9 @@ pub struct Snapshot {
     /// Whether every user-data secret could be read.
     pub secrets_readable: bool,
     /// The user-data secrets whose read failed (403, or an error the retries did not
-    /// overcome), by name; each also has an [`Unreadable`] entry with the reason. Empty
-    /// with `secrets_readable` false: none could be read (or they were not read).
-    pub unreadable_secrets: BTreeSet<String>,
+    /// overcome): name → why (the reason of its [`Unreadable`] entry). Empty with
+    /// `secrets_readable` false: none could be read (or they were not read).
+    pub unreadable_secrets: BTreeMap<String, String>,
     pub mcs_tls_secret: Option<Value>,
     pub bootimages_configmap: Option<Value>,
     pub cluster_version: Option<Value>,
@@ -174,7 +174,7 @@ impl Snapshot {
     /// not be read (rather than because it does not exist).
     pub fn user_data_secret_unreadable(&self, name: &str) -> bool {
         !self.secrets_readable
-            && (self.unreadable_secrets.is_empty() || self.unreadable_secrets.contains(name))
+            && (self.unreadable_secrets.is_empty() || self.unreadable_secrets.contains_key(name))
     }
 
     /// Keeps the user-data secrets of `secrets` (a dump's): those a selected MachineSet
@@ -289,7 +289,8 @@ mod tests {
         assert!(!snap.user_data_secret_unreadable("a"));
         snap.secrets_readable = false;
         assert!(snap.user_data_secret_unreadable("a"), "none could be read");
-        snap.unreadable_secrets.insert("b".into());
+        snap.unreadable_secrets
+            .insert("b".into(), "forbidden".into());
         assert!(!snap.user_data_secret_unreadable("a"), "only b could not");
         assert!(snap.user_data_secret_unreadable("b"));
     }
