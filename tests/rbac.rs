@@ -105,13 +105,86 @@ fn api_for(client: &kube::Client, kind: &str, ns: Option<&str>) -> Api<DynamicOb
 
 /// The objects of deploy/rbac.yaml.
 fn rbac_objects() -> Vec<Value> {
-    let text = std::fs::read_to_string(root().join("deploy/rbac.yaml")).unwrap();
+    objects_of("deploy/rbac.yaml")
+}
+
+/// The objects of a manifest of this repository.
+fn objects_of(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
     serde_yaml::Deserializer::from_str(&text)
         .filter_map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).unwrap();
             (!v.is_null()).then_some(v)
         })
         .collect()
+}
+
+/// The rules of `objects` on Secrets, with the Role that holds them.
+fn secret_rules(objects: &[Value]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for role in objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
+    {
+        let label = format!(
+            "{} {}/{}",
+            role["kind"].as_str().unwrap(),
+            role["metadata"]["namespace"].as_str().unwrap_or("-"),
+            role["metadata"]["name"].as_str().unwrap()
+        );
+        for rule in role["rules"].as_array().unwrap() {
+            let resources = rule["resources"].as_array().unwrap();
+            if resources.iter().any(|r| r == "secrets" || r == "*") {
+                out.push((label.clone(), rule.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Without a server: in the MachineSet namespace every rule on Secrets names its Secrets (the
+/// cloud credentials live there) and none lists or watches them; no ClusterRole touches
+/// Secrets; `create` there is only in the opt-in deploy/rbac-create-new.yaml; only the
+/// update account is bound in the records' namespace.
+#[test]
+fn secret_rules_name_their_secrets() {
+    let shipped = rbac_objects();
+    let opt_in = objects_of("deploy/rbac-create-new.yaml");
+    for (file, objects) in [("rbac.yaml", &shipped), ("rbac-create-new.yaml", &opt_in)] {
+        for (role, rule) in secret_rules(objects) {
+            let verbs: Vec<&str> = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(!role.starts_with("ClusterRole"), "{file}: {role}: {rule}");
+            if !role.contains(&format!(" {NS}/")) {
+                continue;
+            }
+            for bad in ["list", "watch", "deletecollection", "*"] {
+                assert!(!verbs.contains(&bad), "{file}: {role}: {rule}");
+            }
+            if verbs == ["create"] {
+                assert_eq!(file, "rbac-create-new.yaml", "{role}: {rule}");
+            } else {
+                let names = rule["resourceNames"].as_array().map_or(0, Vec::len);
+                assert!(names > 0, "{file}: {role}: unnamed Secrets: {rule}");
+            }
+        }
+    }
+    let bound_in_records: Vec<&Value> = shipped
+        .iter()
+        .filter(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == RECORD_NS)
+        .flat_map(|b| b["subjects"].as_array().unwrap())
+        .collect();
+    assert!(!bound_in_records.is_empty());
+    for s in bound_in_records {
+        assert_eq!(s["name"], "ocp-bootimage", "only the update account: {s}");
+    }
+    assert!(shipped
+        .iter()
+        .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == RECORD_NS));
 }
 
 /// Creates (or replaces) the RBAC objects as admin, deletes them on drop.
