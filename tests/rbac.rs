@@ -456,7 +456,7 @@ fn secret_object(ns: &str, name: &str, data: Value) -> DynamicObject {
     .unwrap()
 }
 
-/// 4. Neither account may touch the cloud credentials next to the user-data secrets, nor
+/// Part 4: neither account may touch the cloud credentials next to the user-data secrets, nor
 /// list Secrets there; the audit account cannot see the rollback records (they hold old
 /// user data). Real impersonated requests; positive controls show the impersonation works.
 #[test]

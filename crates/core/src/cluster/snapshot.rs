@@ -259,10 +259,12 @@ mod tests {
 
     #[test]
     fn user_data_secret_names_are_distinct_whatever_the_number_of_machinesets() {
-        let mut snap = Snapshot::default();
-        snap.machinesets = (0..100)
-            .map(|i| machineset(&format!("ms-{i}"), ["worker-user-data", "infra-ud"][i % 2]))
-            .collect();
+        let snap = Snapshot {
+            machinesets: (0..100)
+                .map(|i| machineset(&format!("ms-{i}"), ["worker-user-data", "infra-ud"][i % 2]))
+                .collect(),
+            ..Snapshot::default()
+        };
         let names: Vec<String> = snap
             .user_data_secret_names(&["asked".to_string()])
             .into_iter()
