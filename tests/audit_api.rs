@@ -54,7 +54,32 @@ fn one_request_per_kind_and_no_writes() {
         .filter(|q| q.path.ends_with("/machinesets"))
         .count();
     assert_eq!(ms_lists, 1, "{reqs:?}");
-    assert!(reqs.len() <= 9, "{} requests: {reqs:?}", reqs.len());
+    // The Secrets of the MachineSet namespace are never LISTed (that would return the
+    // cloud credentials): the installer's four user-data secrets are read by name, the
+    // two the dump lacks answered 404.
+    assert!(
+        !reqs.iter().any(|q| q.path.ends_with("/secrets")),
+        "{reqs:?}"
+    );
+    let mut secret_gets: Vec<(&str, u16)> = reqs
+        .iter()
+        .filter_map(|q| {
+            q.path
+                .strip_prefix("/api/v1/namespaces/openshift-machine-api/secrets/")
+                .map(|n| (n, q.status))
+        })
+        .collect();
+    secret_gets.sort();
+    assert_eq!(
+        secret_gets,
+        vec![
+            ("master-user-data", 200),
+            ("master-user-data-managed", 404),
+            ("worker-user-data", 200),
+            ("worker-user-data-managed", 404)
+        ]
+    );
+    assert_eq!(reqs.len(), 12, "{reqs:?}");
 }
 
 #[test]
@@ -69,9 +94,15 @@ fn thousand_machinesets_cost_the_same_requests() {
         .find(|o| o["kind"] == "MachineSet")
         .cloned()
         .unwrap();
+    // Half of them name a user-data secret of their own (two names in all): one GET
+    // per distinct name, not one per MachineSet.
     for i in 0..1000 {
         let mut ms = template.clone();
         ms["metadata"]["name"] = json!(format!("generated-{i:04}"));
+        if i % 2 == 1 {
+            ms["spec"]["template"]["spec"]["providerSpec"]["value"]["userDataSecret"]["name"] =
+                json!(format!("generated-user-data-{}", i % 4));
+        }
         objects.push(ms);
     }
     c.load(&objects);
@@ -81,7 +112,22 @@ fn thousand_machinesets_cost_the_same_requests() {
     let elapsed = start.elapsed();
     assert_eq!(r.json["summary"]["total"], 1004);
     let reqs = c.requests().unwrap();
-    assert!(reqs.len() <= 9, "{} requests", reqs.len());
+    let secret_gets: Vec<&str> = reqs
+        .iter()
+        .filter(|q| {
+            q.path
+                .contains("/namespaces/openshift-machine-api/secrets/")
+        })
+        .map(|q| q.path.as_str())
+        .collect();
+    assert_eq!(secret_gets.len(), 6, "{secret_gets:?}");
+    assert!(
+        secret_gets
+            .iter()
+            .any(|p| p.ends_with("/generated-user-data-3")),
+        "{secret_gets:?}"
+    );
+    assert_eq!(reqs.len(), 14, "{} requests: {reqs:?}", reqs.len());
     eprintln!(
         "audit of 1,004 MachineSets: {} requests, {:?}",
         reqs.len(),
@@ -90,7 +136,8 @@ fn thousand_machinesets_cost_the_same_requests() {
 }
 
 /// Each left-out part costs no request: the MachineSets alone take 5 (4 with a stream
-/// file), everything 9. The MachineSet reports are the same whatever the subset, and the
+/// file), everything 12 (the stubs are the installer's four user-data secrets, one GET
+/// each). The MachineSet reports are the same whatever the subset, and the
 /// parts left out are empty and do not count for compliance.
 #[test]
 fn gather_subset_reads_only_what_it_audits() {
@@ -106,26 +153,26 @@ fn gather_subset_reads_only_what_it_audits() {
             4,
             json!([]),
         ),
-        (json!({"gather_subset": ["stubs"]}), 6, json!(["stubs"])),
+        (json!({"gather_subset": ["stubs"]}), 9, json!(["stubs"])),
         (
             json!({"gather_subset": ["certificate"]}),
-            7,
+            10,
             json!(["certificate"]),
         ),
         (
             json!({"gather_subset": ["!certificate"]}),
-            8,
+            11,
             json!(["stubs", "autoscaling"]),
         ),
         (
             json!({"gather_subset": ["all", "!autoscaling"]}),
-            7,
+            10,
             json!(["stubs", "certificate"]),
         ),
         (json!({"gather_subset": ["!all"]}), 5, json!([])),
         (
             json!({"gather_subset": ["all"]}),
-            9,
+            12,
             json!(["stubs", "certificate", "autoscaling"]),
         ),
     ] {
@@ -168,7 +215,7 @@ fn gather_subset_reads_only_what_it_audits() {
         assert_eq!(stub_reason, has("stubs"), "{args}");
     }
     if let Some(reqs) = full_reqs {
-        assert_eq!(reqs.len(), 9);
+        assert_eq!(reqs.len(), 12);
     }
     // Not a part: refused with the valid names, nothing read.
     c.clear_requests();
@@ -248,7 +295,7 @@ fn forbidden_machinesets_is_a_clear_failure() {
 fn forbidden_secrets_makes_the_audit_incomplete_not_wrong() {
     let c = cluster_with_dump();
     let Some(server) = c.server() else { return };
-    server.deny("list", "secrets");
+    server.deny("get", "secrets");
     let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["compliant"], false);
@@ -257,6 +304,40 @@ fn forbidden_secrets_makes_the_audit_incomplete_not_wrong() {
         warnings.contains("user-data secrets") && warnings.contains("forbidden"),
         "{warnings}"
     );
+}
+
+/// The shipped RBAC grants `get` on user-data secrets by name: a MachineSet naming
+/// another secret gets a 403 for that secret only. The audit is incomplete, the
+/// warning names the secret and what to add; the secrets it could read are reported.
+#[test]
+fn one_forbidden_user_data_secret_is_named() {
+    let c = cluster_with_dump();
+    let Some(server) = c.server() else { return };
+    server.inject(
+        test_apiserver::Fault::status(403)
+            .on_path("/secrets/master-user-data")
+            .times(8),
+    );
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["compliant"], false);
+    let warnings = r.json["warnings"].to_string();
+    assert!(
+        warnings.contains("secret openshift-machine-api/master-user-data: forbidden")
+            && warnings.contains("add master-user-data to the resourceNames"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("secret openshift-machine-api/worker-user-data:"),
+        "{warnings}"
+    );
+    let secrets = r.json["user_data_secrets"].as_array().unwrap();
+    let worker = secrets
+        .iter()
+        .find(|s| s["name"] == "worker-user-data")
+        .unwrap();
+    assert_eq!(worker["present"], true, "{worker}");
+    assert_eq!(worker["error"], Value::Null, "{worker}");
 }
 
 #[test]

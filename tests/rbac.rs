@@ -20,6 +20,11 @@
 //!    `delete-machine` when it shrinks): it scales up, marks its Machine, times out waiting
 //!    for a node (a bare API server has no kubelet) and scales back — every write it makes
 //!    is allowed by the shipped role.
+//! 4. (`secrets_beyond_the_user_data_are_forbidden`) Least privilege for Secrets, with real
+//!    impersonated requests: both accounts get 403 on `get`, `list`, `patch` and `delete` of
+//!    the cloud credentials `openshift-machine-api/aws-cloud-credentials` (and on `create` of
+//!    a Secret there); the audit account gets 403 on the rollback records' namespace
+//!    `ocp-bootimage` — while both may still read the user-data secrets by name.
 
 mod common;
 
@@ -34,6 +39,10 @@ const NS: &str = "openshift-machine-api";
 const SA_UPDATE: &str = "system:serviceaccount:openshift-machine-api:ocp-bootimage";
 const SA_AUDIT: &str = "system:serviceaccount:openshift-machine-api:ocp-bootimage-audit";
 const RECORD: &str = "ocp-bootimage-rollback";
+/// The namespace of the rollback records and the run lock (deploy/rbac.yaml creates it).
+const RECORD_NS: &str = "ocp-bootimage";
+/// A cloud credentials Secret of the kind the Machine API keeps next to the user-data secrets.
+const CLOUD_CREDENTIALS: &str = "aws-cloud-credentials";
 
 /// Rules no step of the sequence needs, with why (checked: removing them changes
 /// nothing). None: every rule is exercised.
@@ -59,6 +68,7 @@ fn admin(kubeconfig: &Path) -> (tokio::runtime::Runtime, kube::Client) {
 
 fn resource(kind: &str) -> (ApiResource, bool) {
     let (group, plural, namespaced) = match kind {
+        "Namespace" => ("", "namespaces", false),
         "ServiceAccount" => ("", "serviceaccounts", true),
         "Role" => ("rbac.authorization.k8s.io", "roles", true),
         "RoleBinding" => ("rbac.authorization.k8s.io", "rolebindings", true),
@@ -95,13 +105,86 @@ fn api_for(client: &kube::Client, kind: &str, ns: Option<&str>) -> Api<DynamicOb
 
 /// The objects of deploy/rbac.yaml.
 fn rbac_objects() -> Vec<Value> {
-    let text = std::fs::read_to_string(root().join("deploy/rbac.yaml")).unwrap();
+    objects_of("deploy/rbac.yaml")
+}
+
+/// The objects of a manifest of this repository.
+fn objects_of(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
     serde_yaml::Deserializer::from_str(&text)
         .filter_map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).unwrap();
             (!v.is_null()).then_some(v)
         })
         .collect()
+}
+
+/// The rules of `objects` on Secrets, with the Role that holds them.
+fn secret_rules(objects: &[Value]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for role in objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
+    {
+        let label = format!(
+            "{} {}/{}",
+            role["kind"].as_str().unwrap(),
+            role["metadata"]["namespace"].as_str().unwrap_or("-"),
+            role["metadata"]["name"].as_str().unwrap()
+        );
+        for rule in role["rules"].as_array().unwrap() {
+            let resources = rule["resources"].as_array().unwrap();
+            if resources.iter().any(|r| r == "secrets" || r == "*") {
+                out.push((label.clone(), rule.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Without a server: in the MachineSet namespace every rule on Secrets names its Secrets (the
+/// cloud credentials live there) and none lists or watches them; no ClusterRole touches
+/// Secrets; `create` there is only in the opt-in deploy/rbac-create-new.yaml; only the
+/// update account is bound in the records' namespace.
+#[test]
+fn secret_rules_name_their_secrets() {
+    let shipped = rbac_objects();
+    let opt_in = objects_of("deploy/rbac-create-new.yaml");
+    for (file, objects) in [("rbac.yaml", &shipped), ("rbac-create-new.yaml", &opt_in)] {
+        for (role, rule) in secret_rules(objects) {
+            let verbs: Vec<&str> = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert!(!role.starts_with("ClusterRole"), "{file}: {role}: {rule}");
+            if !role.contains(&format!(" {NS}/")) {
+                continue;
+            }
+            for bad in ["list", "watch", "deletecollection", "*"] {
+                assert!(!verbs.contains(&bad), "{file}: {role}: {rule}");
+            }
+            if verbs == ["create"] {
+                assert_eq!(file, "rbac-create-new.yaml", "{role}: {rule}");
+            } else {
+                let names = rule["resourceNames"].as_array().map_or(0, Vec::len);
+                assert!(names > 0, "{file}: {role}: unnamed Secrets: {rule}");
+            }
+        }
+    }
+    let bound_in_records: Vec<&Value> = shipped
+        .iter()
+        .filter(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == RECORD_NS)
+        .flat_map(|b| b["subjects"].as_array().unwrap())
+        .collect();
+    assert!(!bound_in_records.is_empty());
+    for s in bound_in_records {
+        assert_eq!(s["name"], "ocp-bootimage", "only the update account: {s}");
+    }
+    assert!(shipped
+        .iter()
+        .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == RECORD_NS));
 }
 
 /// Creates (or replaces) the RBAC objects as admin, deletes them on drop.
@@ -222,8 +305,16 @@ impl<'a> Rbac<'a> {
 }
 
 impl Drop for Rbac<'_> {
+    /// Deletes every object but the Namespace: with no controller manager (the bare test
+    /// API server) a deleted namespace stays `Terminating` for ever, and the next run could
+    /// not create its Role there.
     fn drop(&mut self) {
-        for o in self.objects.iter().rev() {
+        for o in self
+            .objects
+            .iter()
+            .rev()
+            .filter(|o| o["kind"] != "Namespace")
+        {
             let name = o["metadata"]["name"].as_str().unwrap();
             let _ = self
                 .rt
@@ -327,6 +418,150 @@ fn canary_with_a_stand_in_machine_controller(kc: &Path) {
         "one canary Machine, marked delete-machine before the scale-back removed it"
     );
     eprintln!("canary as the update account: scaled up, marked its Machine, timed out (no kubelet), scaled back");
+}
+
+/// A client acting as the ServiceAccount `user` (impersonated with the admin credentials).
+fn client_as(rt: &tokio::runtime::Runtime, kubeconfig: &Path, user: &str) -> kube::Client {
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        cfg.auth_info.impersonate = Some(user.to_string());
+        cfg.auth_info.impersonate_groups = Some(
+            groups()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g.as_str().unwrap().to_string())
+                .collect(),
+        );
+        kube::Client::try_from(cfg).unwrap()
+    })
+}
+
+/// Asserts that a request was refused by the authorizer (403), not answered.
+fn assert_forbidden<T: std::fmt::Debug>(r: Result<T, kube::Error>, what: &str) {
+    match r {
+        Err(kube::Error::Api(e)) if e.code == 403 => {}
+        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
+    }
+}
+
+fn secret_object(ns: &str, name: &str, data: Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "namespace": ns}, "data": data,
+    }))
+    .unwrap()
+}
+
+/// Part 4: neither account may touch the cloud credentials next to the user-data secrets, nor
+/// list Secrets there; the audit account cannot see the rollback records (they hold old
+/// user data). Real impersonated requests; positive controls show the impersonation works.
+#[test]
+fn secrets_beyond_the_user_data_are_forbidden() {
+    let kc = match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
+        Ok(k) if !k.is_empty() => std::path::PathBuf::from(k),
+        _ => {
+            eprintln!("SKIP: OCP_BOOTIMAGE_TEST_KUBECONFIG is not set (a real API server with admin credentials)");
+            return;
+        }
+    };
+    let mut c = TestCluster::start();
+    let mut objects = objects_under(&root().join("examples/cluster-dump"));
+    // base64 of "AKIAEXAMPLE" / "not-a-real-secret"
+    let credentials = json!({"aws_access_key_id": "QUtJQUVYQU1QTEU=",
+                             "aws_secret_access_key": "bm90LWEtcmVhbC1zZWNyZXQ="});
+    objects.push(serde_json::to_value(secret_object(NS, CLOUD_CREDENTIALS, credentials)).unwrap());
+    c.load(&objects);
+    let (rt, admin_client) = admin(&kc);
+    let rbac = Rbac::apply(&rt, admin_client.clone());
+    // Wait until the authorizer sees the shipped roles (the user-data rule, the record Role).
+    let roles: Vec<&Value> = rbac
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Role")
+        .collect();
+    let rule_of = |ns: &str, name: &str, resource: &str| -> Value {
+        roles
+            .iter()
+            .find(|r| r["metadata"]["namespace"] == ns && r["metadata"]["name"] == name)
+            .and_then(|r| {
+                r["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|rule| rule["resources"][0] == resource)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no {resource} rule in Role {ns}/{name}"))
+    };
+    let user_data_rule = rule_of(NS, "ocp-bootimage-audit", "secrets");
+    rbac.wait_for(SA_AUDIT, Some(NS), &user_data_rule, true);
+    let record_rule = rule_of(RECORD_NS, "ocp-bootimage-update", "secrets");
+    rbac.wait_for(SA_UPDATE, Some(RECORD_NS), &record_rule, true);
+
+    let secrets = |client: &kube::Client, ns: &str| api_for(client, "Secret", Some(ns));
+    let original = rt
+        .block_on(secrets(&admin_client, NS).get(CLOUD_CREDENTIALS))
+        .unwrap();
+    for (user, label) in [(SA_AUDIT, "audit account"), (SA_UPDATE, "update account")] {
+        let client = client_as(&rt, &kc, user);
+        let api = secrets(&client, NS);
+        let what = |verb: &str| format!("{label}: {verb} secret {NS}/{CLOUD_CREDENTIALS}");
+        assert_forbidden(rt.block_on(api.get(CLOUD_CREDENTIALS)), &what("get"));
+        assert_forbidden(
+            rt.block_on(api.list(&Default::default())),
+            &format!("{label}: list secrets in {NS}"),
+        );
+        let label_it = Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}}));
+        assert_forbidden(
+            rt.block_on(api.patch(CLOUD_CREDENTIALS, &PatchParams::default(), &label_it)),
+            &what("patch"),
+        );
+        assert_forbidden(
+            rt.block_on(api.delete(CLOUD_CREDENTIALS, &DeleteParams::default())),
+            &what("delete"),
+        );
+        // Nor create a Secret there (only deploy/rbac-create-new.yaml grants that).
+        let probe = secret_object(NS, "ocp-bootimage-probe", json!({}));
+        assert_forbidden(
+            rt.block_on(api.create(&PostParams::default(), &probe)),
+            &format!("{label}: create a secret in {NS}"),
+        );
+        // Positive control: the user-data secrets stay readable by name.
+        let stub = rt.block_on(api.get("worker-user-data"));
+        assert!(stub.is_ok(), "{label}: get worker-user-data: {stub:?}");
+    }
+    // The audit account: no access at all to the records' namespace.
+    let audit = client_as(&rt, &kc, SA_AUDIT);
+    assert_forbidden(
+        rt.block_on(secrets(&audit, RECORD_NS).list(&Default::default())),
+        &format!("audit account: list secrets in {RECORD_NS}"),
+    );
+    assert_forbidden(
+        rt.block_on(secrets(&audit, RECORD_NS).get(RECORD)),
+        &format!("audit account: get secret {RECORD_NS}/{RECORD}"),
+    );
+    // Positive control: the update account lists the records there.
+    let update = client_as(&rt, &kc, SA_UPDATE);
+    let listed = rt.block_on(secrets(&update, RECORD_NS).list(&Default::default()));
+    assert!(
+        listed.is_ok(),
+        "update account: list secrets in {RECORD_NS}: {listed:?}"
+    );
+    // Nothing the accounts tried changed the credentials.
+    let after = rt
+        .block_on(secrets(&admin_client, NS).get(CLOUD_CREDENTIALS))
+        .unwrap();
+    assert_eq!(
+        after.metadata.resource_version, original.metadata.resource_version,
+        "the cloud credentials were changed"
+    );
+    eprintln!(
+        "cloud credentials: 403 on get/list/patch/delete (and create in {NS}) for both accounts; audit account: 403 on secrets in {RECORD_NS}"
+    );
 }
 
 fn groups() -> Value {

@@ -207,6 +207,60 @@ fn forbidden_secret_patch_is_clear_and_recorded() {
     assert_eq!(entries[0]["field"], "/data/userData");
 }
 
+/// The user-data secrets are read by name (never a LIST of the namespace's Secrets): a
+/// 403 on a secret the run migrates fails it before any write, naming the secret; a 403
+/// on one it does not migrate (the shipped RBAC names the secrets it grants) is only a
+/// warning.
+#[test]
+fn a_forbidden_secret_fails_the_run_only_when_it_is_migrated() {
+    let c = cluster();
+    let Some(server) = c.server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.json");
+    let args = json!({"kubeconfig": c.kubeconfig(), "record_path": record,
+                      "_ansible_check_mode": true});
+    server.inject(
+        test_apiserver::Fault::status(403)
+            .on_method("GET")
+            .on_path("/secrets/worker-user-data")
+            .times(2),
+    );
+    let r = run_module("stub_ignition", &args);
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    let msg = r.json["msg"].as_str().unwrap();
+    assert!(
+        msg.contains(
+            "secret openshift-machine-api/worker-user-data: forbidden: cannot get secrets"
+        ),
+        "{msg}"
+    );
+    // Only the secret it migrates (the fault also hit worker-user-data-managed).
+    assert!(!msg.contains("worker-user-data-managed"), "{msg}");
+    server.clear_faults();
+    server.inject(
+        test_apiserver::Fault::status(403)
+            .on_method("GET")
+            .on_path("/secrets/master-user-data")
+            .times(2),
+    );
+    c.clear_requests();
+    let r = run_module("stub_ignition", &args);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+    let warnings = r.json["warnings"].to_string();
+    assert!(
+        warnings.contains("secret openshift-machine-api/master-user-data: forbidden"),
+        "{warnings}"
+    );
+    let reqs = c.requests().unwrap();
+    assert!(
+        !reqs
+            .iter()
+            .any(|q| q.method == "GET" && q.path.ends_with("/secrets")),
+        "{reqs:?}"
+    );
+}
+
 #[test]
 fn a_conflict_on_the_secret_is_retried() {
     let c = cluster();

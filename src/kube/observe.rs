@@ -1,10 +1,14 @@
 //! Observing: filling the core's [`Snapshot`] from a live cluster or a dump.
 //!
 //! From a live cluster: one LIST per collection kind (MachineSets with the
-//! label selector applied by the server, Secrets of the MachineSet namespace,
-//! MachineAutoscalers, ClusterAutoscalers) and one GET per singleton
-//! (ClusterVersion, Infrastructure, MachineConfiguration, the stream ConfigMap,
-//! the MCS certificate secret) — those the [`Reads`] ask for — all concurrently.
+//! label selector applied by the server, MachineAutoscalers, ClusterAutoscalers), one
+//! GET per singleton (ClusterVersion, Infrastructure, MachineConfiguration, the stream
+//! ConfigMap, the MCS certificate secret) and one GET per user-data secret name — those
+//! the [`Reads`] ask for — all concurrently. The Secrets of the MachineSet namespace are
+//! never LISTed: that would return the cloud credentials too, and need an RBAC rule that
+//! grants them. The installer's four user-data secrets (and any asked for by name) are
+//! read with the first batch; a name only a selected MachineSet references costs one GET
+//! more after the MachineSets are read (one per distinct name, never one per MachineSet).
 //! From a dump: the same objects picked out of the files. Both apply the same
 //! selection.
 //!
@@ -12,7 +16,10 @@
 //! machine-config-daemon pods are LISTed alongside, then the needed daemon logs are
 //! read, bounded ([`super::nodes`]).
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
+use futures::StreamExt;
 use kube::api::ListParams;
 use serde_json::Value;
 
@@ -22,7 +29,9 @@ use super::dump::Dump;
 use super::nodes;
 use crate::cluster::nodes::pods_to_read;
 use crate::cluster::resources::{self, Kind};
-use crate::cluster::{name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable};
+use crate::cluster::{
+    name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable, DEFAULT_USER_DATA_SECRETS,
+};
 
 /// Builds a snapshot from a loaded dump.
 pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
@@ -96,8 +105,8 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     snap
 }
 
-/// Observes a live cluster: [`Reads::requests`] requests (at most 4 LISTs and 5
-/// GETs), concurrently. A LIST of autoscalers answered 404 is noted in
+/// Observes a live cluster: [`Reads::requests`] requests (at most 4 LISTs, 5 GETs of
+/// singletons and one GET per user-data secret name), concurrently. A LIST of autoscalers answered 404 is noted in
 /// [`Snapshot::not_served`].
 pub async fn from_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Result<Snapshot> {
     from_cluster_observing(conn, sel, reads, false).await
@@ -141,12 +150,21 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     }
     let all = ListParams::default();
     let singleton = |wanted, kind, name| when(wanted, get(conn, kind, None, name));
+    // The user-data secrets known before the MachineSets are: the installer's four and
+    // those asked for by name.
+    let first_secrets: BTreeSet<String> = if reads.user_data_secrets {
+        DEFAULT_USER_DATA_SECRETS
+            .iter()
+            .map(|n| n.to_string())
+            .chain(sel.user_data_secrets.iter().cloned())
+            .filter(|n| !n.is_empty())
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
         list(conn, resources::MACHINE_SET, Some(ns), &lp),
-        when(
-            reads.user_data_secrets,
-            list(conn, resources::SECRET, Some(ns), &all)
-        ),
+        get_secrets(conn, ns, first_secrets.iter().cloned().collect()),
         when(
             reads.mcs_certificate,
             get(
@@ -194,16 +212,17 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
         )
     })?;
     snap.select_machinesets(machinesets, sel, false);
-    match secrets {
-        Ok(Some(s)) => {
-            snap.secrets_readable = true;
-            snap.keep_user_data_secrets(s);
-        }
-        Ok(None) => snap.secrets_readable = reads.user_data_secrets,
-        Err(e) => snap.unreadable.push(Unreadable {
-            part: SnapshotPart::UserDataSecrets,
-            reason: format!("{e:#}"),
-        }),
+    snap.secrets_readable = reads.user_data_secrets;
+    keep_secrets(&mut snap, ns, secrets);
+    if reads.user_data_secrets {
+        // The names only the selected MachineSets reference: usually none.
+        let more: Vec<String> = snap
+            .user_data_secret_names(&sel.user_data_secrets)
+            .difference(&first_secrets)
+            .cloned()
+            .collect();
+        let more = get_secrets(conn, ns, more).await;
+        keep_secrets(&mut snap, ns, more);
     }
     snap.mcs_tls_secret = optional(&mut snap.unreadable, SnapshotPart::McsTlsSecret, mcs);
     snap.bootimages_configmap =
@@ -216,6 +235,56 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     snap.machine_autoscalers = items(&mut snap, SnapshotPart::MachineAutoscalers, wanted, mas);
     snap.cluster_autoscalers = items(&mut snap, SnapshotPart::ClusterAutoscalers, wanted, cas);
     Ok(snap)
+}
+
+/// How many user-data secrets are read at a time.
+pub const SECRET_CONCURRENCY: usize = 8;
+
+/// GETs the Secrets `names` of `ns`, at most [`SECRET_CONCURRENCY`] at a time: each
+/// name with its answer (`None`: it does not exist), sorted by name.
+async fn get_secrets(
+    conn: &Connection,
+    ns: &str,
+    names: Vec<String>,
+) -> Vec<(String, Result<Option<Value>>)> {
+    let mut answers: Vec<(String, Result<Option<Value>>)> = futures::stream::iter(names)
+        .map(|name| async move {
+            let answer = get(conn, resources::SECRET, Some(ns), &name).await;
+            (name, answer)
+        })
+        .buffer_unordered(SECRET_CONCURRENCY)
+        .collect()
+        .await;
+    answers.sort_by(|a, b| a.0.cmp(&b.0));
+    answers
+}
+
+/// Keeps the user-data secrets read; a secret whose read failed (a 403: the RBAC names
+/// the secrets it grants) makes the part unreadable, with a reason naming the secret.
+fn keep_secrets(snap: &mut Snapshot, ns: &str, answers: Vec<(String, Result<Option<Value>>)>) {
+    for (name, answer) in answers {
+        match answer {
+            Ok(Some(secret)) => {
+                snap.user_data_secrets.insert(name, secret);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let mut reason = format!("secret {ns}/{name}: {e:#}");
+                if reason.contains("forbidden: cannot get") {
+                    reason.push_str(&format!(
+                        " (deploy/rbac.yaml grants `get` on user-data secrets by name: add \
+                         {name} to the resourceNames of that rule)"
+                    ));
+                }
+                snap.unreadable.push(Unreadable {
+                    part: SnapshotPart::UserDataSecrets,
+                    reason: reason.clone(),
+                });
+                snap.unreadable_secrets.insert(name, reason);
+                snap.secrets_readable = false;
+            }
+        }
+    }
 }
 
 /// The items of a wanted collection LIST: an error makes the part unreadable, a kind

@@ -159,6 +159,7 @@ fn selection(params: &SelectionParams) -> Result<Selection> {
         namespace: params.namespace().to_string(),
         names: params.machinesets.clone(),
         label_selector,
+        user_data_secrets: Vec::new(),
     })
 }
 

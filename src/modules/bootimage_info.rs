@@ -303,9 +303,10 @@ mod tests {
         let set = |p: &[Part]| p.to_vec();
         assert_eq!(reads_for(&set(&[]), false).requests(), 5);
         assert_eq!(reads_for(&set(&[]), true).requests(), 4);
-        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 6);
+        // The installer's four user-data secrets, one GET each.
+        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 9);
         // The certificate is checked against the stubs' CAs.
         assert!(reads_for(&set(&[Part::Certificate]), false).user_data_secrets);
-        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 9);
+        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 12);
     }
 }

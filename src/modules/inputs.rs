@@ -44,6 +44,7 @@ pub fn selection_and_options(
             namespace: selection.namespace().to_string(),
             names: selection.machinesets.clone(),
             label_selector,
+            user_data_secrets: Vec::new(),
         },
         AuditOptions {
             os_stream: stream.os_stream.clone(),

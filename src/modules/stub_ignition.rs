@@ -27,7 +27,7 @@ use crate::kube::record_store::{now_rfc3339, RunWriter};
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
-use crate::plan::stub::{migrate_stub, StubMigration, StubOptions, StubReport};
+use crate::plan::stub::{migrate_stub, stub_names, StubMigration, StubOptions, StubReport};
 use crate::record::RunState;
 
 /// Options of `stub_ignition`.
@@ -69,27 +69,42 @@ pub struct Output {
 /// The module.
 pub struct StubIgnition;
 
-/// Fails the run, before anything else, when the user-data secrets could not be read.
-fn secrets_readable(snapshot: &Snapshot) -> Result<()> {
-    if snapshot.secrets_readable {
+/// Fails the run, before anything else, when a user-data secret it migrates (`requested`,
+/// or every one a MachineSet references) could not be read; the message names those.
+fn secrets_readable(snapshot: &Snapshot, requested: &[String]) -> Result<()> {
+    let names = stub_names(requested, &snapshot.machinesets);
+    if !names
+        .iter()
+        .any(|n| snapshot.user_data_secret_unreadable(n))
+    {
         return Ok(());
     }
-    anyhow::bail!(
-        "{}",
+    let named: Vec<String> = names
+        .iter()
+        .filter_map(|n| snapshot.unreadable_secrets.get(n))
+        .map(|why| format!("{}: {why}", SnapshotPart::UserDataSecrets.label()))
+        .collect();
+    let reasons = if named.is_empty() {
+        // None could be read at all.
         snapshot
             .unreadable
             .iter()
+            .filter(|u| u.part == SnapshotPart::UserDataSecrets)
             .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    )
+            .collect()
+    } else {
+        named
+    };
+    anyhow::bail!("{}", reasons.join("; "))
 }
 
-/// Reads the MachineSets of `namespace` and their user-data secrets (the Infrastructure
-/// for the managed guard) and runs the guards; fails when the secrets are unreadable.
+/// Reads the MachineSets of `namespace` and their user-data secrets (by name; the
+/// Infrastructure for the managed guard) and runs the guards; fails when a secret to
+/// migrate is unreadable.
 async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
     let sel = Selection {
         namespace: params.ns.namespace.clone(),
+        user_data_secrets: params.secrets.clone(),
         ..Selection::default()
     };
     let observation = Observation {
@@ -101,7 +116,7 @@ async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
         needed: &[SnapshotPart::Infrastructure],
     };
     let guards = |s: &Snapshot| {
-        secrets_readable(s)?;
+        secrets_readable(s, &params.secrets)?;
         standard_guards(s, &observation, &params.write)
     };
     let (sel, reads) = (observation.selection, observation.reads);

@@ -1,9 +1,9 @@
 //! The snapshot: every object the planners read, observed in one pass — the
 //! input of every planner. The shell fills it from a live cluster (one LIST per
-//! collection kind, one GET per singleton) or from a dump; both apply the same
-//! [`Selection`], so the planners cannot tell the two apart.
+//! collection kind, one GET per singleton and per user-data secret name) or from a
+//! dump; both apply the same [`Selection`], so the planners cannot tell the two apart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -18,6 +18,9 @@ pub struct Selection {
     /// Names to keep (empty = all).
     pub names: Vec<String>,
     pub label_selector: Option<LabelSelector>,
+    /// User-data secrets to read besides those the selected MachineSets reference and
+    /// the installer's four (`stub_ignition`'s `secrets`).
+    pub user_data_secrets: Vec<String>,
 }
 
 /// The optional reads of a snapshot. MachineSets and Infrastructure are always read;
@@ -26,7 +29,9 @@ pub struct Selection {
 /// uses, so a run costs no request it does not need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reads {
-    /// The Secrets of the MachineSet namespace (stub Ignition user-data secrets).
+    /// The stub Ignition user-data secrets of the MachineSet namespace, each read by
+    /// name ([`Snapshot::user_data_secret_names`]); never a LIST of the namespace's
+    /// Secrets, which would return the cloud credentials too.
     pub user_data_secrets: bool,
     /// The secret `openshift-machine-config-operator/machine-config-server-tls`.
     pub mcs_certificate: bool,
@@ -61,11 +66,13 @@ impl Reads {
         machine_configuration: true,
     };
 
-    /// The number of API requests a live snapshot with these reads makes.
+    /// The number of API requests a live snapshot with these reads makes when every
+    /// user-data secret the MachineSets reference is one of the installer's four (one
+    /// more GET for each other name referenced or asked for).
     pub fn requests(&self) -> usize {
         2 + usize::from(self.cluster_version)
             + usize::from(self.machine_configuration)
-            + usize::from(self.user_data_secrets)
+            + DEFAULT_USER_DATA_SECRETS.len() * usize::from(self.user_data_secrets)
             + usize::from(self.mcs_certificate)
             + 2 * usize::from(self.autoscalers)
             + usize::from(self.stream_configmap)
@@ -86,11 +93,17 @@ pub struct Snapshot {
     pub reads: Reads,
     /// Selected MachineSets, sorted by name.
     pub machinesets: Vec<Value>,
-    /// Secrets of the MachineSet namespace whose name ends in `user-data` or
-    /// `user-data-managed`, or that a MachineSet references; by name.
+    /// The user-data secrets read, by name. Live: those of
+    /// [`Snapshot::user_data_secret_names`] that exist. From a dump: the Secrets of the
+    /// MachineSet namespace a MachineSet references or whose name ends in `user-data` or
+    /// `user-data-managed`.
     pub user_data_secrets: BTreeMap<String, Value>,
-    /// Whether the Secrets of the namespace could be read.
+    /// Whether every user-data secret could be read.
     pub secrets_readable: bool,
+    /// The user-data secrets whose read failed (403, or an error the retries did not
+    /// overcome): name → why (the reason of its [`Unreadable`] entry). Empty with
+    /// `secrets_readable` false: none could be read (or they were not read).
+    pub unreadable_secrets: BTreeMap<String, String>,
     pub mcs_tls_secret: Option<Value>,
     pub bootimages_configmap: Option<Value>,
     pub cluster_version: Option<Value>,
@@ -143,8 +156,29 @@ impl Snapshot {
         self.machinesets = sets;
     }
 
-    /// Keeps the user-data secrets of `secrets`: those a selected MachineSet references
-    /// and those named like the installer's.
+    /// The user-data secrets a live snapshot reads, each with one GET: those the
+    /// selected MachineSets reference, the installer's four and `extra`; sorted, each once
+    /// (a cluster has 1–4 whatever the number of MachineSets).
+    pub fn user_data_secret_names(&self, extra: &[String]) -> BTreeSet<String> {
+        self.machinesets
+            .iter()
+            .filter_map(user_data_secret_of)
+            .chain(DEFAULT_USER_DATA_SECRETS)
+            .chain(extra.iter().map(String::as_str))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether the user-data secret `name` is missing from the snapshot because it could
+    /// not be read (rather than because it does not exist).
+    pub fn user_data_secret_unreadable(&self, name: &str) -> bool {
+        !self.secrets_readable
+            && (self.unreadable_secrets.is_empty() || self.unreadable_secrets.contains_key(name))
+    }
+
+    /// Keeps the user-data secrets of `secrets` (a dump's): those a selected MachineSet
+    /// references and those named like the installer's.
     pub fn keep_user_data_secrets(&mut self, secrets: Vec<Value>) {
         let referenced: Vec<String> = self
             .machinesets
@@ -210,5 +244,56 @@ impl Snapshot {
             .iter()
             .filter(|u| needed.contains(&u.part))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn machineset(name: &str, secret: &str) -> Value {
+        json!({"metadata": {"name": name},
+               "spec": {"template": {"spec": {"providerSpec": {"value": {"userDataSecret": {"name": secret}}}}}}})
+    }
+
+    #[test]
+    fn user_data_secret_names_are_distinct_whatever_the_number_of_machinesets() {
+        let snap = Snapshot {
+            machinesets: (0..100)
+                .map(|i| machineset(&format!("ms-{i}"), ["worker-user-data", "infra-ud"][i % 2]))
+                .collect(),
+            ..Snapshot::default()
+        };
+        let names: Vec<String> = snap
+            .user_data_secret_names(&["asked".to_string()])
+            .into_iter()
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "asked",
+                "infra-ud",
+                "master-user-data",
+                "master-user-data-managed",
+                "worker-user-data",
+                "worker-user-data-managed"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_secret_is_told_from_a_missing_one() {
+        let mut snap = Snapshot {
+            secrets_readable: true,
+            ..Snapshot::default()
+        };
+        assert!(!snap.user_data_secret_unreadable("a"));
+        snap.secrets_readable = false;
+        assert!(snap.user_data_secret_unreadable("a"), "none could be read");
+        snap.unreadable_secrets
+            .insert("b".into(), "forbidden".into());
+        assert!(!snap.user_data_secret_unreadable("a"), "only b could not");
+        assert!(snap.user_data_secret_unreadable("b"));
     }
 }

@@ -298,7 +298,7 @@ fn user_data_report(snapshot: &Snapshot) -> Vec<UserDataSecretReport> {
                 error: None,
             };
             match snapshot.user_data_secrets.get(&name) {
-                None if !snapshot.secrets_readable => {
+                None if snapshot.user_data_secret_unreadable(&name) => {
                     r.error = Some("secrets could not be read".into())
                 }
                 None => {
