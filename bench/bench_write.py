@@ -4,14 +4,20 @@
 For each N it writes a dump with N AWS x86_64 MachineSets (`bench/gen.py N DIR aws`: every
 one of them is swapped), serves it — the in-process test-apiserver (BENCH_SERVER=test, the
 default) or a real kube-apiserver + etcd (BENCH_SERVER=real: ../shared/tools/kube-apiserver,
-the dump loaded over the API, so objects carry real `managedFields`) — and measures:
+the dump loaded over the API, so objects carry real `managedFields`; BENCH_REAL_KUBECONFIG
+uses a running one instead, whose openshift-machine-api MachineSets it replaces) — and measures:
 
   ours        update_real  ocp-bootimage machineset_bootimage (no check mode: the record
                            Secret, then one PATCH per MachineSet)
-              rollback     ocp-bootimage rollback of that run, whatever the built binary's
-                           rollback does (a failure is reported in the row, not fatal)
+              rollback     ocp-bootimage rollback of that run (the run id the update made and
+                           reported), whatever the built binary's rollback does (a failure is
+                           reported in the row, not fatal; the next run starts from a reset)
   kubectl     update_real  bench/kubectl-patch.sh: one `kubectl patch --type merge` per MachineSet
   raw_patch   update_real  bench/rawpatch.py: one merge PATCH per MachineSet, 16 at a time (the floor)
+
+BENCH_WRITE_TOOLS (default ours,kubectl,raw_patch) chooses the rows, BENCH_BIN another
+ocp-bootimage build, BENCH_TAG a suffix for the result files, BENCH_RUN_ID a run id prefix
+for the update (default: the tool makes one, as it does for a user).
 
 wall time (median of BENCH_WRITE_REPS runs; the kubectl loop at N >= 1000 BENCH_SLOW_REPS
 runs), API requests (one run through bench/countproxy.py), peak RSS (/usr/bin/time %M),
@@ -21,9 +27,9 @@ the rollback. Every run starts from the dump's state: record Secrets deleted, Ma
 patched back to their original AMI where a run left another. The kubectl and raw rows use
 the targets ours plans (`--check` first), so all three write the same values.
 
-Writes bench/results/results-write-<server>.json and .md.
+Writes bench/results/results-write-<server>[-<tag>].json and .md.
 """
-import json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import json, os, shutil, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kubeapi  # noqa: E402
@@ -37,6 +43,11 @@ NS = [int(x) for x in os.environ.get("BENCH_NS", "10,100,1000").split(",")]
 REPS = int(os.environ.get("BENCH_WRITE_REPS", "3"))
 SLOW_REPS = int(os.environ.get("BENCH_SLOW_REPS", "1"))
 SERVER = os.environ.get("BENCH_SERVER", "test")
+TOOLS = os.environ.get("BENCH_WRITE_TOOLS", "ours,kubectl,raw_patch").split(",")
+# Names the result files (results-write-<server>-<tag>), e.g. to keep a run of another build (BENCH_BIN).
+TAG = os.environ.get("BENCH_TAG", "")
+# A run id prefix for the update (`<prefix>-<N>-<i>`); default: the id the tool makes.
+RUN_ID = os.environ.get("BENCH_RUN_ID")
 SHARED = os.environ.get("OCP_BOOTIMAGE_SHARED", os.path.join(ROOT, "../shared"))
 KAS = os.path.join(SHARED, "tools/kube-apiserver")
 MAPI = "openshift-machine-api"
@@ -120,27 +131,37 @@ def row(n, tool, job, times, rss, reqs, **extra):
 
 
 def ours(n, t):
-    args = lambda kc, rid: json.dumps({"kubeconfig": kc, "run_id": rid})
-    update = lambda kc, rid: [BIN, "machineset_bootimage", "--args", args(kc, rid)]
-    rollback = lambda kc, rid: [BIN, "rollback", "--args", args(kc, rid)]
+    # The update makes its own run id (as the tool does by default; its length counts
+    # towards the record's size), and the rollback is given the one the update reports.
+    def update(kc, i="req"):
+        args = {"kubeconfig": kc}
+        if RUN_ID:
+            args["run_id"] = f"{RUN_ID}-{n}-{i}"
+        return [BIN, "machineset_bootimage", "--args", json.dumps(args)]
+
+    def rollback(kc, res):
+        args = {"kubeconfig": kc}
+        if res.get("run_id"):
+            args["run_id"] = res["run_id"]
+        return [BIN, "rollback", "--args", json.dumps(args)]
+
     # Requests: one update and its rollback through the proxy.
     t.reset()
-    ureqs, _ = t.requests(update(t.kcp, "bench-req"))
-    rreqs, _ = t.requests(rollback(t.kcp, "bench-req"))
+    ureqs, out = t.requests(update(t.kcp))
+    rreqs, _ = t.requests(rollback(t.kcp, result(out)))
     ut, urss, rt, rrss, uerr, rerr = [], [], [], [], [], []
     rec = rec_after = (0, 0)
     changed = restored = 0
     for i in range(REPS):
         t.reset()
-        rid = f"bench-{n}-{i}"
-        dt, rss, rc, out = measured(update(t.kc, rid))
+        dt, rss, rc, out = measured(update(t.kc, i))
         res = result(out)
         changed = sum(1 for m in res.get("machinesets") or [] if m.get("changed"))
         if rc or res.get("failed"):
             uerr.append(res.get("msg", "")[:300])
         ut.append(dt), urss.append(rss)
         rec = kubeapi.record_bytes(t.kube, MAPI)
-        dt, rss, rc, out = measured(rollback(t.kc, rid))
+        dt, rss, rc, out = measured(rollback(t.kc, res))
         res = result(out)
         if rc or res.get("failed"):
             rerr.append(res.get("msg", "")[:300])
@@ -160,10 +181,12 @@ def others(n, t, targets):
         f.writelines(f"{name} {ami}\n" for name, ami in sorted(targets.items()))
     rows = []
     kubectl = shutil.which("kubectl")
-    tools = [("raw_patch", lambda kc: [sys.executable, os.path.join(ROOT, "bench/rawpatch.py"), kc, MAPI, patches])]
-    if kubectl:
+    tools = []
+    if "raw_patch" in TOOLS:
+        tools.append(("raw_patch", lambda kc: [sys.executable, os.path.join(ROOT, "bench/rawpatch.py"), kc, MAPI, patches]))
+    if "kubectl" in TOOLS and kubectl:
         tools.append(("kubectl", lambda kc: [os.path.join(ROOT, "bench/kubectl-patch.sh"), kc, MAPI, patches]))
-    else:
+    elif "kubectl" in TOOLS:
         log("    kubectl: not found, its row is left out")
     for tool, cmd in tools:
         slow = tool == "kubectl" and n >= 1000
@@ -229,7 +252,7 @@ def bench_n(n, real):
         t = Target(kc, kcp, reqlog, kube)
         log(f"N={n} ({SERVER} server): load {loadavg()}")
         targets = targets_of(t)
-        return ours(n, t) + others(n, t, targets)
+        return (ours(n, t) if "ours" in TOOLS else []) + others(n, t, targets)
     finally:
         for p in procs:
             p.terminate()
@@ -251,7 +274,8 @@ def table(rows):
              "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         rec = f"{r['record_bytes']:,} B in {r['record_secrets']}" if "record_bytes" in r else "–"
-        note = "; ".join(r.get("errors") or [])[:120] or (f"restored {r['restored']}/{r['n']}" if "restored" in r else "")
+        note = "; ".join(([f"restored {r['restored']}/{r['n']}"] if "restored" in r else []) +
+                         [e[:160] for e in r.get("errors") or []][:1])
         reqs = "–" if r["requests"] is None else str(r["requests"])
         lines.append(f"| {r['n']} | {r['server']} | {r['tool']} | {r['job']} | {r['median_s']*1000:.0f} ms | "
                      f"{r['min_s']*1000:.0f}–{r['max_s']*1000:.0f} ms | {r['reps']} | {reqs} | "
@@ -264,18 +288,21 @@ def main():
     os.makedirs(os.path.join(WORK, "home"), exist_ok=True)
     facts = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "nproc": os.cpu_count(),
              "load_start": loadavg(), "server": SERVER, "reps": REPS, "slow_reps": SLOW_REPS,
+             "bin": BIN, "tag": TAG, "run_id": RUN_ID,
              "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                       capture_output=True, text=True).stdout.strip()}
-    kas_dir = start_real() if SERVER == "real" else None
+    given = os.environ.get("BENCH_REAL_KUBECONFIG")
+    kas_dir = start_real() if SERVER == "real" and not given else None
+    real = given or (os.path.join(kas_dir, "kubeconfig") if kas_dir else None)
     rows = []
     try:
         for n in NS:
-            rows += bench_n(n, os.path.join(kas_dir, "kubeconfig") if kas_dir else None)
+            rows += bench_n(n, real)
     finally:
         if kas_dir:
             subprocess.run([os.path.join(KAS, "stop.sh"), kas_dir], stdout=subprocess.DEVNULL)
     facts["load_end"] = loadavg()
-    base = os.path.join(OUT, f"results-write-{SERVER}")
+    base = os.path.join(OUT, f"results-write-{SERVER}" + (f"-{TAG}" if TAG else ""))
     json.dump({"machine": facts, "rows": rows}, open(base + ".json", "w"), indent=1)
     md = table(rows)
     open(base + ".md", "w").write(md)
