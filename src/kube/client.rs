@@ -193,7 +193,7 @@ async fn list_streamed(
         return Err(kube::Error::Api(status.boxed()));
     }
     let mut items = Vec::new();
-    let mut split = ItemSplitter::new(|b: &[u8]| serde_json::from_slice::<Trimmed>(b).map(|t| t.0));
+    let mut split = ItemSplitter::new(parse_item);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
             split
@@ -205,18 +205,19 @@ async fn list_streamed(
     Ok(items)
 }
 
-/// One object of a LIST, without `metadata.managedFields` (server bookkeeping that no
-/// planner reads and that is often the largest part of an object).
-struct Trimmed(Value);
-
-impl<'de> serde::Deserialize<'de> for Trimmed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Trimmed, D::Error> {
-        let mut v = Value::deserialize(d)?;
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
-        }
-        Ok(Trimmed(shrunk(v)))
+/// An object as read and kept: without `metadata.managedFields` (server bookkeeping that
+/// no planner reads and that is often the largest part of an object, e.g. half of a
+/// MachineSet from kube-apiserver) and at exact size ([`shrunk`]).
+fn trimmed(mut v: Value) -> Value {
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
     }
+    shrunk(v)
+}
+
+/// One item of a LIST answer, parsed and [`trimmed`].
+fn parse_item(bytes: &[u8]) -> serde_json::Result<Value> {
+    serde_json::from_slice(bytes).map(trimmed)
 }
 
 /// LIST of only the objects' metadata (`PartialObjectMetadata`): smaller answers for
@@ -262,7 +263,8 @@ fn list_items<T>(
     }
 }
 
-/// GET of one object; `None` when it (or its kind) does not exist.
+/// GET of one object, [`trimmed`] as LIST items are; `None` when it (or its kind) does not
+/// exist.
 pub async fn get(
     conn: &Connection,
     kind: Kind,
@@ -272,7 +274,7 @@ pub async fn get(
     let api = api(conn, kind, ns);
     match retrying(false, || api.get_opt(name)).await {
         Ok(Some(o)) => {
-            let mut v = serde_json::to_value(o).context("decoding object")?;
+            let mut v = trimmed(serde_json::to_value(o).context("decoding object")?);
             set_type(&mut v, kind);
             Ok(Some(v))
         }
@@ -346,8 +348,7 @@ mod tests {
             serde_json::json!([{"manager": "m", "fieldsV1": {"f:spec": {}}}]);
         let body = serde_json::json!({"kind": "MachineSetList", "items": items}).to_string();
         let mut parsed = Vec::new();
-        let mut split =
-            ItemSplitter::new(|b: &[u8]| serde_json::from_slice::<Trimmed>(b).map(|t| t.0));
+        let mut split = ItemSplitter::new(parse_item);
         for chunk in body.as_bytes().chunks(1000) {
             split.feed(chunk, &mut parsed).unwrap();
         }
