@@ -22,8 +22,8 @@ for the update (default: the tool makes one, as it does for a user).
 wall time (median of BENCH_WRITE_REPS runs; the kubectl loop at N >= 1000 BENCH_SLOW_REPS
 runs), API requests (one run through bench/countproxy.py), peak RSS (/usr/bin/time %M),
 and for ours the rollback record: the Secrets labelled app.kubernetes.io/managed-by=ocp-bootimage
-in openshift-machine-api (their number and decoded data bytes) after the update and after
-the rollback. Every run starts from the dump's state: record Secrets deleted, MachineSets
+in any namespace (their number and decoded data bytes) after the update and after the
+rollback. Every run starts from the dump's state: record Secrets deleted, MachineSets
 patched back to their original AMI where a run left another. The kubectl and raw rows use
 the targets ours plans (`--check` first), so all three write the same values.
 
@@ -160,13 +160,13 @@ def ours(n, t):
         if rc or res.get("failed"):
             uerr.append(res.get("msg", "")[:300])
         ut.append(dt), urss.append(rss)
-        rec = kubeapi.record_bytes(t.kube, MAPI)
+        rec = kubeapi.record_bytes(t.kube)
         dt, rss, rc, out = measured(rollback(t.kc, res))
         res = result(out)
         if rc or res.get("failed"):
             rerr.append(res.get("msg", "")[:300])
         rt.append(dt), rrss.append(rss)
-        rec_after = kubeapi.record_bytes(t.kube, MAPI)
+        rec_after = kubeapi.record_bytes(t.kube)
         restored = t.restored()
     t.reset()
     return [row(n, "ours", "update_real", ut, urss, ureqs, changed=changed, record_secrets=rec[0],
@@ -236,6 +236,9 @@ def bench_n(n, real):
             kc = real
             kube = kubeapi.Kube(kc)
             kubeapi.delete_machinesets(kube, MAPI)
+            kubeapi.delete_records(kube, MAPI)
+            # Where records go since the v2 record store (deploy/rbac.yaml creates it).
+            kubeapi.ensure_namespace(kube, "ocp-bootimage")
             kubeapi.load_dump(kube, dump)
             pr, purl = proxy(kube.url.geturl(), reqlog, kc)
         else:

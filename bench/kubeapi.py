@@ -9,12 +9,14 @@ knows the few things the write benchmarks need:
   load_dump(kube, DIR, machinesets=True)  create (or replace) the objects of a bench dump the
                                           tool reads, status included (real API servers)
   delete_machinesets(kube, ns)            DELETE collection
-  record_bytes(kube, ns)                  (Secrets labelled app.kubernetes.io/managed-by=ocp-bootimage,
-                                          decoded bytes of their data)
+  record_bytes(kube)                      (Secrets labelled app.kubernetes.io/managed-by=ocp-bootimage
+                                          in any namespace, decoded bytes of their data)
+  delete_records(kube, ns)                delete them (and the v1 record Secret in `ns`)
+  ensure_namespace(kube, name)            create a namespace unless it exists
   images(kube, ns)                        MachineSet name -> AWS AMI id
   patch_all(kube, ns, {name: ami}, workers)  one merge PATCH per MachineSet, `workers` at a time
 
-Usable as a script: kubeapi.py load KUBECONFIG DIR | kubeapi.py record KUBECONFIG NS.
+Usable as a script: kubeapi.py load KUBECONFIG DIR | kubeapi.py record KUBECONFIG.
 """
 import base64, http.client, json, os, ssl, sys, tempfile, threading, urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -161,20 +163,34 @@ def load_dump(kube, root, machinesets=True, workers=8):
 
 def delete_machinesets(kube, ns):
     kube.request("DELETE", MS_PATH.format(ns=ns))
-    kube.request("DELETE", f"/api/v1/namespaces/{ns}/secrets?labelSelector={urllib.parse.quote(RECORD_LABEL)}")
 
 
-def record_bytes(kube, ns):
+def _records(kube):
+    """Every Secret the tool labelled, in any namespace (v1 records in the MachineSet
+    namespace, v2 records in their own, `ocp-bootimage` by default)."""
+    lst = kube.json("GET", f"/api/v1/secrets?labelSelector={urllib.parse.quote(RECORD_LABEL)}")
+    return lst.get("items") or []
+
+
+def record_bytes(kube):
     """(number of record Secrets, decoded bytes of their data)."""
-    lst = kube.json("GET", f"/api/v1/namespaces/{ns}/secrets?labelSelector={urllib.parse.quote(RECORD_LABEL)}")
-    items = lst.get("items") or []
+    items = _records(kube)
     size = sum(len(base64.b64decode(v)) for s in items for v in (s.get("data") or {}).values())
     return len(items), size
 
 
 def delete_records(kube, ns):
-    kube.request("DELETE", f"/api/v1/namespaces/{ns}/secrets?labelSelector={urllib.parse.quote(RECORD_LABEL)}")
+    for s in _records(kube):
+        md = s["metadata"]
+        kube.request("DELETE", f"/api/v1/namespaces/{md['namespace']}/secrets/{md['name']}")
     kube.request("DELETE", f"/api/v1/namespaces/{ns}/secrets/ocp-bootimage-rollback")
+
+
+def ensure_namespace(kube, name):
+    st, _ = kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                         "metadata": {"name": name}})
+    if st not in (200, 201, 409):
+        raise RuntimeError(f"creating namespace {name}: HTTP {st}")
 
 
 def images(kube, ns):
@@ -214,6 +230,6 @@ if __name__ == "__main__":
     if cmd == "load":
         print(load_dump(k, sys.argv[3]))
     elif cmd == "record":
-        print(*record_bytes(k, sys.argv[3]))
+        print(*record_bytes(k))
     else:
         sys.exit(__doc__)
