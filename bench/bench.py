@@ -10,6 +10,11 @@ wall time (median of REPS runs after one warm-up, against the server directly), 
 requests (one run through bench/countproxy.py), peak RSS (/usr/bin/time -f %M, the largest
 process). Then the per-task overhead as an Ansible module (20 ping vs 20 bootimage_info).
 Writes bench/results/results.json, results.md and time-vs-n.svg.
+
+BENCH_JOBS (default `read,write`) chooses the jobs: `read` is the above; `write` is the real
+update and its rollback beside a `kubectl patch` loop and a raw PATCH floor
+(bench/bench_write.py, results in bench/results/results-write-<server>.{json,md};
+BENCH_SERVER=real runs it against a real kube-apiserver instead of the test server).
 """
 import json, os, statistics, subprocess, sys, time, shutil
 
@@ -240,6 +245,16 @@ def table(rows, overhead):
 
 
 def main():
+    jobs = os.environ.get("BENCH_JOBS", "read,write").split(",")
+    if "read" in jobs and os.environ.get("BENCH_SERVER", "test") == "test":
+        read_jobs()
+    if "write" in jobs:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_write
+        bench_write.main()
+
+
+def read_jobs():
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(os.path.join(WORK, "home/ansible-tmp"), exist_ok=True)
     cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]

@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
 """A counting HTTP proxy in front of the (plain-HTTP) test API server.
 
-Usage: countproxy.py UPSTREAM_URL LOGFILE   -> prints its own URL on stdout, then serves.
+Usage: countproxy.py UPSTREAM_URL LOGFILE [KUBECONFIG]
+  -> prints its own URL on stdout, then serves.
 Every request is forwarded unchanged and one line "METHOD PATH" is appended to LOGFILE
 (flushed per request), so a client's API requests are counted by `wc -l` of the log.
+With KUBECONFIG (a real kube-apiserver over TLS), the proxy connects to the upstream with
+that kubeconfig's CA and credentials and drops the client's own `Authorization` header:
+clients talk plain HTTP to the proxy with any token.
 Used only for counting: wall times are measured against the server directly.
 """
-import http.client, sys, threading, urllib.parse
+import http.client, os, sys, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UP = urllib.parse.urlparse(sys.argv[1])
 LOG = open(sys.argv[2], "a", buffering=1)
+KUBE = None
+if len(sys.argv) > 3:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import kubeapi
+    KUBE = kubeapi.Kube(sys.argv[3])
 LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-connection", "content-length"}
@@ -28,7 +37,12 @@ class H(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        c = http.client.HTTPConnection(UP.hostname, UP.port, timeout=60)
+        if KUBE is not None:
+            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "authorization"}
+            hdrs.update({k: v for k, v in KUBE.headers.items() if k == "Authorization"})
+            c = http.client.HTTPSConnection(UP.hostname, UP.port, context=KUBE.ssl, timeout=60)
+        else:
+            c = http.client.HTTPConnection(UP.hostname, UP.port, timeout=60)
         c.request(self.command, self.path, body=body, headers=hdrs)
         r = c.getresponse()
         data = r.read()

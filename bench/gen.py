@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Writes a cluster dump with N MachineSets for the benchmarks.
 
-Usage: gen.py N OUTDIR
+Usage: gen.py N OUTDIR [PLATFORMS]
 
 OUTDIR gets every file of examples/cluster-dump except its MachineSets (ClusterVersion,
 Infrastructure, MachineConfiguration, ClusterAutoscaler, MachineAutoscalers, Machines,
 Nodes, secrets, the coreos-bootimages ConfigMap, MCD pods and logs) plus one file
 `machinesets.json` with N MachineSets: real fixture shapes (the dump's own AWS x86_64 and
 arm64 MachineSets and tests/fixtures/machinesets/{aws,aws-arm64,gcp,azure,vsphere}) taken
-round-robin by platform and renamed `bench-<platform>-<i>`. Also writes OUTDIR.names (one name a line).
+round-robin by platform and renamed `bench-<platform>-<i>`. PLATFORMS (comma-separated,
+default `aws,arm64,gcp,azure,vsphere`) limits the shapes, e.g. `aws` for N AWS x86_64
+MachineSets, every one of which the update changes. Also writes OUTDIR.names (one name a line).
 The dump's spec 2.2.0 worker stub is written migrated to 3.1.0 (as the procedure's step 2
 leaves it), so the check-mode update plans every swap instead of skipping MachineSets
 whose stub a new boot image could not read.
@@ -93,6 +95,7 @@ def migrate_stub(path):
 
 def main():
     n, out = int(sys.argv[1]), sys.argv[2]
+    plats = sys.argv[3].split(",") if len(sys.argv) > 3 else ["aws", "arm64", "gcp", "azure", "vsphere"]
     if os.path.exists(out):
         shutil.rmtree(out)
     shutil.copytree(DUMP, out, ignore=shutil.ignore_patterns("README.md"))
@@ -100,7 +103,6 @@ def main():
     groups = {}
     for plat, ms in shapes():
         groups.setdefault(plat, []).append(ms)
-    plats = ["aws", "arm64", "gcp", "azure", "vsphere"]
     items, names = [], []
     for i in range(n):
         plat = plats[i % len(plats)]

@@ -20,7 +20,9 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use super::connection::Connection;
+use super::list_stream::ItemSplitter;
 use crate::cluster::resources::Kind;
+use crate::cluster::shrunk;
 
 /// The kube-rs resource description of a kind, for dynamic APIs.
 pub fn api_resource(kind: Kind) -> ApiResource {
@@ -144,9 +146,10 @@ where
 /// LIST of a kind (items with apiVersion/kind set); `None` when the server does not
 /// serve the kind (404), an explained error otherwise.
 ///
-/// The answer is parsed straight into JSON values, item by item, dropping each item's
-/// `metadata.managedFields` as it goes: no typed `DynamicObject` step (whose flattened
-/// `data` makes serde buffer every object twice), so 1,000 MachineSets cost one copy.
+/// The answer is parsed item by item while it is received ([`ItemSplitter`]), dropping
+/// each item's `metadata.managedFields` as it goes: no typed `DynamicObject` step (whose
+/// flattened `data` makes serde buffer every object twice) and no copy of the whole
+/// answer, so 1,000 MachineSets cost one copy of themselves and one item of text.
 pub async fn list(
     conn: &Connection,
     kind: Kind,
@@ -159,39 +162,27 @@ pub async fn list(
             .list(lp)
             .map_err(kube::Error::BuildRequest)?;
         req.extensions_mut().insert("list");
-        request_streamed::<ValueList>(conn, req).await
+        list_streamed(conn, req).await
     })
     .await;
-    list_items(
-        answer.map(|l| {
-            l.items
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| t.0)
-                .collect()
-        }),
-        conn,
-        kind,
-        ns,
-        Ok,
-    )
+    list_items(answer, conn, kind, ns, Ok)
 }
 
-/// Sends `req` and parses the answer as JSON while reading it from the received chunks,
-/// each chunk dropped once parsed: a large LIST never exists as one text next to its
-/// parsed values (kube's `Client::request` copies the whole body into a `String` first).
-/// Errors are kube's: an HTTP error status becomes `Error::Api` with the server's `Status`.
-async fn request_streamed<T: serde::de::DeserializeOwned>(
+/// Sends the LIST `req` and parses its items from the received chunks as they arrive
+/// (each chunk dropped once scanned; only the item being received is kept): a large
+/// LIST never exists as one text next to its parsed values (kube's `Client::request`
+/// copies the whole body into a `String` first). Errors are kube's: an HTTP error status
+/// becomes `Error::Api` with the server's `Status`.
+async fn list_streamed(
     conn: &Connection,
     req: http::Request<Vec<u8>>,
-) -> Result<T, kube::Error> {
-    use bytes::Buf;
+) -> Result<Vec<Value>, kube::Error> {
     use http_body_util::BodyExt;
     let res = conn.client.send(req.map(kube::client::Body::from)).await?;
     let code = res.status();
-    let body = res.into_body().collect().await?;
+    let mut body = res.into_body();
     if code.is_client_error() || code.is_server_error() {
-        let bytes = body.to_bytes();
+        let bytes = body.collect().await?.to_bytes();
         let status = serde_json::from_slice::<kube::core::Status>(&bytes).unwrap_or_else(|_| {
             kube::core::Status::failure(
                 String::from_utf8_lossy(&bytes).trim(),
@@ -201,51 +192,32 @@ async fn request_streamed<T: serde::de::DeserializeOwned>(
         });
         return Err(kube::Error::Api(status.boxed()));
     }
-    let reader = std::io::BufReader::with_capacity(64 * 1024, body.aggregate().reader());
-    serde_json::from_reader(reader).map_err(kube::Error::SerdeError)
-}
-
-/// A LIST answer as plain JSON items (`items: null`, as servers send for an empty list,
-/// is no items).
-#[derive(serde::Deserialize)]
-struct ValueList {
-    #[serde(default)]
-    items: Option<Vec<Trimmed>>,
-}
-
-/// One object of a LIST, without `metadata.managedFields` (server bookkeeping that no
-/// planner reads and that is often the largest part of an object).
-struct Trimmed(Value);
-
-impl<'de> serde::Deserialize<'de> for Trimmed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Trimmed, D::Error> {
-        let mut v = Value::deserialize(d)?;
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
+    let mut items = Vec::new();
+    let mut split = ItemSplitter::new(parse_item);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            split
+                .feed(&data, &mut items)
+                .map_err(kube::Error::SerdeError)?;
         }
-        Ok(Trimmed(exact(v)))
     }
+    split.finish().map_err(kube::Error::SerdeError)?;
+    Ok(items)
 }
 
-/// The value rebuilt with every map and list at its exact size: parsing grows them by
-/// doubling, which leaves a third or more of a parsed object's memory unused. Done per
-/// item while the LIST is parsed, so the space is reused by the next item.
-fn exact(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = serde_json::Map::with_capacity(m.len());
-            for (k, v) in m {
-                out.insert(k, exact(v));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => {
-            let mut out: Vec<Value> = a.into_iter().map(exact).collect();
-            out.shrink_to_fit();
-            Value::Array(out)
-        }
-        other => other,
+/// An object as read and kept: without `metadata.managedFields` (server bookkeeping that
+/// no planner reads and that is often the largest part of an object, e.g. half of a
+/// MachineSet from kube-apiserver) and at exact size ([`shrunk`]).
+fn trimmed(mut v: Value) -> Value {
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
     }
+    shrunk(v)
+}
+
+/// One item of a LIST answer, parsed and [`trimmed`].
+fn parse_item(bytes: &[u8]) -> serde_json::Result<Value> {
+    serde_json::from_slice(bytes).map(trimmed)
 }
 
 /// LIST of only the objects' metadata (`PartialObjectMetadata`): smaller answers for
@@ -291,7 +263,8 @@ fn list_items<T>(
     }
 }
 
-/// GET of one object; `None` when it (or its kind) does not exist.
+/// GET of one object, [`trimmed`] as LIST items are; `None` when it (or its kind) does not
+/// exist.
 pub async fn get(
     conn: &Connection,
     kind: Kind,
@@ -301,7 +274,7 @@ pub async fn get(
     let api = api(conn, kind, ns);
     match retrying(false, || api.get_opt(name)).await {
         Ok(Some(o)) => {
-            let mut v = serde_json::to_value(o).context("decoding object")?;
+            let mut v = trimmed(serde_json::to_value(o).context("decoding object")?);
             set_type(&mut v, kind);
             Ok(Some(v))
         }
@@ -374,20 +347,20 @@ mod tests {
         items[0]["metadata"]["managedFields"] =
             serde_json::json!([{"manager": "m", "fieldsV1": {"f:spec": {}}}]);
         let body = serde_json::json!({"kind": "MachineSetList", "items": items}).to_string();
-        let parsed: ValueList = serde_json::from_str(&body).unwrap();
-        let parsed = parsed.items.unwrap();
+        let mut parsed = Vec::new();
+        let mut split = ItemSplitter::new(parse_item);
+        for chunk in body.as_bytes().chunks(1000) {
+            split.feed(chunk, &mut parsed).unwrap();
+        }
+        split.finish().unwrap();
         assert_eq!(parsed.len(), items.len());
         for (got, mut want) in parsed.into_iter().zip(items) {
             if let Some(m) = want["metadata"].as_object_mut() {
                 m.remove("managedFields");
             }
-            assert_eq!(got.0, want);
+            assert_eq!(got, want);
             // Same keys in the same order.
-            assert_eq!(got.0.to_string(), want.to_string());
-        }
-        for empty in [r#"{"kind":"List","items":null}"#, r#"{"kind":"List"}"#] {
-            let l: ValueList = serde_json::from_str(empty).unwrap();
-            assert!(l.items.unwrap_or_default().is_empty());
+            assert_eq!(got.to_string(), want.to_string());
         }
     }
 

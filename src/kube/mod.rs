@@ -12,6 +12,7 @@ pub mod apply;
 pub mod client;
 pub mod connection;
 pub mod dump;
+mod list_stream;
 pub mod nodes;
 pub mod observe;
 pub mod record_store;

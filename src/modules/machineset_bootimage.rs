@@ -161,9 +161,12 @@ as a real run; a second run changes nothing.
             add_control_plane(&mut step, &mut snapshot, params.selection.namespace()).await?;
         }
         let streams = load_streams(&params.stream, &snapshot)?;
+        // The MachineSets leave the snapshot: planning drops each once planned, and a 409
+        // re-reads the object, so none is held while the run records and writes.
+        let machinesets = std::mem::take(&mut snapshot.machinesets);
         let input = audit_input(&snapshot, &streams, &options);
-        let (msctx, mut warnings) = swap_context(&input, &swap);
-        let mut plan = plan_swaps(&snapshot.machinesets, &msctx, &swap);
+        let (msctx, mut warnings) = swap_context(&input, &machinesets, &swap);
+        let mut plan = plan_swaps(machinesets, &msctx, &swap);
         warnings.append(&mut plan.warnings);
         plan.warnings = warnings;
         let replan = |fresh: &Value| Ok(plan_swap(fresh, &msctx, &swap).into_change());

@@ -42,3 +42,25 @@ pub fn user_data_secret_of(ms: &Value) -> Option<&str> {
     ms.pointer("/spec/template/spec/providerSpec/value/userDataSecret/name")
         .and_then(Value::as_str)
 }
+
+/// The value rebuilt with every map and list at its exact size. Parsing and building
+/// grow them by doubling, which leaves a third or more of a small map's memory unused
+/// (a one-key map built with `insert` holds room for three): objects kept for the whole
+/// run (a LIST's items, planned changes) are rebuilt once, at exact size.
+pub fn shrunk(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, v) in m {
+                out.insert(k, shrunk(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => {
+            let mut out: Vec<Value> = a.into_iter().map(shrunk).collect();
+            out.shrink_to_fit();
+            Value::Array(out)
+        }
+        other => other,
+    }
+}

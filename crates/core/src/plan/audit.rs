@@ -465,10 +465,12 @@ pub fn autoscaling_report(snapshot: &Snapshot) -> AutoscalingReport {
 /// The context every MachineSet is assessed in: the chosen stream (a stream file
 /// for a newer OpenShift minor than the cluster is refused unless
 /// `allow_newer_stream`), architecture, version, lookups. Shared by the audit
-/// and `machineset_bootimage`.
+/// and `machineset_bootimage`. `machinesets` are the ones to assess (the snapshot's, or
+/// those a swap took out of it to plan them one by one).
 pub fn machineset_context<'a>(
     input: &'a AuditInput,
     cluster: &ClusterInfo,
+    machinesets: &[Value],
     warnings: &mut Vec<String>,
 ) -> MachineSetContext<'a> {
     let snap = input.snapshot;
@@ -495,7 +497,7 @@ pub fn machineset_context<'a>(
         warnings.push(format!("no targets: {e}"));
     }
     let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
-    if cluster.architecture.is_none() && !snap.machinesets.is_empty() {
+    if cluster.architecture.is_none() && !machinesets.is_empty() {
         warnings.push(
             "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
         );
@@ -583,7 +585,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         input.options.architecture,
     );
     let stream = stream_report(input, &mut warnings);
-    let ctx = machineset_context(input, &cluster, &mut warnings);
+    let ctx = machineset_context(input, &cluster, &snap.machinesets, &mut warnings);
     let mut machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
     let observed_builds = match &snap.nodes {

@@ -46,7 +46,7 @@ pub fn current_build(input: &AuditInput, ms: &Value) -> Option<BuildId> {
         &snapshot.machinesets,
         input.options.architecture,
     );
-    let ctx = machineset_context(input, &cluster, &mut Vec::new());
+    let ctx = machineset_context(input, &cluster, &snapshot.machinesets, &mut Vec::new());
     assess(ms, &ctx).current_build.and_then(|b| b.parse().ok())
 }
 

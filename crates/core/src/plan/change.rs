@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::record::RecordEntry;
 
-use crate::cluster::name_of;
 use crate::cluster::resources::Kind;
+use crate::cluster::{name_of, shrunk};
 
 /// One `diff` entry as Ansible shows it; `before`/`after` are strings, dicts or null
 /// (never lists: Ansible's default callback cannot show those).
@@ -23,7 +23,7 @@ pub struct DiffEntry {
 }
 
 /// One object to change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct ObjectChange {
     pub kind: Kind,
     pub namespace: Option<String>,
@@ -34,6 +34,37 @@ pub struct ObjectChange {
     pub after: Value,
     /// One line for `msg`/reports, e.g. `ami.id ami-a → ami-b`.
     pub summary: String,
+}
+
+/// A copy at exact size: `serde_json`'s derived clone gives every small map room for
+/// three keys again (indexmap matches the entries to its hash table), which made a copy
+/// of 1,000 compact changes twice their size.
+impl Clone for ObjectChange {
+    fn clone(&self) -> ObjectChange {
+        ObjectChange {
+            kind: self.kind,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            before: self.before.as_ref().map(copied),
+            after: copied(&self.after),
+            summary: self.summary.clone(),
+        }
+    }
+}
+
+/// A deep copy of `v` with every map and list at its exact size.
+fn copied(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (k, v) in m {
+                out.insert(k.clone(), copied(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(copied).collect()),
+        other => other.clone(),
+    }
 }
 
 /// One changed field (a JSON pointer into the object) with its old and new value
@@ -253,9 +284,10 @@ impl ObjectChange {
             ao.entry("metadata")
                 .or_insert_with(|| Value::Object(Map::new()));
         }
+        // At exact size: built key by key, each small map would hold room for three keys.
         ObjectChange {
-            before: Some(b),
-            after: a,
+            before: Some(shrunk(b)),
+            after: shrunk(a),
             ..self
         }
     }

@@ -3,6 +3,7 @@
 //! the stream or an explicit image, never newer than the cluster, never a spec 2.x stub
 //! under a new image — and of every selected MachineSet. Also re-plans after a 409.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -78,16 +79,19 @@ fn provider_pointer(kind: &str) -> &'static str {
     }
 }
 
-/// A ControlPlaneMachineSet seen as a MachineSet (same provider spec), for assessment.
-fn as_machineset(obj: &Value) -> Value {
+/// A ControlPlaneMachineSet seen as a MachineSet (same provider spec), for assessment;
+/// a MachineSet as it is.
+fn as_machineset(obj: &Value) -> Cow<'_, Value> {
     if obj.get("kind").and_then(Value::as_str) != Some("ControlPlaneMachineSet") {
-        return obj.clone();
+        return Cow::Borrowed(obj);
     }
     let spec = obj
         .pointer("/spec/template/machines_v1beta1_machine_openshift_io/spec")
         .cloned()
         .unwrap_or(Value::Null);
-    serde_json::json!({"metadata": obj.get("metadata").cloned().unwrap_or(Value::Null), "spec": {"template": {"spec": spec}}})
+    Cow::Owned(
+        serde_json::json!({"metadata": obj.get("metadata").cloned().unwrap_or(Value::Null), "spec": {"template": {"spec": spec}}}),
+    )
 }
 
 /// Plans the swap of one MachineSet (or ControlPlaneMachineSet). Pure.
@@ -256,9 +260,12 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
 /// The context every MachineSet of a swap is planned in (cluster, stream, stubs), with the
 /// warnings that come with it: an unknown cluster version (when the stream is a file, the
 /// "not newer than the cluster" check cannot be made), the stream choice, and what
-/// `assume_stubs_migrated` pretends.
+/// `assume_stubs_migrated` pretends. `machinesets` are the MachineSets to plan (taken out
+/// of the snapshot, so that [`plan_swaps`] can drop each once planned); the context
+/// itself keeps nothing of them.
 pub fn swap_context<'a>(
     input: &'a AuditInput,
+    machinesets: &[Value],
     opts: &SwapOptions,
 ) -> (MachineSetContext<'a>, Vec<String>) {
     let snapshot = input.snapshot;
@@ -266,7 +273,7 @@ pub fn swap_context<'a>(
     let cluster = cluster_info(
         snapshot.cluster_version.as_ref(),
         snapshot.infrastructure.as_ref(),
-        &snapshot.machinesets,
+        machinesets,
         input.options.architecture,
     );
     if let (Ok((_, StreamSource::File, _)), None) = (
@@ -275,7 +282,7 @@ pub fn swap_context<'a>(
     ) {
         warnings.push("the cluster version is unknown: cannot check that targets are not newer than the cluster".into());
     }
-    let ctx = machineset_context(input, &cluster, &mut warnings);
+    let ctx = machineset_context(input, &cluster, machinesets, &mut warnings);
     if opts.assume_stubs_migrated && !ctx.stubs_needing_migration.is_empty() {
         warnings.push(format!(
             "planned as if the spec 2.x stub(s) {} were migrated (assume_stubs_migrated): \
@@ -291,14 +298,19 @@ pub fn swap_context<'a>(
 }
 
 /// Plans the swap of every MachineSet in `machinesets` (the ControlPlaneMachineSet
-/// among them when asked for); skipped ones become one warning per reason.
+/// among them when asked for); skipped ones become one warning per reason. Each
+/// MachineSet is dropped as soon as it is planned: a planned change keeps only the
+/// fields that differ, so at 1,000 MachineSets the plan is a fraction of what was read
+/// and the objects are never held next to it (nor while the run writes).
 pub fn plan_swaps(
-    machinesets: &[Value],
+    machinesets: Vec<Value>,
     ctx: &MachineSetContext,
     opts: &SwapOptions,
 ) -> Plan<Vec<SwapReport>> {
     let mut plan = collect(
-        machinesets.iter().map(|obj| plan_swap(obj, ctx, opts)),
+        machinesets
+            .into_iter()
+            .map(|obj| plan_swap(&obj, ctx, opts)),
         |r: &SwapReport| r.reason.clone().unwrap_or_default(),
     );
     plan.warnings = skip_warnings(plan.reports.iter().filter(|r| r.skipped).map(|r| {
