@@ -75,6 +75,7 @@ fn resource(kind: &str) -> (ApiResource, bool) {
         "ClusterRole" => ("rbac.authorization.k8s.io", "clusterroles", false),
         "ClusterRoleBinding" => ("rbac.authorization.k8s.io", "clusterrolebindings", false),
         "Secret" => ("", "secrets", true),
+        "Lease" => ("coordination.k8s.io", "leases", true),
         other => panic!("unexpected kind {other} in deploy/rbac.yaml"),
     };
     let api_version = if group.is_empty() {
@@ -288,14 +289,39 @@ impl<'a> Rbac<'a> {
         }
     }
 
+    /// Deletes (as the admin) every record the tool wrote: the runs' Secrets in
+    /// `ocp-bootimage`, a v1 record in the MachineSet namespace, and the run lock Lease
+    /// a failed step may have left; waits until they are gone.
     fn delete_record(&self) {
-        let probe = json!({"kind": "Secret", "metadata": {"namespace": NS}});
-        let api = self.api(&probe);
+        let secrets = api_for(&self.client, "Secret", Some(RECORD_NS));
+        let lp =
+            kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=ocp-bootimage");
+        let runs = |lp: &kube::api::ListParams| {
+            self.rt
+                .block_on(secrets.list(lp))
+                .unwrap()
+                .items
+                .into_iter()
+                .filter_map(|s| s.metadata.name)
+        };
+        for name in runs(&lp) {
+            let _ = self
+                .rt
+                .block_on(secrets.delete(&name, &DeleteParams::default()));
+        }
+        let v1 = api_for(&self.client, "Secret", Some(NS));
         let _ = self
             .rt
-            .block_on(api.delete(RECORD, &DeleteParams::default()));
+            .block_on(v1.delete(RECORD, &DeleteParams::default()));
+        let leases = api_for(&self.client, "Lease", Some(RECORD_NS));
+        let _ = self
+            .rt
+            .block_on(leases.delete(RECORD, &DeleteParams::default()));
         for _ in 0..100 {
-            if self.rt.block_on(api.get_opt(RECORD)).unwrap().is_none() {
+            let gone = runs(&lp).next().is_none()
+                && self.rt.block_on(v1.get_opt(RECORD)).unwrap().is_none()
+                && self.rt.block_on(leases.get_opt(RECORD)).unwrap().is_none();
+            if gone {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

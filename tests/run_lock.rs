@@ -7,13 +7,15 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::TestCluster;
+use common::{objects_under, root, run_module, TestCluster};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use ocp_bootimage::kube::connection::Connection;
-use ocp_bootimage::kube::run_lock::{holder_identity, LockHeld, RunLock, LEASE_TTL};
+use ocp_bootimage::kube::run_lock::{
+    holder_identity, release_abandoned, LockHeld, RunLock, LEASE_TTL,
+};
 use serde_json::{json, Value};
 
 const NS: &str = "openshift-machine-api";
@@ -381,7 +383,48 @@ fn renewal_advances_renew_time_until_released_or_dropped() {
         .take(name, &holder("20261204T074100Z-bbbb"), Duration::ZERO)
         .unwrap_err();
     assert!(err.to_string().contains(&a));
+    // The module runner releases what was dropped unreleased before the process answers.
+    e.rt.block_on(release_abandoned());
+    assert_eq!(e.lease(name), None, "release_abandoned deletes the Lease");
     e.fresh(name);
+}
+
+#[test]
+fn a_module_that_fails_after_taking_the_lock_releases_it() {
+    let mut c = TestCluster::start();
+    c.load(&objects_under(&root().join("examples/cluster-dump")));
+    let (rt, conn) = common::connect(&c);
+    let leases: Api<Lease> = Api::namespaced(conn.client.clone(), "ocp-bootimage");
+    let _ = rt.block_on(leases.delete("ocp-bootimage-rollback", &DeleteParams::default()));
+    // The stream file is read once the cluster is observed, so with the lock held.
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.json");
+    std::fs::write(&stream, "not a stream").unwrap();
+    let args = json!({"kubeconfig": c.kubeconfig(), "stream_file": stream});
+    let before = c.requests().map_or(0, |r| r.len());
+    let run = run_module("machineset_bootimage", &args);
+    assert_eq!(run.json["failed"], true, "{}", run.stdout);
+    assert_eq!(run.json["changed"], false, "{}", run.stdout);
+    if let Some(requests) = c.requests() {
+        let lease_writes: Vec<_> = requests[before..]
+            .iter()
+            .filter(|q| q.path.contains("/leases"))
+            .map(|q| q.method.as_str())
+            .filter(|m| *m != "GET")
+            .collect();
+        assert_eq!(lease_writes, ["POST", "DELETE"], "{}", run.stdout);
+    }
+    let left = rt
+        .block_on(leases.get_opt("ocp-bootimage-rollback"))
+        .unwrap();
+    assert!(left.is_none(), "the failed run left its Lease: {left:?}");
+    // So the next run does not wait for it to expire.
+    let again = run_module("machineset_bootimage", &args);
+    assert!(
+        !again.stdout.contains("held by"),
+        "the next run found the lock held: {}",
+        again.stdout
+    );
 }
 
 #[test]

@@ -100,7 +100,10 @@ pub async fn run_module_typed<M: Module>(
     let ctx = ModuleContext {
         meta: validated.meta.clone(),
     };
-    let (mut result, output) = match M::run(params, &ctx).await {
+    let ran = M::run(params, &ctx).await;
+    // A module that failed after taking the run lock dropped it unreleased.
+    crate::kube::run_lock::release_abandoned().await;
+    let (mut result, output) = match ran {
         Ok(outcome) => {
             let values = match serde_json::to_value(&outcome.output) {
                 Ok(Value::Object(map)) => map,

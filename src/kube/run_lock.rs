@@ -29,9 +29,10 @@
 //! [`RunLock::release`] stops the renewal and deletes the Lease with a `resourceVersion`
 //! precondition, so it never deletes another holder's Lease: on a 409 it reads the Lease
 //! again and deletes it only if it still names this holder. Dropping a [`RunLock`]
-//! without releasing it (a panic, an early return) aborts the renewal; `Drop` cannot
-//! send a request, so the Lease then expires [`LEASE_TTL`] after its last renewal and
-//! the next run takes it over. A run killed outright leaves the same expiring Lease.
+//! without releasing it (an error returned early) aborts the renewal and leaves the
+//! Lease to [`release_abandoned`], which the module runner calls after every module
+//! (`Drop` cannot send a request). A run killed outright (or a panic) leaves a Lease
+//! that expires [`LEASE_TTL`] after its last renewal; the next run then takes it over.
 //!
 //! Expiry compares the holder's `renewTime` with this host's clock: hosts whose clocks
 //! differ by seconds see a lease expire that much earlier or later (a clock ahead by
@@ -629,10 +630,31 @@ impl LeaseHold {
 }
 
 impl Drop for LeaseHold {
+    /// Dropped without release (an error returned after the lock was taken): stops the
+    /// renewal and leaves the Lease to [`release_abandoned`], which the module runner
+    /// calls before the process answers (`Drop` cannot send a request).
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+            if !self.shared.lost.load(Ordering::SeqCst) {
+                let last = lock(&self.shared.last).0.clone();
+                lock(&ABANDONED).push((self.target.clone(), last));
+            }
         }
+    }
+}
+
+/// Leases held by a [`RunLock`] dropped without release, with the Lease last written.
+static ABANDONED: Mutex<Vec<(LeaseRef, Lease)>> = Mutex::new(Vec::new());
+
+/// Releases every Lease whose [`RunLock`] was dropped without release (a module that
+/// failed after taking the lock), so that the next run need not wait [`LEASE_TTL`] for
+/// it to expire. Best effort: a Lease that cannot be deleted still expires. The module
+/// runner calls it after every module, on the runtime the lock was taken on.
+pub async fn release_abandoned() {
+    let held = std::mem::take(&mut *lock(&ABANDONED));
+    for (target, last) in held {
+        let _ = target.delete_if_ours(last).await;
     }
 }
 

@@ -28,7 +28,7 @@ use crate::ansible::{AnsibleMeta, Module, ModuleContext, ModuleError, ModuleOutc
 use crate::cluster::resources;
 use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
-use crate::kube::client::list;
+use crate::kube::client::{get, list};
 use crate::kube::connection::Connection;
 use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
@@ -252,7 +252,9 @@ async fn open_record(params: &Params) -> Result<(Option<Connection>, RecordStore
 }
 
 /// Reads every cluster object of the run whose kind this tool knows (None: gone): one
-/// LIST per kind and namespace, keeping only the run's objects.
+/// LIST per kind and namespace, keeping only the run's objects, for the kinds the tool
+/// lists; one GET by name for the others (Secrets: the update account may not list
+/// them, and must not read the cloud credentials beside them).
 async fn read_objects(
     conn: Option<&Connection>,
     objects: &[ObjectEntries<'_>],
@@ -275,6 +277,13 @@ async fn read_objects(
         let Some(k) = resources::by_kind(&kind) else {
             continue;
         };
+        if !k.read_by_list() {
+            for (name, key) in keys {
+                let item = get(conn, k, ns.as_deref(), name).await?;
+                current.insert(key.clone(), item);
+            }
+            continue;
+        }
         let lp = kube::api::ListParams::default();
         let items = list(conn, k, ns.as_deref(), &lp).await?.unwrap_or_default();
         for item in items {

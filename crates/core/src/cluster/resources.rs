@@ -20,6 +20,16 @@ impl Kind {
         }
     }
 
+    /// Whether the tool reads this kind with one LIST per namespace. The others
+    /// (Secrets, ConfigMaps, the singletons) are read by name, one GET each: the
+    /// least-privilege RBAC (`deploy/rbac.yaml`) grants them by `resourceNames` only.
+    pub fn read_by_list(&self) -> bool {
+        matches!(
+            self.kind,
+            "MachineSet" | "Machine" | "MachineAutoscaler" | "ClusterAutoscaler" | "Node" | "Pod"
+        )
+    }
+
     /// `plural.group` as the API server names a resource in messages.
     pub fn resource_name(&self) -> String {
         if self.group.is_empty() {
