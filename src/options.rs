@@ -206,9 +206,9 @@ pub struct DumpParams {
     pub dump_dir: Option<PathBuf>,
 }
 
-/// Where the rollback record is, and which run.
+/// Where the rollback record is (also read by `bootimage_info` for `last_run`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
-pub struct RecordParams {
+pub struct RecordLocation {
     /// Name of the rollback record: each run's record is the Secret `<record>-<run id>` (gzip
     /// JSON; large runs continue in `<record>-<run id>.2`, …) in `record_namespace`, written
     /// before the run's first change. A v1 record of this name (one Secret for every run,
@@ -226,6 +226,14 @@ pub struct RecordParams {
     #[schemars(extend("x-ansible-type" = "path"))]
     #[arg(long, value_name = "FILE")]
     pub record_path: Option<PathBuf>,
+}
+
+/// Where the rollback record is, and which run.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
+pub struct RecordParams {
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub location: RecordLocation,
     /// The run: a changing module records its changes in this run (pass the same value to
     /// every step of an update so that `rollback` restores them at once; default: the
     /// environment variable `OCP_BOOTIMAGE_RUN_ID`, else a new id), and `rollback` restores

@@ -15,7 +15,7 @@ use crate::ansible::runner::run_module_typed;
 use crate::ansible::ModuleResult;
 use crate::modules::bootimage_info::BootimageInfo;
 use crate::options::ConnectionParams;
-use crate::options::{DumpParams, SelectionParams, StreamParams};
+use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
 
 /// Output format of `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,6 +44,12 @@ pub struct AuditArgs {
     /// Exit 1 when the cluster is not compliant.
     #[arg(long)]
     pub fail_on_noncompliant: bool,
+    /// Also show the last run of the rollback record, and warn when it did not finish
+    /// (as `last_run` of `bootimage_info`).
+    #[arg(long)]
+    pub last_run: bool,
+    #[command(flatten, next_help_heading = "Rollback record (with --last-run)")]
+    pub record: RecordLocation,
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
@@ -61,6 +67,7 @@ fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
         serde_json::to_value(&a.stream)?,
         serde_json::to_value(&a.selection)?,
         serde_json::to_value(&a.connection)?,
+        serde_json::to_value(&a.record)?,
     ] {
         if let Value::Object(options) = group {
             args.extend(options);
@@ -68,6 +75,9 @@ fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
     }
     if a.nodes {
         args.insert("nodes".into(), json!(true));
+    }
+    if a.last_run {
+        args.insert("last_run".into(), json!(true));
     }
     if !a.gather.is_empty() {
         args.insert("gather_subset".into(), json!(a.gather));

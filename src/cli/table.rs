@@ -187,6 +187,17 @@ pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
             asr.machine_autoscalers.len()
         ));
     }
+    if let Some(r) = &report.last_run {
+        out.push_str(&format!(
+            "Last run: {} · started {} · {} · {} object(s), {} change(s) · {}\n\n",
+            r.run_id,
+            r.started,
+            r.modules.join(", "),
+            r.objects,
+            r.changes,
+            r.state.as_str()
+        ));
+    }
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }

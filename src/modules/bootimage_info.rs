@@ -17,9 +17,10 @@ use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Selection, Snapshot};
 use crate::kube::{dump, observe};
 use crate::options::ConnectionParams;
-use crate::options::{DumpParams, SelectionParams, StreamParams};
+use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
 use crate::plan::audit::reads_for;
 use crate::plan::{audit, AuditOptions, AuditReport, Part};
+use crate::record::{last_run, unfinished_run_warning};
 
 /// Options of `bootimage_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -57,6 +58,16 @@ pub struct Params {
     /// `stream_file`), everything 9, whatever the number of MachineSets.
     #[serde(default = "default_gather_subset")]
     pub gather_subset: Vec<GatherSubset>,
+    /// Also report the last run of the rollback record (`last_run`: the run `rollback`
+    /// restores by default, with its state), and warn when it did not finish (killed,
+    /// partially applied or partially rolled back). Reads the record's Secrets in
+    /// `record_namespace` (one LIST), which `deploy/rbac.yaml` lets only the update account
+    /// do (the records hold old values of user-data secrets); or the `record_path` file.
+    /// Not from a dump without `record_path`.
+    #[serde(default)]
+    pub last_run: bool,
+    #[serde(flatten)]
+    pub record: RecordLocation,
 }
 
 /// One element of `gather_subset`.
@@ -161,7 +172,30 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     report
         .warnings
         .extend(crate::execute::missing_machinesets(&snapshot, &sel));
+    if params.last_run {
+        report.last_run = read_last_run(params).await?;
+        report
+            .warnings
+            .extend(report.last_run.as_ref().and_then(unfinished_run_warning));
+    }
     Ok(report)
+}
+
+/// The last run of the rollback record that is not a rollback's own (`last_run`).
+async fn read_last_run(params: &Params) -> Result<Option<crate::record::RunSummary>> {
+    let conn = match (&params.record.record_path, &params.dump.dump_dir) {
+        (Some(_), _) => None,
+        (None, Some(_)) => anyhow::bail!(
+            "last_run reads the rollback record, which a dump does not hold: give record_path, \
+             or audit the cluster"
+        ),
+        (None, None) => Some(params.connection.connect().await?),
+    };
+    let store = params
+        .record
+        .store(conn.as_ref(), params.selection.namespace())?;
+    let runs = store.runs().await.context("last_run")?;
+    Ok(last_run(&runs.list).cloned())
 }
 
 /// The one-line summary used as `msg`.

@@ -141,7 +141,7 @@ delete.
 }
 
 async fn open(params: &Params) -> anyhow::Result<RecordStore> {
-    if params.record.record_path.is_some() {
+    if params.record.location.record_path.is_some() {
         return params.record.store(None, &params.ns.namespace);
     }
     let conn = params.connection.connect().await?;

@@ -243,7 +243,7 @@ fn other_runs_warning(others: &[RunSummary], requested: Option<String>) -> Vec<S
 /// run on files (stub_ignition `path`) needs no cluster (one is made later when the
 /// record holds cluster objects).
 async fn open_record(params: &Params) -> Result<(Option<Connection>, RecordStore)> {
-    if params.record.record_path.is_some() {
+    if params.record.location.record_path.is_some() {
         return Ok((None, params.record.store(None, &params.ns.namespace)?));
     }
     let conn = params.connection.connect().await?;

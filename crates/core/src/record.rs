@@ -288,6 +288,32 @@ pub fn last_run(runs: &[RunSummary]) -> Option<&RunSummary> {
     runs.iter().rev().find(|r| !r.is_rollback())
 }
 
+/// A warning about `run` when it did not end where a run should (a killed or failed
+/// run, a rollback that left some of it): what state it is in and what to do.
+pub fn unfinished_run_warning(run: &RunSummary) -> Option<String> {
+    let id = &run.run_id;
+    let (what, todo) = match run.state {
+        RunState::Applied | RunState::RolledBack => return None,
+        RunState::Applying => (
+            "is applying, or was killed while it did",
+            format!("unless it is still running, run its steps again with run_id {id} to finish it, or roll it back (rollback run_id={id})"),
+        ),
+        RunState::PartiallyApplied => (
+            "was partially applied",
+            format!("run its steps again with run_id {id} to finish it, or roll it back (rollback run_id={id})"),
+        ),
+        RunState::PartiallyRolledBack => (
+            "was partially rolled back",
+            format!("see the conflicts of its rollback, then roll it back again (rollback run_id={id})"),
+        ),
+    };
+    Some(format!(
+        "the last run {id} ({}, started {}) {what}: {todo}",
+        run.modules.join(", "),
+        run.started
+    ))
+}
+
 /// The runs an explicit prune deletes (ids, oldest first): the runs that are not a
 /// rollback's own beyond the newest `keep` and, with `older_than` (RFC 3339), started
 /// before it (both given: both must hold); and the rollback runs of every run deleted
@@ -357,6 +383,27 @@ mod tests {
             changes: 1,
             rolls_back: rolls_back.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn an_unfinished_last_run_says_what_to_do() {
+        let mut r = run("20261204-120000-abcd", "2026-12-04T12:00:00.000Z", None);
+        assert_eq!(unfinished_run_warning(&r), None);
+        r.state = RunState::RolledBack;
+        assert_eq!(unfinished_run_warning(&r), None);
+        r.state = RunState::PartiallyApplied;
+        let w = unfinished_run_warning(&r).unwrap();
+        for part in [
+            "the last run 20261204-120000-abcd (machineset_bootimage, started 2026-12-04T12:00:00.000Z) was partially applied",
+            "with run_id 20261204-120000-abcd to finish it",
+            "rollback run_id=20261204-120000-abcd",
+        ] {
+            assert!(w.contains(part), "{part:?} missing from {w}");
+        }
+        r.state = RunState::Applying;
+        assert!(unfinished_run_warning(&r).unwrap().contains("killed"));
+        r.state = RunState::PartiallyRolledBack;
+        assert!(unfinished_run_warning(&r).unwrap().contains("conflicts"));
     }
 
     #[test]

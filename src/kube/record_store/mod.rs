@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use crate::kube::connection::Connection;
 use crate::kube::run_lock::RunLock;
-use crate::options::RecordParams;
+use crate::options::{RecordLocation, RecordParams};
 use crate::record::{last_run, mark_restored, Run, RunState, RunSummary};
 
 pub use file::write_private;
@@ -95,6 +95,13 @@ impl RecordParams {
         })
     }
 
+    /// The record store (see [`RecordLocation::store`]).
+    pub fn store(&self, conn: Option<&Connection>, legacy_namespace: &str) -> Result<RecordStore> {
+        self.location.store(conn, legacy_namespace)
+    }
+}
+
+impl RecordLocation {
     /// The record store: the local file when `record_path` is set, else the Secrets
     /// `record-*` in `record_namespace` (a v1 record named `record` is also looked for
     /// in `legacy_namespace`, where earlier releases kept it).

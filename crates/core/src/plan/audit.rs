@@ -18,6 +18,7 @@ use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
 use crate::cluster::{Reads, Snapshot};
 use crate::ignition;
 use crate::platform::{Lookup, Platform};
+use crate::record::RunSummary;
 use crate::stream::{Arch, BuildId, Catalog, StreamSet};
 
 /// Where the stream metadata came from.
@@ -210,6 +211,9 @@ pub struct AuditReport {
     /// What the youngest node of each MachineSet booted (`nodes: true`; else `enabled: false`).
     pub observed_builds: ObservedBuildsReport,
     pub summary: Summary,
+    /// With `last_run: true`: the last run of the rollback record that is not a
+    /// rollback's own (what `rollback` restores by default; null: no run, or not asked).
+    pub last_run: Option<RunSummary>,
     /// No outdated or too-new MachineSet, no stub needing migration, no certificate
     /// needing regeneration, and everything could be read.
     pub compliant: bool,
@@ -729,6 +733,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         autoscaling,
         observed_builds,
         summary,
+        last_run: None,
         compliant: reasons.is_empty(),
         noncompliant_reasons: reasons,
         warnings,
