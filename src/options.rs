@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::resources::MACHINE_API_NAMESPACE;
 
-/// Default name of the rollback record Secret.
+/// Default name of the rollback record (its Secrets are `<record>-<run id>`, its Lease `<record>`).
 pub const DEFAULT_RECORD: &str = "ocp-bootimage-rollback";
 
 fn default_namespace() -> String {
@@ -89,8 +89,9 @@ pub struct ConnectionParams {
 /// Where the Machine API objects are: every module reads or writes there.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
 pub struct NamespaceParams {
-    /// Namespace of the MachineSets, their user-data secrets and MachineAutoscalers, and
-    /// of the rollback record Secret.
+    /// Namespace of the MachineSets, their user-data secrets and MachineAutoscalers. (The
+    /// rollback records are in `record_namespace`; a v1 record kept here by earlier releases
+    /// is still read.)
     #[serde(default = "default_namespace")]
     #[arg(long, short = 'n', default_value = MACHINE_API_NAMESPACE)]
     pub namespace: String,
@@ -210,9 +211,12 @@ pub struct DumpParams {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
 pub struct RecordLocation {
     /// Name of the rollback record: each run's record is the Secret `<record>-<run id>` (gzip
-    /// JSON; large runs continue in `<record>-<run id>.2`, …) in `record_namespace`, written
-    /// before the run's first change. A v1 record of this name (one Secret for every run,
-    /// kept by earlier releases in `namespace`) is still read, so its runs can be rolled back.
+    /// JSON; large runs continue in `<record>-<run id>.2`, …; a run id that is not lower-case
+    /// letters, digits and `-` is lower-cased, other characters become `-` and a short hash is
+    /// appended) in `record_namespace`, written before the run's first change; the run lock
+    /// is the Lease `<record>` there. A v1 record of this name (one Secret for every run, kept
+    /// by earlier releases in `namespace`) is still read, from `record_namespace` and then
+    /// from `namespace`, so its runs can be rolled back.
     #[serde(default = "default_record")]
     #[arg(long, default_value = DEFAULT_RECORD)]
     pub record: String,
@@ -222,7 +226,10 @@ pub struct RecordLocation {
     #[serde(default = "default_record_namespace")]
     #[arg(long, default_value = DEFAULT_RECORD_NAMESPACE)]
     pub record_namespace: String,
-    /// Keep the rollback record in this local file (created with mode 0600) instead of a Secret.
+    /// Keep the rollback record in this local file instead of Secrets: every run in one JSON
+    /// document (created with mode 0600, rewritten atomically; a v1 file is read, and
+    /// rewritten as v2 at the next write). The run lock is then an OS lock on
+    /// `<record_path>.lock`.
     #[schemars(extend("x-ansible-type" = "path"))]
     #[arg(long, value_name = "FILE")]
     pub record_path: Option<PathBuf>,
@@ -237,11 +244,13 @@ pub struct RecordParams {
     /// The run: a changing module records its changes in this run (pass the same value to
     /// every step of an update so that `rollback` restores them at once; default: the
     /// environment variable `OCP_BOOTIMAGE_RUN_ID`, else a new id), and `rollback` restores
-    /// it (default: the same, else the last run that is not a rollback).
+    /// it (default: the same, else the last run that is not a rollback). `bootimage_runs`
+    /// only names the run lock's holder with it.
     #[arg(long)]
     pub run_id: Option<String>,
     /// Seconds to wait for another run holding the run lock (default 0: fail at once,
-    /// naming the holder). A killed run's lock expires after 15 s.
+    /// naming the holder). Check mode takes no lock. A killed run's Lease expires 15 s after
+    /// its last renewal; a lock file is freed when its process exits.
     #[serde(default)]
     #[arg(long, default_value_t = 0)]
     pub lock_timeout: u64,

@@ -100,8 +100,9 @@ impl Step {
 
     /// Like [`Step::open`], for a module whose guards differ from its: connects,
     /// observes `reads` of `selection`, and runs `guards` on the snapshot (an error fails
-    /// the run, nothing changed; the warnings are the step's). The record is in the
-    /// selection's namespace.
+    /// the run, nothing changed; the warnings are the step's). The run lock is taken (outside
+    /// check mode) before the observation; the record is in `record_namespace` (a v1 record
+    /// is also looked for in the selection's namespace).
     pub async fn open_with(
         target: Target<'_>,
         selection: &Selection,
@@ -149,8 +150,9 @@ impl Step {
         Ok((step, snapshot))
     }
 
-    /// Releases the run lock (at the end of the step; a step that is not released
-    /// leaves its Lease to expire).
+    /// Releases the run lock (at the end of the step; the Lease of a step dropped without
+    /// release is released by the module runner, [`crate::kube::run_lock::release_abandoned`],
+    /// or expires).
     pub async fn release(&mut self) {
         if let Some(lock) = self.lock.take() {
             lock.release().await;

@@ -43,7 +43,7 @@ pub struct Params {
 pub struct Output {
     /// Where the record is (`Secrets ns/record-*` or `file path`).
     pub record: String,
-    /// Every run of the record after pruning, oldest first.
+    /// Every run of the record after pruning (in check mode: every run), oldest first.
     pub runs: Vec<RunSummary>,
     /// The run `rollback` restores when given no `run_id`: the newest that is not a
     /// rollback's own (null: none).

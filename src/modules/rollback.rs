@@ -86,12 +86,17 @@ impl Module for Rollback {
     const NAME: &'static str = "rollback";
     const SHORT_DESCRIPTION: &'static str = "Restore the values a rollback record holds for a run";
     const DESCRIPTION: &'static str = r#"
-Restores what the rollback record holds for one run (default: the last): entries newest
-first, each field put back to its old value only where the object still holds the value
-the run wrote — anything else is reported as a conflict and left alone unless `force`.
-Objects the run created are deleted if unchanged; files (stub_ignition `path`) are written
-back. Rollback records its own changes first and marks the restored entries as rolled back;
-entries are never deleted, so a second rollback changes nothing.
+Restores what the rollback record holds for one run (default: `run_id`, else the
+environment variable `OCP_BOOTIMAGE_RUN_ID`, else the last run that is not a rollback):
+entries newest first, each field put back to its old value only where the object still
+holds the value the run wrote — anything else is reported as a conflict and left alone
+unless `force`. Objects the run created are deleted if unchanged; files (stub_ignition
+`path`) are written back. Rollback records its own changes first, in a run of its own
+(`rollback_run_id`, which names the restored run), notes there which entries it restored,
+and sets the restored run's state to `rolled-back` (or `partially-rolled-back`); it never
+deletes entries, so a second rollback changes nothing. `other_runs` lists the record's
+other runs not rolled back. Outside check mode it holds the run lock. Runs of a v1 record
+(earlier releases) are restored too.
 "#;
     const EXAMPLES: &'static str = r#"
 - name: Undo the whole update run

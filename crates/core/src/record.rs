@@ -8,15 +8,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The format tag written into every record.
+/// The format tag of a v1 record (read, never written any more).
 pub const RECORD_FORMAT: &str = "ocp-bootimage.rollback/v1";
 
-/// The whole record: entries in the order they were written.
+/// A v1 record (earlier releases; read only): one list of every run's entries, in the
+/// order they were written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Record {
     /// Always `ocp-bootimage.rollback/v1`.
     pub format: String,
-    /// Every change any run recorded, oldest first. Never removed, only marked rolled back.
+    /// Every change any run recorded, oldest first; a rollback of that release marked the
+    /// entries it restored.
     pub entries: Vec<RecordEntry>,
 }
 
@@ -34,11 +36,13 @@ impl Default for Record {
 pub struct RecordEntry {
     /// Groups the entries of one run (a playbook passes the same `run_id` to every step).
     pub run_id: String,
-    /// Position in the record (1, 2, …), unique and increasing.
+    /// Position in the run's record (1, 2, …; in a v1 record, in the whole record), unique
+    /// and increasing.
     pub seq: u64,
     /// When the entry was written (RFC 3339, UTC).
     pub time: String,
-    /// The module that wrote it (`autoscaling`, `stub_ignition`, `machineset_bootimage`, `rollback`).
+    /// The module that wrote it (`autoscaling`, `stub_ignition`, `machineset_bootimage`,
+    /// `bootimage_canary`, `rollback`).
     pub module: String,
     /// The object's `apiVersion`, `kind`, namespace and name.
     pub api_version: String,
@@ -55,7 +59,9 @@ pub struct RecordEntry {
     /// Whether `old`/`new` hold Secret data (never shown in output).
     #[serde(default)]
     pub secret: bool,
-    /// Set when `rollback` restored `old`.
+    /// Set when `rollback` restored `old` (stored by earlier releases, in v1 records;
+    /// otherwise set as the run is read, from the `restored` list of the rollback run that
+    /// restored it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back: Option<RolledBack>,
 }
