@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 fn cluster() -> TestCluster {
     let mut c = TestCluster::start();
     // The shipped dump with its stubs migrated (step 2 done), so that the update swaps.
-    c.load(&with_v3_stubs(objects_under(&root().join("examples/cluster-dump"))));
+    c.load(&with_v3_stubs(objects_under(
+        &root().join("examples/cluster-dump"),
+    )));
     c
 }
 
@@ -154,10 +156,7 @@ fn beside_a_dump_the_last_run_comes_from_record_path() {
         &json!({"dump_dir": dump, "last_run": true, "record_path": record}),
     );
     assert_eq!(info.json["failed"], false, "{}", info.stdout);
-    assert_eq!(
-        info.json["last_run"]["run_id"],
-        update.json["run_id"]
-    );
+    assert_eq!(info.json["last_run"]["run_id"], update.json["run_id"]);
 
     // A dump holds no record: asking without record_path is a clear error.
     let bad = run_module(

@@ -87,3 +87,23 @@ fn a_v1_record_of_an_earlier_release_is_rolled_back() {
     assert_eq!(again.json["changed"], false, "{}", again.stdout);
     assert_eq!(again.json["run_id"], "legacy-run-1");
 }
+
+#[test]
+fn a_v1_record_that_cannot_be_read_is_a_warning_not_silence() {
+    let mut c = TestCluster::start();
+    c.load(&objects_under(&root().join("examples/cluster-dump")));
+    let Some(server) = c.server() else {
+        return; // 403 injection needs the in-process server
+    };
+    server.deny("get", "secrets");
+    let r = run_module("bootimage_runs", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let w = r.json["warnings"].to_string();
+    for part in [
+        "could not look for a v1 rollback record",
+        "openshift-machine-api/ocp-bootimage-rollback",
+        "deploy/rbac.yaml grants it to the update account",
+    ] {
+        assert!(w.contains(part), "{part:?} missing from {w}");
+    }
+}

@@ -297,6 +297,21 @@ fn local_files_for_bare_metal_upi() {
         original,
         "check mode wrote the file"
     );
+    // While another run holds the record file's lock, a real run fails naming it and
+    // leaves the stub untouched.
+    {
+        let held = ocp_bootimage::kube::run_lock::RunLock::file(
+            &record,
+            "other-run/stub_ignition pid 1 on host",
+            std::time::Duration::ZERO,
+        )
+        .unwrap();
+        let r = run_module("stub_ignition", &args);
+        assert_eq!(r.json["failed"], true, "{}", r.stdout);
+        assert!(r.stdout.contains("other-run"), "{}", r.stdout);
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+        drop(held);
+    }
     let r = run_module("stub_ignition", &args);
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
     let migrated: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

@@ -143,7 +143,7 @@ impl std::fmt::Display for LockHeld {
 impl std::error::Error for LockHeld {}
 
 /// A held run lock. A Lease lock renews itself in the background while held.
-#[must_use = "the lock is released when dropped (a Lease only when it expires)"]
+#[must_use = "release the lock when done (a Lease dropped unreleased waits for release_abandoned, or expires)"]
 pub struct RunLock {
     inner: Held,
 }

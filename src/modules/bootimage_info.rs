@@ -173,7 +173,9 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
         .warnings
         .extend(crate::execute::missing_machinesets(&snapshot, &sel));
     if params.last_run {
-        report.last_run = read_last_run(params).await?;
+        let (last, notes) = read_last_run(params).await?;
+        report.last_run = last;
+        report.warnings.extend(notes);
         report
             .warnings
             .extend(report.last_run.as_ref().and_then(unfinished_run_warning));
@@ -181,8 +183,11 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     Ok(report)
 }
 
-/// The last run of the rollback record that is not a rollback's own (`last_run`).
-async fn read_last_run(params: &Params) -> Result<Option<crate::record::RunSummary>> {
+/// The last run of the rollback record that is not a rollback's own (`last_run`), and
+/// what could not be read of the record.
+async fn read_last_run(
+    params: &Params,
+) -> Result<(Option<crate::record::RunSummary>, Vec<String>)> {
     let conn = match (&params.record.record_path, &params.dump.dump_dir) {
         (Some(_), _) => None,
         (None, Some(_)) => anyhow::bail!(
@@ -195,7 +200,7 @@ async fn read_last_run(params: &Params) -> Result<Option<crate::record::RunSumma
         .record
         .store(conn.as_ref(), params.selection.namespace())?;
     let runs = store.runs().await.context("last_run")?;
-    Ok(last_run(&runs.list).cloned())
+    Ok((last_run(&runs.list).cloned(), runs.notes))
 }
 
 /// The one-line summary used as `msg`.

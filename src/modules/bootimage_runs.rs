@@ -128,7 +128,7 @@ delete.
             changed,
             failed: false,
             msg,
-            warnings: Vec::new(),
+            warnings: runs.notes.clone(),
             diff: Vec::new(),
             output: Output {
                 record: store.location(),

@@ -157,6 +157,7 @@ async fn restore_run(
         other_runs: other_runs(&runs, out_id(&target)),
     };
     let mut warnings = other_runs_warning(&out.other_runs, params.record.requested_run_id());
+    warnings.extend(runs.notes.iter().cloned());
     let Some(run) = target else {
         warnings.push("the rollback record holds no run to roll back".to_string());
         return Ok(outcome(ctx.meta.diff, &[], None, WHAT, out, warnings));

@@ -24,6 +24,7 @@ use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::execute::{standard_guards, Observation, RunRecord, Step};
 use crate::ignition::TargetVersion;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
+use crate::kube::run_lock::holder_identity;
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
@@ -134,11 +135,19 @@ async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
 /// content first; with `dest`, writes there and leaves `path` alone.
 async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<ModuleOutcome<Output>> {
     let run_id = params.write.record.run_id();
+    let store = params.write.record.store(None, &params.ns.namespace)?;
+    // A real run holds the record file's lock from before it reads the stub to the end.
+    let lock = if check_mode {
+        None
+    } else {
+        let holder = holder_identity(&run_id, StubIgnition::NAME);
+        let wait = std::time::Duration::from_secs(params.write.record.lock_timeout);
+        Some(store.lock(&holder, wait).await?)
+    };
     let old = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (report, new) = migrate_stub(&path.display().to_string(), &old, params.target_version)
         .with_context(|| format!("{} was left untouched", path.display()))?;
     let dest = params.dest.clone().unwrap_or_else(|| path.to_path_buf());
-    let store = params.write.record.store(None, &params.ns.namespace)?;
     let writer = store.writer(&run_id);
     let (msg, diff) = match (&new, check_mode) {
         (None, _) => {
@@ -164,6 +173,9 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
             (msg, vec![file_diff(&dest, &report)])
         }
     };
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
     Ok(ModuleOutcome {
         changed: report.changed,
         failed: false,

@@ -154,6 +154,8 @@ pub struct RecordStore {
 pub struct Runs {
     /// Their summaries, oldest first.
     pub list: Vec<RunSummary>,
+    /// What could not be read (a forbidden v1 record), for the module's warnings.
+    pub notes: Vec<String>,
     source: Source,
 }
 
@@ -221,12 +223,13 @@ impl RecordStore {
     pub async fn runs(&self) -> Result<Runs> {
         let mut runs = match &self.backend {
             Backend::Secrets(s) => {
-                let (listed, legacy) = s.list().await?;
+                let (listed, legacy, notes) = s.list().await?;
                 let legacy = legacy.map(crate::record::runs_of_v1).unwrap_or_default();
                 let mut list: Vec<RunSummary> = listed.iter().map(|r| r.summary.clone()).collect();
                 list.extend(legacy.iter().map(|r| r.summary.clone()));
                 Runs {
                     list,
+                    notes,
                     source: Source::Secrets { listed, legacy },
                 }
             }
@@ -234,6 +237,7 @@ impl RecordStore {
                 let runs = f.read()?.runs;
                 Runs {
                     list: runs.iter().map(|r| r.summary.clone()).collect(),
+                    notes: Vec::new(),
                     source: Source::File(runs),
                 }
             }

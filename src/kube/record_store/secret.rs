@@ -89,7 +89,7 @@ impl SecretRuns {
 
     /// Every run of the record, oldest first: the v2 runs (from one LIST, by their
     /// annotations) and the runs of a v1 record, if one exists.
-    pub async fn list(&self) -> Result<(Vec<ListedRun>, Option<Record>)> {
+    pub async fn list(&self) -> Result<(Vec<ListedRun>, Option<Record>, Vec<String>)> {
         let api = self.api(&self.namespace);
         let lp = ListParams::default().labels(&format!(
             "{MANAGED_BY}={TOOL},{RECORD_LABEL}={}",
@@ -113,7 +113,8 @@ impl SecretRuns {
         runs.sort_by(|a, b| {
             (&a.summary.started, &a.summary.run_id).cmp(&(&b.summary.started, &b.summary.run_id))
         });
-        Ok((runs, self.legacy().await?))
+        let (legacy, notes) = self.legacy().await?;
+        Ok((runs, legacy, notes))
     }
 
     /// A run's summary from its part 1's annotations (decoding the parts only when they
@@ -197,16 +198,26 @@ impl SecretRuns {
     }
 
     /// The v1 record of the same name, if any (in the record's namespace or where
-    /// earlier releases kept it). A v1 record that cannot be read (forbidden) is none.
-    async fn legacy(&self) -> Result<Option<Record>> {
+    /// earlier releases kept it), and a note for each place it could not be read from
+    /// (forbidden: its runs, if any, are then not listed).
+    async fn legacy(&self) -> Result<(Option<Record>, Vec<String>)> {
         let mut namespaces = vec![self.namespace.clone()];
         namespaces.extend(self.legacy_namespace.iter().cloned());
         namespaces.dedup();
+        let mut notes = Vec::new();
         for ns in namespaces {
             let api = self.api(&ns);
             let secret = match retrying(false, || api.get_opt(&self.record)).await {
                 Ok(s) => s,
-                Err(kube::Error::Api(s)) if s.code == 403 => None,
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    notes.push(format!(
+                        "could not look for a v1 rollback record (forbidden: `get` on the Secret \
+                         {ns}/{record}), so the runs of releases before per-run records, if any, \
+                         are not listed; deploy/rbac.yaml grants it to the update account",
+                        record = self.record
+                    ));
+                    None
+                }
                 Err(e) => anyhow::bail!(self.explain(&e, "get", &self.record)),
             };
             let Some(bytes) = secret
@@ -229,9 +240,9 @@ impl SecretRuns {
                     record.format
                 );
             }
-            return Ok(Some(record));
+            return Ok((Some(record), notes));
         }
-        Ok(None)
+        Ok((None, notes))
     }
 
     /// The Secret of part `part` of `run` holding `payload` (labels always; the summary
