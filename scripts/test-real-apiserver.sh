@@ -16,6 +16,7 @@
 #
 # Env: OCP_BOOTIMAGE_SHARED  the shared directory (default: <repo>/../shared); its
 #                            tools/kube-apiserver/ holds build.sh, start.sh, stop.sh
+#      OCP_BOOTIMAGE_REAL_TESTS  space-separated test files to run (default: every one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -55,6 +56,10 @@ t_build=$((SECONDS - t0))
 mapfile -t cluster_tests < <(grep -l -e 'TestCluster::start' -e 'OCP_BOOTIMAGE_TEST_KUBECONFIG' tests/*.rs |
     xargs -n1 basename | sed 's/\.rs$//')
 ((${#cluster_tests[@]})) || { say "ERROR: no integration test uses TestCluster"; exit 1; }
+# OCP_BOOTIMAGE_REAL_TESTS="rbac last_run": only these (a developer rerunning one file).
+if [[ -n "${OCP_BOOTIMAGE_REAL_TESTS:-}" ]]; then
+    read -r -a cluster_tests <<< "$OCP_BOOTIMAGE_REAL_TESTS"
+fi
 
 OCP_BOOTIMAGE_ANSIBLE_VENVS="$(./scripts/setup-ansible.sh --print-venvs)"
 export OCP_BOOTIMAGE_ANSIBLE_VENVS

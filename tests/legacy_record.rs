@@ -101,7 +101,7 @@ fn a_v1_record_that_cannot_be_read_is_a_warning_not_silence() {
     let w = r.json["warnings"].to_string();
     for part in [
         "could not look for a v1 rollback record",
-        "openshift-machine-api/ocp-bootimage-rollback",
+        "Secret openshift-machine-api/ocp-bootimage-rollback",
         "deploy/rbac.yaml grants it to the update account",
     ] {
         assert!(w.contains(part), "{part:?} missing from {w}");

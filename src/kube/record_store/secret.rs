@@ -211,9 +211,10 @@ impl SecretRuns {
                 Ok(s) => s,
                 Err(kube::Error::Api(s)) if s.code == 403 => {
                     notes.push(format!(
-                        "could not look for a v1 rollback record (forbidden: `get` on the Secret \
-                         {ns}/{record}), so the runs of releases before per-run records, if any, \
-                         are not listed; deploy/rbac.yaml grants it to the update account",
+                        "could not look for a v1 rollback record: forbidden: `get` on secrets \
+                         named {record} in namespace {ns} (Secret {ns}/{record}), so the runs of \
+                         releases before per-run records, if any, are not listed; \
+                         deploy/rbac.yaml grants it to the update account",
                         record = self.record
                     ));
                     None
