@@ -31,11 +31,11 @@ use common::{
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams};
-use ocp_bootimage::kube::apply::StoredFields;
 use ocp_bootimage::kube::connection::Connection;
 use ocp_bootimage::kube::record_store::codec;
 use ocp_bootimage::kube::record_store::RecordStore;
 use ocp_bootimage::options::RecordParams;
+use ocp_bootimage::plan::change::StoredFields;
 use ocp_bootimage::record::{RecordEntry, RunState};
 use serde_json::{json, Value};
 

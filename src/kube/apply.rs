@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::client::{api, explain, get, retrying};
 use super::connection::Connection;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
+use crate::plan::change::StoredFields;
 use crate::plan::ObjectChange;
 use crate::record::RunState;
 
@@ -46,42 +47,6 @@ pub struct ApplyOutcome {
     pub warnings: Vec<String>,
     /// What the server stored of each written change's fields (as `applied`).
     pub stored: Vec<StoredFields>,
-}
-
-/// What the server stored of the fields one write changed: the values a rollback
-/// compares with (a server drops `null` members, applies defaults, …).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredFields {
-    pub kind: &'static str,
-    pub namespace: Option<String>,
-    pub name: String,
-    /// (JSON pointer, value stored; null: absent). The pointer `""` is the whole object
-    /// (created), without server bookkeeping.
-    pub fields: Vec<(String, Value)>,
-}
-
-impl StoredFields {
-    /// The fields `change` wrote, as found in `stored` (None: the object is gone).
-    pub fn of(change: &ObjectChange, stored: Option<&Value>) -> StoredFields {
-        let fields = change
-            .fields()
-            .into_iter()
-            .map(|f| {
-                let v = match stored {
-                    None => Value::Null,
-                    Some(s) if f.pointer.is_empty() => crate::plan::change::without_volatile(s),
-                    Some(s) => s.pointer(&f.pointer).cloned().unwrap_or(Value::Null),
-                };
-                (f.pointer, v)
-            })
-            .collect();
-        StoredFields {
-            kind: change.kind.kind,
-            namespace: change.namespace.clone(),
-            name: change.name.clone(),
-            fields,
-        }
-    }
 }
 
 /// Applies the changes of one module run.

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use super::codec;
 use super::secret::SecretRuns;
 use super::{now_rfc3339_millis, Backend};
-use crate::kube::apply::StoredFields;
+use crate::plan::change::StoredFields;
 use crate::record::{RecordEntry, Run, RunState};
 
 const MAX_ATTEMPTS: usize = 5;

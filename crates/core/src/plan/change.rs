@@ -452,6 +452,42 @@ impl ObjectChange {
     }
 }
 
+/// What the server stored of the fields one write changed: the values a rollback
+/// compares with (a server drops `null` members, applies defaults, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFields {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// (JSON pointer, value stored; null: absent). The pointer `""` is the whole object
+    /// (created), without server bookkeeping.
+    pub fields: Vec<(String, Value)>,
+}
+
+impl StoredFields {
+    /// The fields `change` wrote, as found in `stored` (None: the object is gone).
+    pub fn of(change: &ObjectChange, stored: Option<&Value>) -> StoredFields {
+        let fields = change
+            .fields()
+            .into_iter()
+            .map(|f| {
+                let v = match stored {
+                    None => Value::Null,
+                    Some(s) if f.pointer.is_empty() => without_volatile(s),
+                    Some(s) => s.pointer(&f.pointer).cloned().unwrap_or(Value::Null),
+                };
+                (f.pointer, v)
+            })
+            .collect();
+        StoredFields {
+            kind: change.kind.kind,
+            namespace: change.namespace.clone(),
+            name: change.name.clone(),
+            fields,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
