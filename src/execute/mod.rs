@@ -19,7 +19,7 @@ use crate::kube::apply::{Applier, ApplyOutcome, Replan};
 use crate::kube::connection::Connection;
 use crate::kube::observe;
 use crate::kube::record_store::{RecordStore, RunWriter};
-use crate::kube::run_lock::{holder_identity, RunLock};
+use crate::kube::run_lock::RunLock;
 use crate::options::ConnectionParams;
 use crate::options::WriteParams;
 use crate::plan::step::Plan;
@@ -119,12 +119,9 @@ impl Step {
         let conn = connection.connect().await?;
         let store = write.record.store(Some(&conn), &selection.namespace)?;
         let run_id = write.record.run_id();
-        let lock = if meta.check_mode {
-            None
-        } else {
-            let wait = std::time::Duration::from_secs(write.record.lock_timeout);
-            Some(store.lock(&holder_identity(&run_id, module), wait).await?)
-        };
+        let lock = (write.record)
+            .lock(&store, &run_id, module, !meta.check_mode)
+            .await?;
         let opened = observe::from_cluster(&conn, selection, reads)
             .await
             .and_then(|snapshot| Ok((guards(&snapshot)?, snapshot)));

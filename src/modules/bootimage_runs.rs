@@ -3,14 +3,11 @@
 //! never automatic: the record of a run is what makes it undoable. The choice of runs
 //! is the core's [`crate::record::runs_to_prune`]; this file reads, locks and deletes.
 
-use std::time::Duration;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::kube::record_store::{RecordStore, Runs};
-use crate::kube::run_lock::holder_identity;
 use crate::options::{ConnectionParams, NamespaceParams, RecordParams};
 use crate::record::{runs_to_prune, RunSummary};
 
@@ -91,13 +88,10 @@ delete.
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let store = open(&params).await?;
         let pruning = params.keep.is_some() || params.older_than_days.is_some();
-        let lock = if pruning && !ctx.meta.check_mode {
-            let holder = holder_identity(&params.record.run_id(), Self::NAME);
-            let wait = Duration::from_secs(params.record.lock_timeout);
-            Some(store.lock(&holder, wait).await?)
-        } else {
-            None
-        };
+        let take = pruning && !ctx.meta.check_mode;
+        let lock = (params.record)
+            .lock(&store, &params.record.run_id(), Self::NAME, take)
+            .await?;
         let result = list_and_prune(&params, &store, ctx.meta.check_mode).await;
         if let Some(lock) = lock {
             lock.release().await;

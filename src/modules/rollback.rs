@@ -33,7 +33,6 @@ use crate::kube::connection::Connection;
 use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
 };
-use crate::kube::run_lock::holder_identity;
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
@@ -122,13 +121,10 @@ other runs not rolled back. Outside check mode it holds the run lock. Runs of a 
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let (conn, store) = open_record(&params).await?;
         let rollback_run_id = new_run_id();
-        let lock = if ctx.meta.check_mode {
-            None
-        } else {
-            let holder = holder_identity(&rollback_run_id, Rollback::NAME);
-            let wait = std::time::Duration::from_secs(params.record.lock_timeout);
-            Some(store.lock(&holder, wait).await?)
-        };
+        let take = !ctx.meta.check_mode;
+        let lock = (params.record)
+            .lock(&store, &rollback_run_id, Rollback::NAME, take)
+            .await?;
         let result = restore_run(&params, ctx, conn, &store, rollback_run_id).await;
         if let Some(lock) = lock {
             lock.release().await;

@@ -24,7 +24,6 @@ use crate::cluster::{Reads, Selection, Snapshot, SnapshotPart};
 use crate::execute::{standard_guards, Observation, RunRecord, Step};
 use crate::ignition::TargetVersion;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
-use crate::kube::run_lock::holder_identity;
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
@@ -137,13 +136,8 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
     let run_id = params.write.record.run_id();
     let store = params.write.record.store(None, &params.ns.namespace)?;
     // A real run holds the record file's lock from before it reads the stub to the end.
-    let lock = if check_mode {
-        None
-    } else {
-        let holder = holder_identity(&run_id, StubIgnition::NAME);
-        let wait = std::time::Duration::from_secs(params.write.record.lock_timeout);
-        Some(store.lock(&holder, wait).await?)
-    };
+    let record = &params.write.record;
+    let lock = (record.lock(&store, &run_id, StubIgnition::NAME, !check_mode)).await?;
     let old = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (report, new) = migrate_stub(&path.display().to_string(), &old, params.target_version)
         .with_context(|| format!("{} was left untouched", path.display()))?;

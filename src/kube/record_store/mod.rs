@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::kube::connection::Connection;
-use crate::kube::run_lock::RunLock;
+use crate::kube::run_lock::{holder_identity, RunLock};
 use crate::options::{RecordLocation, RecordParams};
 use crate::record::{last_run, mark_restored, Run, RunState, RunSummary};
 
@@ -93,6 +93,24 @@ impl RecordParams {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         })
+    }
+
+    /// Takes the run lock of `store` for run `run_id` of `module` (waiting up to
+    /// `lock_timeout`), or none when `take` is false (check mode takes no lock).
+    pub async fn lock(
+        &self,
+        store: &RecordStore,
+        run_id: &str,
+        module: &str,
+        take: bool,
+    ) -> Result<Option<RunLock>> {
+        if !take {
+            return Ok(None);
+        }
+        let wait = std::time::Duration::from_secs(self.lock_timeout);
+        Ok(Some(
+            store.lock(&holder_identity(run_id, module), wait).await?,
+        ))
     }
 
     /// The record store (see [`RecordLocation::store`]).
