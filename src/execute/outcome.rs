@@ -7,6 +7,8 @@ use crate::plan::ObjectChange;
 
 /// Builds a module outcome from a plan (check mode) or an apply outcome. The diff is
 /// only computed when `want_diff` (`_ansible_diff`): at 1,000 changes it costs megabytes.
+/// `planned` is read only without `applied` (a real run reports what was applied: its
+/// caller may have moved the plan's changes into the applier and pass none).
 pub fn outcome<O>(
     want_diff: bool,
     planned: &[ObjectChange],

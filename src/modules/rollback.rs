@@ -36,8 +36,8 @@ use crate::kube::record_store::{
 use crate::options::ConnectionParams;
 use crate::options::{NamespaceParams, RecordParams};
 use crate::plan::rollback::{
-    conflict_warnings, entries_done, file_entry, plan_file, run_entries, EntryReport,
-    ObjectEntries, ObjectKey, RollbackError, RunEntries,
+    conflict_warnings, entries_done, file_entry, plan_file, planned_objects, run_entries,
+    EntryReport, ObjectEntries, ObjectKey, RollbackError, RunEntries,
 };
 use crate::plan::step::Plan;
 use crate::plan::ObjectChange;
@@ -174,7 +174,7 @@ async fn restore_run(
     };
     let (files, files_changed) = restore.files(&entries.files).await?;
     let current = read_objects(conn.as_ref(), &entries.objects).await?;
-    let mut plan = entries.plan(&current, params.force);
+    let mut plan = entries.plan(current, params.force);
     plan.reports = files.into_iter().chain(plan.reports).collect();
     plan.warnings.extend(warnings);
     Ok(restore
@@ -332,25 +332,28 @@ impl Restore<'_> {
         let conflicts = conflict_warnings(&reports);
         out.conflicts = conflicts.len();
         warnings.extend(conflicts);
-        let applied = if self.meta.check_mode {
-            None
+        let nothing_planned = changes.is_empty();
+        // A real run hands the changes to the applier (no copy: the outcome of a real
+        // run is made from what was applied); check mode reports the plan.
+        let (planned, applied) = if self.meta.check_mode {
+            (changes, None)
         } else {
-            Some(
-                self.apply(run, entries, &changes, &reports, &mut warnings)
-                    .await,
-            )
+            let applied = self
+                .apply(run, entries, changes, &reports, &mut warnings)
+                .await;
+            (Vec::new(), Some(applied))
         };
         out.entries = reports;
         let mut o = outcome(
             self.meta.diff,
-            &changes,
+            &planned,
             applied.as_ref(),
             WHAT,
             out,
             warnings,
         );
         o.changed |= files_changed;
-        if files_changed && applied.is_some() && changes.is_empty() {
+        if files_changed && applied.is_some() && nothing_planned {
             o.msg = "restored the file(s) of the run".into();
         }
         o
@@ -412,10 +415,11 @@ impl Restore<'_> {
         &self,
         run: &Run,
         entries: &RunEntries<'_>,
-        changes: &[ObjectChange],
+        changes: Vec<ObjectChange>,
         reports: &[EntryReport],
         warnings: &mut Vec<String>,
     ) -> ApplyOutcome {
+        let planned = planned_objects(&changes);
         let applied = match self.conn {
             Some(conn) if !changes.is_empty() => {
                 let applier = Applier {
@@ -424,11 +428,11 @@ impl Restore<'_> {
                     module: Rollback::NAME,
                 };
                 let replan = |fresh: &Value| Ok(entries.replan(fresh, self.force));
-                applier.apply(changes.to_vec(), &replan).await
+                applier.apply(changes, &replan).await
             }
             _ => ApplyOutcome::default(),
         };
-        let done = entries_done(reports, changes, &applied.applied);
+        let done = entries_done(reports, &planned, &applied.applied);
         if let Err(e) = self.note_done(run, done, applied.error.is_some()).await {
             warnings.push(format!(
                 "restored, but the record could not note it (a second rollback notes it): {e:#}"

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::change::without_volatile;
 use super::step::Plan;
 use super::ObjectChange;
-use crate::cluster::resources;
+use crate::cluster::resources::{self, Kind};
 use crate::record::{RecordEntry, Run};
 
 /// The record kind of local files (stub_ignition `path`).
@@ -190,10 +190,21 @@ pub fn plan_rollback(
     entries: &[&RecordEntry],
     force: bool,
 ) -> (Option<ObjectChange>, Vec<EntryReport>) {
+    let (change, reports) = restore_object(current.cloned(), entries, force);
+    (change.filter(|c| !c.is_noop()), reports)
+}
+
+/// The restore of one object read as `current` (taken: it becomes the change's
+/// `before`): the change, which may change nothing, and per-entry results.
+fn restore_object(
+    current: Option<Value>,
+    entries: &[&RecordEntry],
+    force: bool,
+) -> (Option<ObjectChange>, Vec<EntryReport>) {
     let Some(first) = entries.first() else {
         return (None, Vec::new());
     };
-    let mut working = current.cloned();
+    let mut working = current.clone();
     let reports = entries
         .iter()
         .map(|e| {
@@ -208,7 +219,7 @@ pub fn plan_rollback(
         kind,
         namespace: first.namespace.clone(),
         name: first.name.clone(),
-        before: Some(current.clone()),
+        before: Some(current),
         after: working.unwrap_or(Value::Null),
         summary: String::new(),
     };
@@ -217,7 +228,7 @@ pub fn plan_rollback(
     } else {
         format!("restore {} field(s)", entries.len())
     };
-    ((!change.is_noop()).then_some(change), reports)
+    (Some(change), reports)
 }
 
 /// The restore of one local file: its content after the restore (base64; null: no file)
@@ -328,10 +339,12 @@ pub fn run_entries<'r>(run: &'r Run, kinds: &[String]) -> RunEntries<'r> {
 impl RunEntries<'_> {
     /// Plans the restore of every cluster object from `current` (each object as read
     /// now; None or absent: gone). A kind this tool does not know is left alone, with a
-    /// warning.
+    /// warning. Each object is dropped once planned, and each change kept compact (only
+    /// the subtrees that differ, at exact size: the same patch, record fields and diff),
+    /// so a rollback of 1,000 MachineSets never holds them twice.
     pub fn plan(
         &self,
-        current: &BTreeMap<ObjectKey, Option<Value>>,
+        mut current: BTreeMap<ObjectKey, Option<Value>>,
         force: bool,
     ) -> Plan<Vec<EntryReport>> {
         let mut plan = Plan::new(Vec::new(), Vec::new());
@@ -343,10 +356,11 @@ impl RunEntries<'_> {
                 ));
                 continue;
             }
-            let now = current.get(&o.key).and_then(Option::as_ref);
-            let (change, mut reports) = plan_rollback(now, &o.entries, force);
+            let now = current.remove(&o.key).flatten();
+            let (change, mut reports) = restore_object(now, &o.entries, force);
             plan.reports.append(&mut reports);
-            plan.changes.extend(change);
+            plan.changes
+                .extend(change.map(ObjectChange::compact).filter(|c| !c.is_noop()));
         }
         plan
     }
@@ -384,18 +398,25 @@ pub fn conflict_warnings(entries: &[EntryReport]) -> Vec<String> {
         .collect()
 }
 
+/// The objects `changes` change, (kind, name): what [`entries_done`] needs of a plan
+/// whose changes were handed to the applier.
+pub fn planned_objects(changes: &[ObjectChange]) -> Vec<(Kind, String)> {
+    changes.iter().map(|c| (c.kind, c.name.clone())).collect()
+}
+
 /// The entries to mark rolled back after a real run: restored and already-restored
-/// ones, except those of an object whose planned change was not applied (conflicts and
-/// a failed object's entries stay open).
+/// ones, except those of an object whose planned change (`planned`: see
+/// [`planned_objects`]) was not applied (conflicts and a failed object's entries stay
+/// open).
 pub fn entries_done(
     entries: &[EntryReport],
-    planned: &[ObjectChange],
+    planned: &[(Kind, String)],
     applied: &[ObjectChange],
 ) -> Vec<u64> {
     let failed_objects: Vec<&str> = planned
         .iter()
-        .filter(|c| !applied.iter().any(|a| a.name == c.name && a.kind == c.kind))
-        .map(|c| c.name.as_str())
+        .filter(|(kind, name)| !applied.iter().any(|a| a.name == *name && a.kind == *kind))
+        .map(|(_, name)| name.as_str())
         .collect();
     entries
         .iter()
@@ -592,7 +613,8 @@ mod tests {
         let e = entry(1, "/spec/minReplicas", json!(0), json!(1));
         let (change, reports) = plan_rollback(Some(&obj), &[&e], false);
         let planned = vec![change.unwrap()];
-        assert_eq!(entries_done(&reports, &planned, &planned), vec![1]);
-        assert!(entries_done(&reports, &planned, &[]).is_empty());
+        let objects = planned_objects(&planned);
+        assert_eq!(entries_done(&reports, &objects, &planned), vec![1]);
+        assert!(entries_done(&reports, &objects, &[]).is_empty());
     }
 }
