@@ -452,11 +452,12 @@ impl Restore<'_> {
         } else {
             RunState::Applied
         };
+        let done_seqs: std::collections::HashSet<u64> = done.iter().copied().collect();
         let open = run
             .entries
             .iter()
             .filter(|e| e.module != Rollback::NAME && e.rolled_back.is_none())
-            .filter(|e| !done.contains(&e.seq))
+            .filter(|e| !done_seqs.contains(&e.seq))
             .count();
         self.writer.finish_rollback(done, own).await?;
         let state = if open == 0 {

@@ -7,7 +7,7 @@
 //!
 //! The shell reads the record, the objects and the files, records and writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -413,14 +413,22 @@ pub fn entries_done(
     planned: &[(Kind, String)],
     applied: &[ObjectChange],
 ) -> Vec<u64> {
-    let failed_objects: Vec<&str> = planned
+    // Sets, not scans: a rollback of 1,000 MachineSets has 1,000 of each.
+    let applied: HashSet<(&str, &str)> = applied
         .iter()
-        .filter(|(kind, name)| !applied.iter().any(|a| a.name == *name && a.kind == *kind))
-        .map(|(_, name)| name.as_str())
+        .map(|a| (a.kind.kind, a.name.as_str()))
+        .collect();
+    let failed_objects: HashSet<(&str, &str)> = planned
+        .iter()
+        .map(|(kind, name)| (kind.kind, name.as_str()))
+        .filter(|k| !applied.contains(k))
         .collect();
     entries
         .iter()
-        .filter(|e| e.result != EntryResult::Conflict && !failed_objects.contains(&e.name.as_str()))
+        .filter(|e| {
+            e.result != EntryResult::Conflict
+                && !failed_objects.contains(&(e.kind.as_str(), e.name.as_str()))
+        })
         .map(|e| e.seq)
         .collect()
 }
@@ -616,5 +624,10 @@ mod tests {
         let objects = planned_objects(&planned);
         assert_eq!(entries_done(&reports, &objects, &planned), vec![1]);
         assert!(entries_done(&reports, &objects, &[]).is_empty());
+        // A MachineSet of the same name (MachineAutoscalers are often named like their
+        // MachineSet) that failed does not keep the autoscaler's entry open.
+        let ms = (resources::MACHINE_SET, "a".to_string());
+        let with_ms: Vec<_> = objects.iter().cloned().chain([ms]).collect();
+        assert_eq!(entries_done(&reports, &with_ms, &planned), vec![1]);
     }
 }
