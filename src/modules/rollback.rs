@@ -444,14 +444,15 @@ impl Restore<'_> {
     /// Notes the entries `done` (by seq) as restored, in this rollback's own record, and
     /// sets the restored run's state: rolled back when all its entries now are.
     async fn note_done(&self, run: &Run, done: Vec<u64>, failed: bool) -> Result<()> {
-        if done.is_empty() {
-            return Ok(());
-        }
         let own = if failed {
             RunState::PartiallyApplied
         } else {
             RunState::Applied
         };
+        if done.is_empty() {
+            // Nothing restored: still write this run's settled entries and state.
+            return self.writer.finish_rollback(done, own).await;
+        }
         let done_seqs: std::collections::HashSet<u64> = done.iter().copied().collect();
         let open = run
             .entries

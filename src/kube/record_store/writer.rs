@@ -131,6 +131,12 @@ impl RunWriter {
         if run.summary.state != RunState::PartiallyApplied {
             run.summary.state = state;
         }
+        if self.rolls_back.is_some() {
+            // A rollback's own run is written once more anyway, by `finish_rollback`,
+            // which writes these settled values with it: one write instead of two.
+            st.unsettled_from = None;
+            return Ok(());
+        }
         self.flush(&mut st, from).await.map_err(|e| match e {
             FlushError::Conflict(_) => anyhow::anyhow!(
                 "the rollback record {} changed under this run",
@@ -141,7 +147,9 @@ impl RunWriter {
     }
 
     /// For a rollback's own run: notes the entries of the restored run now restored and
-    /// this run's state, and writes them (the run is created if nothing was appended).
+    /// this run's state, and writes them with the values `settle` left in memory (the run
+    /// is created if nothing was appended). Nothing appended and nothing restored:
+    /// nothing to write.
     pub async fn finish_rollback(&self, restored: Vec<u64>, state: RunState) -> Result<()> {
         let mut st = self.state.lock().await;
         if st.run.is_none() && restored.is_empty() {
