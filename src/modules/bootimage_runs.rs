@@ -24,7 +24,8 @@ pub struct Params {
     #[command(flatten)]
     pub record: RecordParams,
     /// Prune: keep only the newest `keep` runs (with their rollbacks' records) and delete
-    /// the others' records. Default: delete nothing.
+    /// the others' records. Runs of a v1 record are neither counted nor deleted. Default:
+    /// delete nothing.
     #[serde(default)]
     #[arg(long)]
     pub keep: Option<usize>,

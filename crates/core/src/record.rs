@@ -324,7 +324,8 @@ pub fn unfinished_run_warning(run: &RunSummary) -> Option<String> {
 /// rollback's own beyond the newest `keep` and, with `older_than` (RFC 3339), started
 /// before it (both given: both must hold); and the rollback runs of every run deleted
 /// (a rollback run's notes matter only while the run it restored is kept). Runs of a v1
-/// record (`v1`) are never chosen: they share one Secret. Neither limit: nothing.
+/// record (`v1`) are never chosen, nor counted by `keep`: they share one Secret. Neither
+/// limit: nothing.
 pub fn runs_to_prune(
     runs: &[RunSummary],
     keep: Option<usize>,
@@ -338,7 +339,11 @@ pub fn runs_to_prune(
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     };
     let cutoff = older_than.and_then(parse);
-    let mut newest_first: Vec<&RunSummary> = runs.iter().filter(|r| !r.is_rollback()).collect();
+    // `keep` counts the runs it could delete: v1 runs are neither counted nor chosen.
+    let mut newest_first: Vec<&RunSummary> = runs
+        .iter()
+        .filter(|r| !r.is_rollback() && !v1.contains(&r.run_id))
+        .collect();
     newest_first.reverse();
     let mut chosen: Vec<String> = newest_first
         .iter()
@@ -437,6 +442,13 @@ mod tests {
         assert_eq!(
             runs_to_prune(&runs, Some(0), None, &["a".into()]),
             vec!["b", "c", "rb-c"]
+        );
+        // A v1 run among the newest does not take one of the `keep` places.
+        let mut v1_newest = runs.clone();
+        v1_newest.push(run("v1-run", "2026-04-01T00:00:00.000Z", None));
+        assert_eq!(
+            runs_to_prune(&v1_newest, Some(1), None, &["v1-run".into()]),
+            vec!["a", "rb-a", "b"]
         );
         assert_eq!(last_run(&runs).map(|r| r.run_id.as_str()), Some("c"));
     }
