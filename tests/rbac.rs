@@ -482,17 +482,23 @@ fn secret_object(ns: &str, name: &str, data: Value) -> DynamicObject {
     .unwrap()
 }
 
+/// The real API server's admin kubeconfig, or None with a SKIP message: these tests
+/// need a real authorizer.
+fn admin_kubeconfig() -> Option<std::path::PathBuf> {
+    let kc = common::real_kubeconfig();
+    if kc.is_none() {
+        eprintln!("SKIP: OCP_BOOTIMAGE_TEST_KUBECONFIG is not set (a real API server with admin credentials)");
+    }
+    kc
+}
+
 /// Part 4: neither account may touch the cloud credentials next to the user-data secrets, nor
 /// list Secrets there; the audit account cannot see the rollback records (they hold old
 /// user data). Real impersonated requests; positive controls show the impersonation works.
 #[test]
 fn secrets_beyond_the_user_data_are_forbidden() {
-    let kc = match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
-        Ok(k) if !k.is_empty() => std::path::PathBuf::from(k),
-        _ => {
-            eprintln!("SKIP: OCP_BOOTIMAGE_TEST_KUBECONFIG is not set (a real API server with admin credentials)");
-            return;
-        }
+    let Some(kc) = admin_kubeconfig() else {
+        return;
     };
     let mut c = TestCluster::start();
     let mut objects = objects_under(&root().join("examples/cluster-dump"));
@@ -640,12 +646,8 @@ fn sequence(run_id: &str) -> Vec<(&'static str, Value, &'static str)> {
 
 #[test]
 fn shipped_rbac_suffices_and_every_rule_is_needed() {
-    let kc = match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
-        Ok(k) if !k.is_empty() => std::path::PathBuf::from(k),
-        _ => {
-            eprintln!("SKIP: OCP_BOOTIMAGE_TEST_KUBECONFIG is not set (a real API server with admin credentials)");
-            return;
-        }
+    let Some(kc) = admin_kubeconfig() else {
+        return;
     };
     let t0 = Instant::now();
     let mut c = TestCluster::start();

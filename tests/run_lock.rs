@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{objects_under, root, run_module, TestCluster};
+use common::{micro_time_ago, objects_under, root, run_module, TestCluster};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
@@ -133,19 +133,6 @@ fn is_micro_time(t: &str) -> bool {
         && b[19] == b'.'
         && b[20..26].iter().all(u8::is_ascii_digit)
         && t.ends_with('Z')
-}
-
-/// An RFC 3339 time `secs_ago` seconds ago, with microseconds.
-fn micro_time_ago(secs_ago: i64) -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::seconds(secs_ago);
-    format!(
-        "{}.000000Z",
-        t.replace_nanosecond(0)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .trim_end_matches('Z')
-    )
 }
 
 #[test]

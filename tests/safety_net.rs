@@ -26,8 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_cluster_equals, comparable, decode_part, fixture, objects_in, objects_under, root,
-    run_module, spawn_module, with_v3_stubs, ModuleRun, TestCluster, RECORD_NS,
+    assert_cluster_equals, comparable, decode_part, fixture, micro_time_ago, objects_in,
+    objects_under, root, run_module, spawn_module, with_v3_stubs, ModuleRun, TestCluster,
+    RECORD_NS,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams};
@@ -48,7 +49,7 @@ const GROUPS: [&str; 3] = ["a", "b", "c"];
 
 /// Whether the tests run against a real API server (OCP_BOOTIMAGE_TEST_KUBECONFIG).
 fn real() -> bool {
-    std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG").is_ok_and(|k| !k.is_empty())
+    common::real_kubeconfig().is_some()
 }
 
 /// `in_process` MachineSets on the in-process server, `on_real` on a real one.
@@ -121,17 +122,8 @@ fn shapes(dump: &[Value]) -> Vec<Value> {
 fn renamed(ms: &Value, name: &str, group: &str, user_data: &str) -> Value {
     let mut ms = ms.clone();
     let md = ms["metadata"].as_object_mut().unwrap();
-    for k in [
-        "resourceVersion",
-        "uid",
-        "creationTimestamp",
-        "managedFields",
-        "selfLink",
-        "generation",
-        "ownerReferences",
-        "finalizers",
-    ] {
-        md.remove(k);
+    for k in common::SERVER_SET_METADATA {
+        md.remove(*k);
     }
     md.insert("name".into(), json!(name));
     md.insert("namespace".into(), json!(NS));
@@ -205,19 +197,6 @@ struct Kube {
 fn kube(c: &TestCluster) -> Kube {
     let (rt, conn) = common::connect(c);
     Kube { rt, conn }
-}
-
-/// An RFC 3339 time `secs_ago` seconds ago, with microseconds (a Lease's MicroTime).
-fn micro_time_ago(secs_ago: i64) -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::seconds(secs_ago);
-    format!(
-        "{}.000000Z",
-        t.replace_nanosecond(0)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .trim_end_matches('Z')
-    )
 }
 
 impl Kube {

@@ -13,6 +13,39 @@ use ocp_bootimage::plan::rollback::without_nulls;
 use serde_json::Value;
 use test_apiserver::TestApiServer;
 
+/// Metadata a server sets (or a dump carries from one) that a create must not send.
+pub const SERVER_SET_METADATA: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "generation",
+    "ownerReferences",
+    "finalizers",
+];
+
+/// An RFC 3339 time `secs_ago` seconds ago, with microseconds (a Lease's MicroTime).
+pub fn micro_time_ago(secs_ago: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::seconds(secs_ago);
+    format!(
+        "{}.000000Z",
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .trim_end_matches('Z')
+    )
+}
+
+/// The real API server's kubeconfig, when `OCP_BOOTIMAGE_TEST_KUBECONFIG` names one.
+pub fn real_kubeconfig() -> Option<PathBuf> {
+    std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -183,10 +216,9 @@ fn ensure_service_account(rt: &tokio::runtime::Runtime, client: &kube::Client, p
 impl TestCluster {
     /// The real server when `OCP_BOOTIMAGE_TEST_KUBECONFIG` is set, else a fresh in-process one.
     pub fn start() -> TestCluster {
-        match std::env::var("OCP_BOOTIMAGE_TEST_KUBECONFIG") {
-            Ok(k) if !k.is_empty() => {
+        match real_kubeconfig() {
+            Some(kubeconfig) => {
                 let guard = real_lock();
-                let kubeconfig = PathBuf::from(k);
                 ensure_record_namespace(&kubeconfig);
                 TestCluster::Real {
                     kubeconfig,
@@ -194,7 +226,7 @@ impl TestCluster {
                     _guard: guard,
                 }
             }
-            _ => TestCluster::InProcess(TestApiServer::start().expect("start test API server")),
+            None => TestCluster::InProcess(TestApiServer::start().expect("start test API server")),
         }
     }
 
@@ -226,17 +258,8 @@ impl TestCluster {
                 for o in objects {
                     let mut o = o.clone();
                     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-                        for k in [
-                            "resourceVersion",
-                            "uid",
-                            "creationTimestamp",
-                            "managedFields",
-                            "selfLink",
-                            "generation",
-                            "ownerReferences",
-                            "finalizers",
-                        ] {
-                            m.remove(k);
+                        for k in SERVER_SET_METADATA {
+                            m.remove(*k);
                         }
                     }
                     let api = dynamic_api(&client, &o);
