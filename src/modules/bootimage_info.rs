@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::inputs::{audit_input, load_streams, selection_and_options};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Selection, Snapshot};
+use crate::kube::connection::Connection;
 use crate::kube::{dump, observe};
 use crate::options::ConnectionParams;
 use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
@@ -138,17 +139,20 @@ pub fn gathered_parts(subset: &[GatherSubset]) -> BTreeSet<Part> {
 pub struct BootimageInfo;
 
 /// Observes the cluster or the dump: only what the gathered parts need.
-async fn observe(params: &Params, sel: &Selection, options: &AuditOptions) -> Result<Snapshot> {
+async fn observe(
+    params: &Params,
+    conn: Option<&Connection>,
+    sel: &Selection,
+    options: &AuditOptions,
+) -> Result<Snapshot> {
     let reads = reads_for(&options.gathered(), params.stream.stream_file.is_some());
-    match &params.dump.dump_dir {
-        Some(dir) => {
+    match (&params.dump.dump_dir, conn) {
+        (Some(dir), _) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
             Ok(observe::from_dump_observing(&d, sel, reads, params.nodes))
         }
-        None => {
-            let conn = params.connection.connect().await?;
-            observe::from_cluster_observing(&conn, sel, reads, params.nodes).await
-        }
+        (None, Some(conn)) => observe::from_cluster_observing(conn, sel, reads, params.nodes).await,
+        (None, None) => anyhow::bail!("internal: a live audit without a connection"),
     }
 }
 
@@ -165,7 +169,12 @@ fn parse_options(params: &Params) -> Result<(Selection, AuditOptions)> {
 /// Runs the audit end to end (also used by the CLI).
 pub async fn run_audit(params: &Params) -> Result<AuditReport> {
     let (sel, options) = parse_options(params)?;
-    let snapshot = observe(params, &sel, &options).await?;
+    // One connection for the audit and `last_run` (none from a dump).
+    let conn = match &params.dump.dump_dir {
+        Some(_) => None,
+        None => Some(params.connection.connect().await?),
+    };
+    let snapshot = observe(params, conn.as_ref(), &sel, &options).await?;
     let streams = load_streams(&params.stream, &snapshot)?;
     let input = audit_input(&snapshot, &streams, &options);
     let mut report = audit(&input);
@@ -173,7 +182,7 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
         .warnings
         .extend(crate::execute::missing_machinesets(&snapshot, &sel));
     if params.last_run {
-        let (last, notes) = read_last_run(params).await?;
+        let (last, notes) = read_last_run(params, conn.as_ref()).await?;
         report.last_run = last;
         report.warnings.extend(notes);
         report
@@ -185,20 +194,18 @@ pub async fn run_audit(params: &Params) -> Result<AuditReport> {
 
 /// The last run of the rollback record that is not a rollback's own (`last_run`), and
 /// what could not be read of the record.
+/// `conn`: the audit's connection (None from a dump).
 async fn read_last_run(
     params: &Params,
+    conn: Option<&Connection>,
 ) -> Result<(Option<crate::record::RunSummary>, Vec<String>)> {
-    let conn = match (&params.record.record_path, &params.dump.dump_dir) {
-        (Some(_), _) => None,
-        (None, Some(_)) => anyhow::bail!(
+    if params.record.record_path.is_none() && conn.is_none() {
+        anyhow::bail!(
             "last_run reads the rollback record, which a dump does not hold: give record_path, \
              or audit the cluster"
-        ),
-        (None, None) => Some(params.connection.connect().await?),
-    };
-    let store = params
-        .record
-        .store(conn.as_ref(), params.selection.namespace())?;
+        );
+    }
+    let store = params.record.store(conn, params.selection.namespace())?;
     let runs = store.runs().await.context("last_run")?;
     Ok((last_run(&runs.list).cloned(), runs.notes))
 }

@@ -87,7 +87,9 @@ delete.
         params: Params,
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
-        let store = open(&params).await?;
+        let (_, store) = (params.record.location)
+            .open(&params.connection, &params.ns.namespace)
+            .await?;
         let pruning = params.keep.is_some() || params.older_than_days.is_some();
         let take = pruning && !ctx.meta.check_mode;
         let lock = (params.record)
@@ -133,14 +135,6 @@ delete.
             },
         })
     }
-}
-
-async fn open(params: &Params) -> anyhow::Result<RecordStore> {
-    if params.record.location.record_path.is_some() {
-        return params.record.store(None, &params.ns.namespace);
-    }
-    let conn = params.connection.connect().await?;
-    params.record.store(Some(&conn), &params.ns.namespace)
 }
 
 /// Reads the runs and, when asked and not in check mode, deletes the chosen ones.

@@ -119,7 +119,11 @@ other runs not rolled back. Outside check mode it holds the run lock. Runs of a 
         params: Params,
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
-        let (conn, store) = open_record(&params).await?;
+        // A record of a run on files needs no cluster (a connection is made later when
+        // the record holds cluster objects).
+        let (conn, store) = (params.record.location)
+            .open(&params.connection, &params.ns.namespace)
+            .await?;
         let rollback_run_id = new_run_id();
         let take = !ctx.meta.check_mode;
         let lock = (params.record)
@@ -239,18 +243,6 @@ fn other_runs_warning(others: &[RunSummary], requested: Option<String>) -> Vec<S
         "restoring the last run only; the record holds other runs not rolled back: {} — pass run_id to restore one",
         crate::plan::audit::name_list(names.iter().map(String::as_str))
     )]
-}
-
-/// The record store, and a connection unless the record is a local file: a record of a
-/// run on files (stub_ignition `path`) needs no cluster (one is made later when the
-/// record holds cluster objects).
-async fn open_record(params: &Params) -> Result<(Option<Connection>, RecordStore)> {
-    if params.record.location.record_path.is_some() {
-        return Ok((None, params.record.store(None, &params.ns.namespace)?));
-    }
-    let conn = params.connection.connect().await?;
-    let store = params.record.store(Some(&conn), &params.ns.namespace)?;
-    Ok((Some(conn), store))
 }
 
 /// Reads every cluster object of the run whose kind this tool knows (None: gone): one

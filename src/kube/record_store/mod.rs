@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use crate::kube::connection::Connection;
 use crate::kube::run_lock::{holder_identity, RunLock};
-use crate::options::{RecordLocation, RecordParams};
+use crate::options::{ConnectionParams, RecordLocation, RecordParams};
 use crate::record::{last_run, mark_restored, Run, RunState, RunSummary};
 
 pub use file::write_private;
@@ -120,6 +120,21 @@ impl RecordParams {
 }
 
 impl RecordLocation {
+    /// The record store, and the connection it made unless the record is a local file
+    /// (a record of a run on files needs no cluster).
+    pub async fn open(
+        &self,
+        connection: &ConnectionParams,
+        legacy_namespace: &str,
+    ) -> Result<(Option<Connection>, RecordStore)> {
+        if self.record_path.is_some() {
+            return Ok((None, self.store(None, legacy_namespace)?));
+        }
+        let conn = connection.connect().await?;
+        let store = self.store(Some(&conn), legacy_namespace)?;
+        Ok((Some(conn), store))
+    }
+
     /// The record store: the local file when `record_path` is set, else the Secrets
     /// `record-*` in `record_namespace` (a v1 record named `record` is also looked for
     /// in `legacy_namespace`, where earlier releases kept it).
