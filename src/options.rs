@@ -149,8 +149,13 @@ pub struct StreamParams {
     #[schemars(extend("x-ansible-type" = "path"))]
     #[arg(long, value_name = "FILE")]
     pub marketplace_file: Option<PathBuf>,
-    /// OS stream of a multi-stream source (5.0+ ConfigMaps: `rhel-9`, `rhel-10`).
-    /// Default: the source's default stream.
+    /// The OS stream (`rhel-9`, `rhel-10`) of MachineSets without the label
+    /// `machineconfiguration.openshift.io/osstream`; a labelled MachineSet always takes its
+    /// target from its own OS stream (5.0+ ConfigMaps offer `rhel-9` and `rhel-10`), and one
+    /// whose OS stream the metadata does not offer (a custom name) is skipped. A stream file
+    /// holds one OS stream, named by the RHEL major of its builds (`9.8.…`, `418.94.…` →
+    /// `rhel-9`; `10.2.…` → `rhel-10`), and applies to MachineSets of that OS stream only.
+    /// Default: the source's default stream (the ConfigMap's `stream` key, or the file).
     #[arg(long)]
     pub os_stream: Option<String>,
     /// The cluster's architecture (`x86_64`, `aarch64`, `ppc64le`, `s390x`, or the

@@ -12,6 +12,7 @@ use common::{fixture, objects_in, objects_under, root};
 use ocp_bootimage::ignition::{convert_to_v3, inspect_user_data, Conversion, TargetVersion};
 use ocp_bootimage::plan::change::apply_merge_patch;
 use ocp_bootimage::plan::machineset::MachineSetContext;
+use ocp_bootimage::plan::os_stream::OsStreams;
 use ocp_bootimage::plan::rollback::plan_rollback;
 use ocp_bootimage::plan::step::Decision;
 use ocp_bootimage::plan::stub::plan_secret;
@@ -383,10 +384,12 @@ proptest! {
             cluster_arch: Some(Arch::X86_64),
             multi_arch: false,
             cluster_version: Some((4, 18)),
-            stream: Ok(w.streams.stream_for(None).unwrap()),
+            streams: OsStreams::single(Ok(w.streams.stream_for(None).unwrap())),
             lookup: Lookup { catalog: w.catalog, image_builds: &w.builds },
             machine_configuration: None,
+            infrastructure: None,
             stubs_needing_migration: Default::default(),
+            stubs_unusable: Default::default(),
         };
         let mut opts = SwapOptions { allow_newer, ..SwapOptions::default() };
         if let Some(img) = explicit {
@@ -422,13 +425,15 @@ fn fixtures_plan_swaps() {
         cluster_arch: Some(Arch::X86_64),
         multi_arch: false,
         cluster_version: Some((4, 18)),
-        stream: Ok(w.streams.stream_for(None).unwrap()),
+        streams: OsStreams::single(Ok(w.streams.stream_for(None).unwrap())),
         lookup: Lookup {
             catalog: w.catalog,
             image_builds: &w.builds,
         },
         machine_configuration: None,
+        infrastructure: None,
         stubs_needing_migration: Default::default(),
+        stubs_unusable: Default::default(),
     };
     let swaps = w
         .machinesets

@@ -52,6 +52,14 @@ pub struct Params {
     /// Also change the ControlPlaneMachineSet `cluster`.
     #[serde(default)]
     pub include_control_plane: bool,
+    /// Allow moving a MachineSet to another OS stream: an explicit `image` that is another
+    /// OS stream's build, or an unlabelled MachineSet whose image is a `rhel-9` build given
+    /// the `rhel-10` default by `os_stream` (or the reverse). By default such a MachineSet
+    /// is skipped with the reason: a MachineSet never moves across OS streams (RHEL 9 ↔ 10)
+    /// unless asked. Labelling it `machineconfiguration.openshift.io/osstream: <stream>`
+    /// is the other way to move it.
+    #[serde(default)]
+    pub allow_stream_change: bool,
     /// Plan as if every spec 2.x stub Ignition secret had been migrated already, to preview
     /// in check mode what an update that runs `stub_ignition` first would change (as
     /// `audit.yml` does). Check mode only: a real run always skips a MachineSet whose stub
@@ -216,6 +224,7 @@ fn swap_options(params: &Params, check_mode: bool) -> Result<SwapOptions> {
         images: images_option(params.image.as_ref())?,
         allow_newer: params.allow_newer,
         include_mco_managed: params.include_mco_managed,
+        allow_stream_change: params.allow_stream_change,
         assume_stubs_migrated: params.assume_stubs_migrated,
     })
 }

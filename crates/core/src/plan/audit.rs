@@ -13,13 +13,14 @@ use serde_json::Value;
 use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
+use super::os_stream::OsStreams;
 use crate::cert::{self, McsCertificateReport};
 use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
 use crate::cluster::{Reads, Snapshot};
 use crate::ignition;
 use crate::platform::{Lookup, Platform};
 use crate::record::RunSummary;
-use crate::stream::{Arch, BuildId, Catalog, StreamSet};
+use crate::stream::{Arch, BuildId, Catalog, Stream, StreamSet};
 
 /// Where the stream metadata came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -113,10 +114,14 @@ pub struct StreamReport {
     pub path: Option<String>,
     /// The stream's name (`rhcos-4.18`, …).
     pub name: Option<String>,
-    /// The OS stream chosen from a multi-stream ConfigMap (`rhel-9`, `rhel-10`).
+    /// The OS stream of MachineSets without the `machineconfiguration.openshift.io/osstream`
+    /// label (`os_stream`, else the source's default stream, named by its builds' RHEL major).
     pub os_stream: Option<String>,
-    /// Other OS streams the source offers.
+    /// Every OS stream the source offers (`rhel-9`, `rhel-10`; a single stream file: the
+    /// one of its builds). Each labelled MachineSet takes its target from its own.
     pub available_os_streams: Vec<String>,
+    /// Newest release per architecture of each OS stream offered (OS stream → RPM arch → build).
+    pub os_stream_releases: BTreeMap<String, BTreeMap<String, String>>,
     /// The ConfigMap's `releaseVersion`.
     pub release_version: Option<String>,
     /// Newest release per architecture (RPM arch name → build id).
@@ -224,36 +229,36 @@ pub struct AuditReport {
     pub warnings: Vec<String>,
 }
 
-fn stream_report(input: &AuditInput, warnings: &mut Vec<String>) -> StreamReport {
+fn stream_report(input: &AuditInput, streams: &OsStreams) -> StreamReport {
+    let releases_of = |s: &Stream| {
+        s.architectures
+            .iter()
+            .filter_map(|(a, st)| {
+                st.artifacts
+                    .values()
+                    .chain(st.aws_regions.values().map(|r| &r.release))
+                    .max()
+                    .map(|b| (a.as_rpm().to_string(), b.to_string()))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
     match &input.streams {
         Ok((set, source, path)) => {
-            let chosen = set.stream_for(input.options.os_stream.as_deref());
-            let (name, releases, error) = match chosen {
-                Ok(s) => (
-                    s.name.clone(),
-                    s.architectures
-                        .iter()
-                        .filter_map(|(a, st)| {
-                            st.artifacts
-                                .values()
-                                .chain(st.aws_regions.values().map(|r| &r.release))
-                                .max()
-                                .map(|b| (a.as_rpm().to_string(), b.to_string()))
-                        })
-                        .collect(),
-                    None,
-                ),
-                Err(e) => (None, BTreeMap::new(), Some(e.to_string())),
+            let (name, releases, error) = match &streams.default {
+                Ok(s) => (s.name.clone(), releases_of(s), None),
+                Err(e) => (None, BTreeMap::new(), Some(e.clone())),
             };
-            if let Some(e) = &error {
-                warnings.push(e.clone());
-            }
             StreamReport {
                 source: source.clone(),
                 path: path.clone(),
                 name,
-                os_stream: input.options.os_stream.clone(),
-                available_os_streams: set.named.keys().cloned().collect(),
+                os_stream: streams.default_name.clone(),
+                available_os_streams: streams.names(),
+                os_stream_releases: streams
+                    .named
+                    .iter()
+                    .filter_map(|(n, s)| s.as_ref().ok().map(|s| (n.clone(), releases_of(s))))
+                    .collect(),
                 release_version: set.release_version.clone(),
                 releases,
                 error,
@@ -265,6 +270,7 @@ fn stream_report(input: &AuditInput, warnings: &mut Vec<String>) -> StreamReport
             name: None,
             os_stream: input.options.os_stream.clone(),
             available_os_streams: Vec::new(),
+            os_stream_releases: BTreeMap::new(),
             release_version: None,
             releases: BTreeMap::new(),
             error: Some(e.clone()),
@@ -346,6 +352,33 @@ fn stubs_needing_migration(snapshot: &Snapshot) -> BTreeMap<String, String> {
                     i.ignition_version.unwrap_or_else(|| "2.x".into()),
                 )
             })
+        })
+        .collect()
+}
+
+/// The user-data secrets the MachineSets reference that were read for and are missing or
+/// unreadable (name → why): a swap cannot check (nor a new machine boot with) such a
+/// stub. Empty when the secrets were not read at all (`Reads::user_data_secrets` off).
+fn stubs_unusable(snapshot: &Snapshot, machinesets: &[Value]) -> BTreeMap<String, String> {
+    if !snapshot.reads.user_data_secrets {
+        return BTreeMap::new();
+    }
+    machinesets
+        .iter()
+        .filter_map(user_data_secret_of)
+        .filter(|name| !snapshot.user_data_secrets.contains_key(*name))
+        .map(|name| {
+            let why = if snapshot.user_data_secret_unreadable(name) {
+                let detail = snapshot
+                    .unreadable_secrets
+                    .get(name)
+                    .map(|w| format!(": {w}"))
+                    .unwrap_or_default();
+                format!("could not be read{detail}")
+            } else {
+                "does not exist".to_string()
+            };
+            (name.to_string(), why)
         })
         .collect()
 }
@@ -479,25 +512,27 @@ pub fn machineset_context<'a>(
 ) -> MachineSetContext<'a> {
     let snap = input.snapshot;
     let cluster_version = cluster.version.as_deref().and_then(ocp_minor);
-    let chosen: Result<_, String> = match &input.streams {
-        Ok((set, source, _)) => match set.stream_for(input.options.os_stream.as_deref()) {
-            Ok(s) => match (source, s.ocp_version(), cluster_version) {
-                (StreamSource::File, Some(sv), Some(cv))
-                    if sv > cv && !input.options.allow_newer_stream =>
-                {
-                    Err(format!(
-                        "the stream {} is for OpenShift {}.{}, newer than the cluster ({}.{}); use the stream of the cluster's version",
-                        s.name.as_deref().unwrap_or("file"),
-                        sv.0, sv.1, cv.0, cv.1
-                    ))
+    let streams = match &input.streams {
+        Ok((set, source, _)) => {
+            let check = |s: &'a Stream| -> Result<&'a Stream, String> {
+                match (source, s.ocp_version(), cluster_version) {
+                    (StreamSource::File, Some(sv), Some(cv))
+                        if sv > cv && !input.options.allow_newer_stream =>
+                    {
+                        Err(format!(
+                            "the stream {} is for OpenShift {}.{}, newer than the cluster ({}.{}); use the stream of the cluster's version",
+                            s.name.as_deref().unwrap_or("file"),
+                            sv.0, sv.1, cv.0, cv.1
+                        ))
+                    }
+                    _ => Ok(s),
                 }
-                _ => Ok(s),
-            },
-            Err(e) => Err(e.to_string()),
-        },
-        Err(e) => Err(e.clone()),
+            };
+            OsStreams::of_set(set, input.options.os_stream.as_deref(), check)
+        }
+        Err(e) => OsStreams::single(Err(e.clone())),
     };
-    if let Err(e) = &chosen {
+    if let Err(e) = &streams.default {
         warnings.push(format!("no targets: {e}"));
     }
     let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
@@ -518,13 +553,15 @@ pub fn machineset_context<'a>(
         }),
         multi_arch: cluster.architecture.as_deref() == Some("multi"),
         cluster_version,
-        stream: chosen,
+        streams,
         lookup: Lookup {
             catalog: input.catalog,
             image_builds: &input.options.image_builds,
         },
         machine_configuration: snap.machine_configuration.as_ref(),
+        infrastructure: snap.infrastructure.as_ref(),
         stubs_needing_migration: stubs_needing_migration(snap),
+        stubs_unusable: stubs_unusable(snap, machinesets),
     }
 }
 
@@ -588,8 +625,8 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         &snap.machinesets,
         input.options.architecture,
     );
-    let stream = stream_report(input, &mut warnings);
     let ctx = machineset_context(input, &cluster, &snap.machinesets, &mut warnings);
+    let stream = stream_report(input, &ctx.streams);
     let mut machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
     let observed_builds = match &snap.nodes {

@@ -8,9 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cluster::ocp_minor;
+use super::os_stream::{self, OsStreams, Pick, MCO_SUPPORTED_OS_STREAM};
 use crate::cluster::{labels_of, name_of, namespace_of, user_data_secret_of};
 use crate::platform::{self, BootImage, Lookup, Platform, Target};
-use crate::stream::{Arch, BuildId, Stream};
+use crate::stream::{Arch, BuildId};
 
 /// Where a MachineSet's boot image stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
@@ -24,7 +25,8 @@ pub enum Status {
     NewerThanCluster,
     /// The build of the image or the target cannot be determined (see `reason`).
     Unknown,
-    /// Deliberately left alone (owned, Windows, confidential VM, AMI by filter, …; see `reason`).
+    /// Deliberately left alone (owned, Windows, an OS stream the stream metadata does not
+    /// offer, Azure security types, a GCP image in the customer's own project, …; see `reason`).
     Skipped,
 }
 
@@ -37,6 +39,10 @@ pub struct MachineSetReport {
     pub platform: Option<Platform>,
     /// RPM architecture name (`x86_64`, `aarch64`, `ppc64le`, `s390x`).
     pub architecture: Option<String>,
+    /// The OS stream its target comes from: its `machineconfiguration.openshift.io/osstream`
+    /// label, else the default (`os_stream`, else the stream metadata's default stream,
+    /// named by the RHEL major of its builds: `rhel-9`, `rhel-10`). Null when unknown.
+    pub os_stream: Option<String>,
     /// Region (AWS/GCP/IBM Cloud/PowerVS), location (Azure) or datacenter (vSphere).
     pub region: Option<String>,
     /// The boot image the MachineSet names now (AMI id, GCP image path, Azure URN or
@@ -56,7 +62,9 @@ pub struct MachineSetReport {
     /// `userDataSecret.name` of the provider spec.
     pub user_data_secret: Option<String>,
     /// Whether the Machine Config Operator manages this MachineSet's boot image
-    /// (MachineConfiguration/cluster `managedBootImages`): changing it here would fight MCO.
+    /// (MachineConfiguration/cluster `managedBootImages` selects it, on a platform and version
+    /// where MCO updates boot images, and MCO does not skip it: Windows, an OS stream other
+    /// than `rhel-9`): changing it here would fight MCO.
     pub mco_managed: bool,
     /// `spec.replicas`.
     pub replicas: Option<i64>,
@@ -91,13 +99,18 @@ pub struct MachineSetContext<'a> {
     pub cluster_arch: Option<Arch>,
     pub multi_arch: bool,
     pub cluster_version: Option<(u32, u32)>,
-    /// The stream to take targets from, or why there is none.
-    pub stream: Result<&'a Stream, String>,
+    /// The OS streams to take targets from (each MachineSet its own), or why there are none.
+    pub streams: OsStreams<'a>,
     pub lookup: Lookup<'a>,
     pub machine_configuration: Option<&'a Value>,
+    /// Infrastructure/cluster (Azure Stack Hub's `cloudName`), when read.
+    pub infrastructure: Option<&'a Value>,
     /// User-data secrets (of those read) holding an Ignition spec 2.x stub, which boot
     /// images of OpenShift 4.6 and later cannot read: name → `ignition.version`.
     pub stubs_needing_migration: BTreeMap<String, String>,
+    /// User-data secrets that were looked for and are missing or could not be read:
+    /// name → why. A new boot image cannot be checked against (or boot with) such a stub.
+    pub stubs_unusable: BTreeMap<String, String>,
 }
 
 const ARCH_ANNOTATION: &str = "capacity.cluster-autoscaler.kubernetes.io/labels";
@@ -151,9 +164,39 @@ fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
     match_labels_ok && expressions_ok
 }
 
-/// Whether MCO manages this MachineSet's boot image, from MachineConfiguration/cluster:
-/// `status.managedBootImagesStatus` (what MCO applies, defaults included) over `spec.managedBootImages`.
-pub fn mco_managed(mc: Option<&Value>, ms: &Value) -> bool {
+/// Whether MCO's boot image controller updates MachineSets on this (Infrastructure)
+/// platform at this OpenShift version. Its `checkMachineSet` switches on the platform:
+/// AWS and GCP since managed boot images began (4.16–4.19 `reconcileAzure`,
+/// `reconcileVSphere`, … only log "unsupported platform"), vSphere from 4.20, Azure from
+/// 4.21 (MCO branches release-4.19 1a6905d980, release-4.20 afed09939d, release-4.21
+/// db84d8368e, `pkg/controller/bootimage/platform_helpers.go`); every other platform never.
+/// An unknown version counts as the newest (the broadest list: never fight MCO by guessing).
+pub fn mco_manages_platform(platform: Platform, version: Option<(u32, u32)>) -> bool {
+    match platform {
+        Platform::Aws | Platform::Gcp => true,
+        Platform::Vsphere => version.is_none_or(|v| v >= (4, 20)),
+        Platform::Azure => version.is_none_or(|v| v >= (4, 21)),
+        Platform::Openstack | Platform::Nutanix | Platform::Ibmcloud | Platform::Powervs => false,
+    }
+}
+
+/// Whether MCO manages this MachineSet's boot image: MachineConfiguration/cluster
+/// selects it (`status.managedBootImagesStatus`, what MCO applies with defaults, over
+/// `spec.managedBootImages`), MCO updates boot images on `platform` at `version`
+/// ([`mco_manages_platform`]), and MCO does not skip it (Windows, an OS stream label
+/// other than `rhel-9`: MCO `ms_helpers.go` `syncMAPIMachineSet`).
+pub fn mco_managed(
+    mc: Option<&Value>,
+    ms: &Value,
+    platform: Option<Platform>,
+    version: Option<(u32, u32)>,
+) -> bool {
+    if platform.is_some_and(|p| !mco_manages_platform(p, version))
+        || is_windows(ms)
+        || os_stream::label_of(ms).is_some_and(|l| l != MCO_SUPPORTED_OS_STREAM)
+    {
+        return false;
+    }
     let Some(mc) = mc else { return false };
     let config = mc
         .pointer("/status/managedBootImagesStatus")
@@ -196,17 +239,30 @@ fn skip_reason(ms: &Value) -> Option<String> {
             .collect();
         return Some(format!("owned by {}; its owner manages it", who.join(", ")));
     }
-    let labels = labels_of(ms);
-    if labels
-        .get("machine.openshift.io/os-id")
-        .is_some_and(|v| v.eq_ignore_ascii_case("windows"))
-    {
+    if is_windows(ms) {
         return Some(
             "Windows MachineSet (machine.openshift.io/os-id: Windows); its image is not RHCOS"
                 .into(),
         );
     }
     None
+}
+
+const OS_ID_LABEL: &str = "machine.openshift.io/os-id";
+
+/// A Windows MachineSet: `machine.openshift.io/os-id: Windows` on the Machine template's
+/// labels (`spec.template.metadata.labels`, where MCO reads it and where the Windows
+/// Machine Config Operator's documented MachineSet puts it) or on the MachineSet's own.
+pub fn is_windows(ms: &Value) -> bool {
+    let template = ms
+        .pointer("/spec/template/metadata/labels")
+        .and_then(|l| l.get(OS_ID_LABEL))
+        .and_then(Value::as_str);
+    let own = labels_of(ms).get(OS_ID_LABEL).cloned();
+    template
+        .into_iter()
+        .chain(own.as_deref())
+        .any(|v| v.trim().eq_ignore_ascii_case("windows"))
 }
 
 struct Assessment {
@@ -279,6 +335,7 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         namespace: namespace_of(ms).to_string(),
         platform: None,
         architecture: None,
+        os_stream: None,
         region: None,
         current_image: None,
         current_build: None,
@@ -288,7 +345,7 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         reason: None,
         action: None,
         user_data_secret: user_data_secret_of(ms).map(str::to_string),
-        mco_managed: mco_managed(ctx.machine_configuration, ms),
+        mco_managed: false,
         replicas: ms.pointer("/spec/replicas").and_then(Value::as_i64),
         observed_build: None,
         observed_machine: None,
@@ -307,6 +364,12 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         }
     };
     report.platform = Some(read.platform);
+    report.mco_managed = mco_managed(
+        ctx.machine_configuration,
+        ms,
+        ctx.cluster_platform.or(Some(read.platform)),
+        ctx.cluster_version,
+    );
     report.region = read.region.clone();
     report.current_image = read.image.as_ref().map(ToString::to_string);
 
@@ -325,7 +388,28 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
     };
     report.architecture = arch.as_ref().ok().map(|a| a.as_rpm().to_string());
 
-    if let Some(why) = skip_reason(ms).or_else(|| read.skip.clone()) {
+    let label = os_stream::label_of(ms);
+    let pick = ctx.streams.pick(label.as_deref());
+    report.os_stream = match &pick {
+        Pick::Stream { name, .. } | Pick::NoTarget { name, .. } => name.clone(),
+        Pick::Skip { name, .. } => Some(name.clone()),
+    };
+    let platform_skip = || {
+        platform::spec(read.platform).cluster_skip(
+            &read,
+            arch.as_ref().ok().copied(),
+            ctx.infrastructure,
+        )
+    };
+    let stream_skip = || match &pick {
+        Pick::Skip { why, .. } => Some(why.clone()),
+        _ => None,
+    };
+    if let Some(why) = skip_reason(ms)
+        .or_else(|| read.skip.clone())
+        .or_else(platform_skip)
+        .or_else(stream_skip)
+    {
         report.status = Status::Skipped;
         report.reason = Some(why);
         return report;
@@ -338,12 +422,12 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
             return report;
         }
     };
-    let target = match ctx.stream {
-        Ok(stream) => match stream.arch(arch) {
-            Ok(arch_stream) => platform::target(&read, arch_stream),
+    let target = match pick {
+        Pick::Stream { stream, .. } => match stream.arch(arch) {
+            Ok(arch_stream) => platform::target(&read, arch, arch_stream),
             Err(e) => Target::None(e.to_string()),
         },
-        Err(ref why) => Target::None(why.clone()),
+        Pick::NoTarget { why, .. } | Pick::Skip { why, .. } => Target::None(why),
     };
     let current_build = platform::current_build(&read, &target, &ctx.lookup);
     report.current_build = current_build.as_ref().map(ToString::to_string);
@@ -372,4 +456,43 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
 /// `(major, minor)` of a cluster version string.
 pub fn cluster_version_of(v: Option<&str>) -> Option<(u32, u32)> {
     v.and_then(ocp_minor)
+}
+
+/// The OS stream and build of `image` for this MachineSet, when it can be known: the OS
+/// stream whose target (for the MachineSet's platform, region and architecture) it is,
+/// else the OS stream of its build from the catalog, `image_builds` or its name. For an
+/// explicit `image`, which must not move a MachineSet across OS streams.
+pub fn image_os_stream(
+    ms: &Value,
+    ctx: &MachineSetContext,
+    image: &BootImage,
+) -> Option<(Option<String>, Option<BuildId>)> {
+    let read = platform::read(ms, ctx.cluster_platform).ok()?;
+    let arch = match annotated_arch(ms) {
+        Some(a) => a.ok(),
+        None => platform::image_arch(&read, &ctx.lookup)
+            .or(read.platform.implied_arch())
+            .or(ctx.cluster_arch),
+    };
+    if let Some(arch) = arch {
+        for (name, stream) in &ctx.streams.named {
+            let Ok(arch_stream) = stream.as_ref().map(|s| s.arch(arch)) else {
+                continue;
+            };
+            let Ok(arch_stream) = arch_stream else {
+                continue;
+            };
+            if let Target::Image { image: t, build } = platform::target(&read, arch, arch_stream) {
+                if &t == image {
+                    return Some((Some(name.clone()), Some(build)));
+                }
+            }
+        }
+    }
+    let as_read = platform::ProviderRead {
+        image: Some(image.clone()),
+        ..read
+    };
+    let build = platform::current_build(&as_read, &Target::None(String::new()), &ctx.lookup)?;
+    Some((os_stream::of_build(&build), Some(build)))
 }

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod machineset;
 pub mod mcs;
 pub mod observed;
+pub mod os_stream;
 pub mod rollback;
 pub mod step;
 pub mod stub;

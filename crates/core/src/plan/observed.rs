@@ -380,6 +380,7 @@ mod tests {
             namespace: "openshift-machine-api".into(),
             platform: None,
             architecture: Some("x86_64".into()),
+            os_stream: None,
             region: None,
             current_image: Some("ocp-cl02-xdqkk-rhcos".into()),
             current_build: current.map(str::to_string),

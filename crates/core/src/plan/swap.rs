@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::audit::{machineset_context, skip_warnings, AuditInput};
 use super::cluster::{cluster_info, ocp_minor};
-use super::machineset::{assess, MachineSetContext, Status};
+use super::machineset::{assess, image_os_stream, MachineSetContext, Status};
+use super::os_stream::{self, is_cross_stream};
 use super::step::{collect, Decision, Plan};
 use super::{ObjectChange, StreamSource};
 use crate::cluster::resources;
@@ -56,6 +57,9 @@ pub struct SwapOptions {
     pub images: BTreeMap<String, String>,
     pub allow_newer: bool,
     pub include_mco_managed: bool,
+    /// Allow a target (an explicit `image`, or the default OS stream for an unlabelled
+    /// MachineSet) from another OS stream than the MachineSet's own.
+    pub allow_stream_change: bool,
     /// Plan as if the spec 2.x stubs were migrated (check-mode previews only).
     pub assume_stubs_migrated: bool,
 }
@@ -158,8 +162,16 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
                 .into(),
         );
     }
+    let mut note: Option<String> = None;
+    let target_stream: Option<String>;
     let (target, target_build): (BootImage, Option<String>) = match opts.image_for(&r.name) {
-        Some(explicit) => (platform::parse_image(platform, explicit), None),
+        Some(explicit) => {
+            let image = platform::parse_image(platform, explicit);
+            let found = image_os_stream(&as_machineset(obj), ctx, &image);
+            target_stream = found.as_ref().and_then(|(s, _)| s.clone());
+            let build = found.and_then(|(_, b)| b).map(|b| b.to_string());
+            (image, build)
+        }
         None => {
             let Some(t) = r.target_image.as_deref() else {
                 let mut why = r.reason.clone().unwrap_or_else(|| "no target image".into());
@@ -184,10 +196,43 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
                 let why = spec.unknown_build_reason(r.reason.clone().unwrap_or_default());
                 return skip(report, why);
             }
+            if r.status == Status::Unknown {
+                note = Some(format!(
+                    "{} is the image the installer made (build unknown): replaced by the stream's image, \
+                     as the manual procedure does (MCO leaves it alone)",
+                    r.current_image.as_deref().unwrap_or("the image")
+                ));
+            }
+            target_stream = r.os_stream.clone();
             (platform::parse_image(platform, t), r.target_build.clone())
         }
     };
     let target_id: Option<BuildId> = target_build.as_deref().and_then(|b| b.parse().ok());
+    // Never across OS streams: the MachineSet's own is its label, else its image's build's.
+    let own_stream = os_stream::label_of(&as_machineset(obj)).or_else(|| {
+        r.current_build
+            .as_deref()
+            .and_then(|b| b.parse::<BuildId>().ok())
+            .and_then(|b| os_stream::of_build(&b))
+    });
+    let target_stream = target_id
+        .as_ref()
+        .and_then(os_stream::of_build)
+        .or(target_stream);
+    if let (Some(from), Some(to), false) = (&own_stream, &target_stream, opts.allow_stream_change) {
+        if is_cross_stream(from, to)
+            && r.current_image.as_deref() != Some(target.to_string().as_str())
+        {
+            return skip(
+                report,
+                format!(
+                    "the MachineSet is on OS stream {from} and the target is a {to} image: a MachineSet never \
+                     moves across OS streams unless asked (label it {}: {to}, or set allow_stream_change)",
+                    os_stream::OS_STREAM_LABEL
+                ),
+            );
+        }
+    }
     if let (Some(b), Some(cv)) = (&target_id, ctx.cluster_version) {
         if let Some(bv) = b.ocp_version() {
             if bv > cv && !opts.allow_newer {
@@ -224,6 +269,20 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             ),
         );
     }
+    if let (Some((secret, why)), false) = (
+        r.user_data_secret
+            .as_deref()
+            .and_then(|s| ctx.stubs_unusable.get_key_value(s)),
+        already,
+    ) {
+        return skip(
+            report,
+            format!(
+                "its user-data secret {secret} {why}: the stub a new machine boots with cannot be checked \
+                 (machines of this MachineSet cannot boot without it); fix the secret first"
+            ),
+        );
+    }
     report.after = Some(after_image.clone());
     report.after_build = target_build.or_else(|| {
         r.target_build
@@ -243,6 +302,7 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
         return skip(report, e.to_string());
     }
     report.changed = true;
+    report.reason = note;
     let k = if kind == "ControlPlaneMachineSet" {
         resources::CONTROL_PLANE_MACHINE_SET
     } else {

@@ -2,13 +2,16 @@
 //! `resourceID` (a managed image made at install time, or a gallery image).
 //! Targets come from the stream's marketplace entries with the same
 //! publisher/offer and Hyper-V generation; resourceID images need the VHD
-//! (`rhel-coreos-extensions.azure-disk`) uploaded first. Confidential VMs are skipped.
-//! A resource id of unknown build is the installer's image and may be replaced.
+//! (`rhel-coreos-extensions.azure-disk`) uploaded first. Skipped as MCO skips them: any
+//! `securityProfile.settings.securityType` (ConfidentialVM, TrustedLaunch), ppc64le and
+//! s390x; and Azure Stack Hub (`cloudName: AzureStackCloud`: no marketplace images).
+//! arm64 is always Hyper-V Gen2. A resource id of unknown build is the installer's
+//! image and may be replaced.
 
 use serde_json::{Map, Value};
 
 use super::{str_at, BootImage, Lookup, NotWritable, Platform, PlatformSpec, ProviderRead, Target};
-use crate::stream::{ArchStream, AzureMarketplaceImage, BuildId};
+use crate::stream::{Arch, ArchStream, AzureMarketplaceImage, BuildId};
 
 /// The Azure platform.
 pub struct Azure;
@@ -26,15 +29,17 @@ impl PlatformSpec for Azure {
         "AzureMachineProviderSpec"
     }
 
-    /// Reads the image; skips confidential VMs.
+    /// Reads the image; skips any security type (MCO skips every non-empty one:
+    /// ConfidentialVM needs a confidential image, TrustedLaunch a Gen2 image with secure
+    /// boot; the stream names neither).
     fn read(&self, spec: &Value) -> ProviderRead {
         let image = read_image(spec);
         let security = str_at(spec, "/securityProfile/settings/securityType");
         let skip = match (security, &image) {
-            (Some(t), _) if t.eq_ignore_ascii_case("ConfidentialVM") => Some(
-                "confidential VM (securityType ConfidentialVM) needs a confidential image; not managed"
-                    .to_string(),
-            ),
+            (Some(t), _) => Some(format!(
+                "Azure securityType {t} (securityProfile.settings) needs an image made for it, \
+                 which the stream does not name; not managed (as MCO)"
+            )),
             (_, None) => Some("providerSpec has no image".to_string()),
             _ => None,
         };
@@ -48,21 +53,38 @@ impl PlatformSpec for Azure {
 
     /// The stream's marketplace image for the same offer and generation.
     fn target(&self, read: &ProviderRead, arch: &ArchStream) -> Target {
-        match &read.image {
-            Some(BootImage::AzureMarketplace {
-                publisher,
-                offer,
-                sku,
-                ..
-            }) => match marketplace_target(arch, publisher, offer, sku) {
-                Some(m) => marketplace_image(m),
-                None => Target::None(format!(
-                    "the stream has no marketplace image for {publisher}:{offer} ({}); give the marketplace stream file",
-                    generation_of_sku(sku)
-                )),
-            },
-            Some(BootImage::AzureResourceId(id)) => resource_id_target(arch, id),
-            _ => Target::None("no image to compare".into()),
+        target_of(read, arch, None)
+    }
+
+    /// arm64 machines boot only Hyper-V Gen2 images, whatever the current SKU says.
+    fn target_for_arch(&self, read: &ProviderRead, arch: Arch, stream: &ArchStream) -> Target {
+        let gen = (arch == Arch::Aarch64).then_some("hyperVGen2");
+        target_of(read, stream, gen)
+    }
+
+    /// Azure Stack Hub has no marketplace images and MCO leaves it alone; ppc64le and
+    /// s390x machines do not exist on Azure (MCO skips them).
+    fn cluster_skip(
+        &self,
+        _read: &ProviderRead,
+        arch: Option<Arch>,
+        infrastructure: Option<&Value>,
+    ) -> Option<String> {
+        let cloud =
+            infrastructure.and_then(|i| str_at(i, "/status/platformStatus/azure/cloudName"));
+        if cloud.is_some_and(|c| c.eq_ignore_ascii_case("AzureStackCloud")) {
+            return Some(
+                "Azure Stack Hub (Infrastructure cloudName AzureStackCloud) has no marketplace \
+                 images; its boot images are uploaded by hand"
+                    .into(),
+            );
+        }
+        match arch {
+            Some(a @ (Arch::Ppc64le | Arch::S390x)) => Some(format!(
+                "architecture {} has no Azure boot images",
+                a.as_rpm()
+            )),
+            _ => None,
         }
     }
 
@@ -126,6 +148,30 @@ impl PlatformSpec for Azure {
     }
 }
 
+/// The target of an Azure image; `gen` forces a Hyper-V generation (arm64: Gen2).
+fn target_of(read: &ProviderRead, arch: &ArchStream, gen: Option<&'static str>) -> Target {
+    {
+        match &read.image {
+            Some(BootImage::AzureMarketplace {
+                publisher,
+                offer,
+                sku,
+                ..
+            }) => {
+                let gen = gen.unwrap_or_else(|| generation_of_sku(sku));
+                match marketplace_target(arch, publisher, offer, sku, gen) {
+                    Some(m) => marketplace_image(m),
+                    None => Target::None(format!(
+                        "the stream has no marketplace image for {publisher}:{offer} ({gen}); give the marketplace stream file"
+                    )),
+                }
+            }
+            Some(BootImage::AzureResourceId(id)) => resource_id_target(arch, id, gen),
+            _ => Target::None("no image to compare".into()),
+        }
+    }
+}
+
 /// The image of a provider spec: `image.resourceID`, else the marketplace reference.
 fn read_image(spec: &Value) -> Option<BootImage> {
     if let Some(id) = str_at(spec, "/image/resourceID") {
@@ -185,11 +231,13 @@ fn marketplace_target<'a>(
     publisher: &str,
     offer: &str,
     sku: &str,
+    gen: &str,
 ) -> Option<&'a AzureMarketplaceImage> {
-    let gen = generation_of_sku(sku);
     arch.azure_marketplace
         .iter()
-        .find(|m| m.publisher == publisher && m.offer == offer && m.sku == sku)
+        .find(|m| {
+            m.publisher == publisher && m.offer == offer && m.sku == sku && m.generation == gen
+        })
         .or_else(|| {
             arch.azure_marketplace
                 .iter()
@@ -219,12 +267,12 @@ fn marketplace_image(m: &AzureMarketplaceImage) -> Target {
 /// The target of a resource id image. Installer-made images (`…/images/<infra>` Gen1,
 /// `…-gen2` Gen2) are replaced by the stream's no-purchase-plan marketplace image of
 /// the same generation, when it has one; else the VHD must be uploaded.
-fn resource_id_target(arch: &ArchStream, id: &str) -> Target {
-    let gen = if id.to_ascii_lowercase().contains("gen2") {
+fn resource_id_target(arch: &ArchStream, id: &str, gen: Option<&'static str>) -> Target {
+    let gen = gen.unwrap_or(if id.to_ascii_lowercase().contains("gen2") {
         "hyperVGen2"
     } else {
         "hyperVGen1"
-    };
+    });
     let marketplace = arch
         .azure_marketplace
         .iter()

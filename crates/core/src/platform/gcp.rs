@@ -1,6 +1,9 @@
 //! GCP: the image of the disk with `boot: true` (`projects/<p>/global/images/<n>`,
 //! a full URL, or a bare cluster-local name); the stream's `images.gcp` is the target.
-//! A bare `…-rhcos-image` of unknown build is the installer's and may be replaced.
+//! A bare `…-rhcos-image` of unknown build is the installer's and may be replaced (the
+//! report says so). An image in any other project (`projects/<their-project>/…`, a copy
+//! in the customer's own project) is skipped, as MCO does: organisation policies may
+//! restrict which projects images may come from.
 
 use serde_json::{Map, Value};
 
@@ -24,6 +27,23 @@ pub fn parse_image(s: &str) -> BootImage {
     BootImage::GcpImage {
         project: None,
         name: s.to_string(),
+    }
+}
+
+/// The projects that publish CoreOS images for GCP (RHCOS; FCOS for OKD).
+pub const PUBLIC_IMAGE_PROJECTS: [&str; 2] = ["rhcos-cloud", "fedora-coreos-cloud"];
+
+/// Why an image is left alone: it lives in a project that is not a public CoreOS one.
+fn own_project_reason(image: &BootImage) -> Option<String> {
+    match image {
+        BootImage::GcpImage {
+            project: Some(p),
+            name,
+        } if !PUBLIC_IMAGE_PROJECTS.contains(&p.as_str()) => Some(format!(
+            "image {name} is in project {p}, not rhcos-cloud: a copy in the customer's own project \
+             (organisation policies may restrict image projects); left alone, as MCO does"
+        )),
+        _ => None,
     }
 }
 
@@ -54,7 +74,7 @@ impl PlatformSpec for Gcp {
             (None, _) => Some("providerSpec has no disks".to_string()),
             (Some(_), None) => Some("no disk has boot: true".to_string()),
             (Some(_), Some(_)) if image.is_none() => Some("the boot disk has no image".to_string()),
-            _ => None,
+            _ => image.as_ref().and_then(own_project_reason),
         };
         ProviderRead {
             platform: Platform::Gcp,

@@ -136,6 +136,24 @@ pub trait PlatformSpec: Sync {
     /// What the stream (for the MachineSet's architecture) says the image should be.
     fn target(&self, read: &ProviderRead, arch: &ArchStream) -> Target;
 
+    /// [`target`](PlatformSpec::target) knowing the MachineSet's architecture (Azure:
+    /// arm64 is always Hyper-V Gen2). Default: the architecture does not matter.
+    fn target_for_arch(&self, read: &ProviderRead, _arch: Arch, stream: &ArchStream) -> Target {
+        self.target(read, stream)
+    }
+
+    /// A reason to leave the MachineSet alone that needs more than its provider spec:
+    /// its architecture (when known) and the cluster's Infrastructure (when read).
+    /// Default: none.
+    fn cluster_skip(
+        &self,
+        _read: &ProviderRead,
+        _arch: Option<Arch>,
+        _infrastructure: Option<&Value>,
+    ) -> Option<String> {
+        None
+    }
+
     /// The build of an image that is neither the target nor mapped by the user.
     /// Default: the catalog of known streams, else a build id in the image name.
     fn current_build(&self, image: &BootImage, lookup: &Lookup) -> Option<BuildId> {
@@ -304,9 +322,9 @@ pub fn read(ms: &Value, cluster_platform: Option<Platform>) -> Result<ProviderRe
     Ok(spec(platform).read(value))
 }
 
-/// What the stream (for the MachineSet's architecture) says the image should be.
-pub fn target(read: &ProviderRead, arch: &ArchStream) -> Target {
-    spec(read.platform).target(read, arch)
+/// What the stream (for the MachineSet's architecture `arch`) says the image should be.
+pub fn target(read: &ProviderRead, arch: Arch, stream: &ArchStream) -> Target {
+    spec(read.platform).target_for_arch(read, arch, stream)
 }
 
 /// The build of the current image, when it can be known: the target's build if
