@@ -369,7 +369,7 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         ms,
         ctx.cluster_platform.or(Some(read.platform)),
         ctx.cluster_version,
-    );
+    ) && !platform::azure::is_azure_stack(ctx.infrastructure);
     report.region = read.region.clone();
     report.current_image = read.image.as_ref().map(ToString::to_string);
 

@@ -148,6 +148,15 @@ impl PlatformSpec for Azure {
     }
 }
 
+/// Azure Stack Hub: Infrastructure `status.platformStatus.azure.cloudName` is
+/// `AzureStackCloud` (MCO switches its boot image controller off there:
+/// `pkg/controller/common/featuregates.go`).
+pub fn is_azure_stack(infrastructure: Option<&Value>) -> bool {
+    infrastructure
+        .and_then(|i| str_at(i, "/status/platformStatus/azure/cloudName"))
+        .is_some_and(|c| c.eq_ignore_ascii_case("AzureStackCloud"))
+}
+
 /// The target of an Azure image; `gen` forces a Hyper-V generation (arm64: Gen2).
 fn target_of(read: &ProviderRead, arch: &ArchStream, gen: Option<&'static str>) -> Target {
     {
