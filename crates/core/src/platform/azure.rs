@@ -36,10 +36,17 @@ impl PlatformSpec for Azure {
         let image = read_image(spec);
         let security = str_at(spec, "/securityProfile/settings/securityType");
         let skip = match (security, &image) {
-            (Some(t), _) => Some(format!(
-                "Azure securityType {t} (securityProfile.settings) needs an image made for it, \
-                 which the stream does not name; not managed (as MCO)"
-            )),
+            (Some(t), _) => {
+                let what = match t.to_ascii_lowercase().as_str() {
+                    "confidentialvm" => "a confidential VM",
+                    "trustedlaunch" => "a trusted launch VM",
+                    _ => "a VM",
+                };
+                Some(format!(
+                    "{what} (Azure securityType {t} in securityProfile.settings) needs an image made for it, \
+                     which the stream does not name; not managed (as MCO)"
+                ))
+            }
             (_, None) => Some("providerSpec has no image".to_string()),
             _ => None,
         };
