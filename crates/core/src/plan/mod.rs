@@ -11,6 +11,7 @@ pub mod machineset;
 pub mod mcs;
 pub mod observed;
 pub mod rollback;
+pub mod skew;
 pub mod step;
 pub mod stub;
 pub mod swap;
