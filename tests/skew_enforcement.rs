@@ -85,13 +85,14 @@ fn audit(c: &TestCluster) -> Value {
 fn the_audit_judges_every_mode_against_the_oldest_boot_image_in_use() {
     // (record relative to the oldest in use 43.81…: the oldest is older than a newer record,
     // equal to an equal one, newer than an older one.)
-    let cases: Vec<(
-        &str,
+    type Case = (
+        &'static str,
         Option<Value>,
         Option<Value>,
         Option<bool>,
         Option<bool>,
-    )> = vec![
+    );
+    let cases: Vec<Case> = vec![
         // name, spec, status, overstated, upgradeable
         (
             "manual ocp, oldest older",

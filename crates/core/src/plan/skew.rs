@@ -611,7 +611,14 @@ mod tests {
         let equal = [ms("a", Some("418.94.202501221327-0"))];
         let newer = [ms("a", Some("9.6.20251023-0"))];
         let rec = "418.94.202501221327-0";
-        let cases: Vec<(&str, Value, &[MachineSetReport], Option<bool>, Option<bool>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            Value,
+            &'a [MachineSetReport],
+            Option<bool>,
+            Option<bool>,
+        );
+        let cases: Vec<Case> = vec![
             // (name, mc, machinesets, overstated, upgradeable)
             (
                 "manual rhcos, older in use",
