@@ -264,7 +264,9 @@ fn after_the_swap_the_record_follows_and_unknown_builds_refuse() {
     );
     assert_eq!(stored_skew(&c), manual_ocp("4.18.0"), "{}", r.stdout);
 
-    // An image whose build cannot be read: refused, nothing changed.
+    // An image whose build cannot be read: refused, nothing changed. (One cluster at a time:
+    // on a real server a second one would wait for the first's lock.)
+    drop(c);
     let mut objects = objects_with_skew(Some(manual_ocp("4.3.0")), None);
     for o in &mut objects {
         if o["kind"] == "MachineSet" && o["metadata"]["name"] == "build09-kcxpl-worker-us-east-1a" {
