@@ -274,6 +274,24 @@ pub struct WriteParams {
     pub allow_managed: bool,
 }
 
+/// Options of the steps that change boot images, which wait for a cluster update to end:
+/// `machineset_bootimage`, `bootimage_canary`, `stub_ignition` (on Secrets) and
+/// `skew_enforcement` (`autoscaling` is not gated: pausing and resuming autoscalers is
+/// harmless during an update, and a resume must never be blocked).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct GateParams {
+    /// Change boot images even while the cluster updates (ClusterVersion `Progressing=True`,
+    /// its newest history entry not `Completed`, or the desired version not the last
+    /// completed one) or while the `coreos-bootimages` ConfigMap names another release than
+    /// the cluster runs (stale: MCO has not finished its part of the update). By default
+    /// these steps refuse then, naming the versions, in check mode too — as the Machine
+    /// Config Operator waits for a completed update before it touches boot images
+    /// (OCPBUGS-79088).
+    #[serde(default)]
+    #[arg(long)]
+    pub allow_progressing: bool,
+}
+
 impl StreamParams {
     /// `image_builds` as a map (a later pair for the same image wins).
     pub fn image_builds(&self) -> BTreeMap<String, String> {

@@ -635,6 +635,7 @@ fn sequence(run_id: &str) -> Vec<(&'static str, Value, &'static str)> {
             json!({"run_id": run_id, "machineset": CANARY_MS, "_ansible_check_mode": true}),
             SA_UPDATE,
         ),
+        ("skew_enforcement", json!({"run_id": run_id}), SA_UPDATE),
         (
             "autoscaling",
             json!({"state": "resumed", "run_id": run_id}),
@@ -653,6 +654,13 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
     let mut c = TestCluster::start();
     let mut objects = objects_under(&root().join("examples/cluster-dump"));
     objects.push(common::cpms("OnDelete"));
+    // A 4.22-shaped MachineConfiguration, so skew_enforcement has a record to patch.
+    for o in &mut objects {
+        if o["kind"] == "MachineConfiguration" {
+            o["spec"]["bootImageSkewEnforcement"] =
+                json!({"mode": "Manual", "manual": {"mode": "OCPVersion", "ocpVersion": "4.22.0"}});
+        }
+    }
     c.load(&objects);
     let start = c.read_back(&objects);
     let (rt, client) = admin(&kc);
@@ -673,6 +681,7 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
         ("autoscaling", json!({"state": "paused"})),
         ("stub_ignition", json!({})),
         ("mcs_cert_info", json!({})),
+        ("skew_enforcement", json!({})),
         ("machineset_bootimage", json!({})),
     ] {
         let mut a = as_sa(SA_AUDIT, &kc, extra);

@@ -59,6 +59,73 @@ fn observed_notes(machinesets: &[MachineSetReport]) -> String {
     out
 }
 
+/// The skew enforcement and upgrade gate lines of the table output.
+fn skew_lines(report: &AuditReport) -> String {
+    let mut out = String::new();
+    let g = &report.update_gate;
+    out.push_str(&format!(
+        "Update: {} · desired {} · last completed {} · coreos-bootimages releaseVersion {}{}\n",
+        if g.update_in_progress {
+            "IN PROGRESS"
+        } else {
+            "none in progress"
+        },
+        opt(&g.desired_version),
+        opt(&g.last_completed_version),
+        opt(&g.configmap_release_version),
+        if g.configmap_stale { " (STALE)" } else { "" }
+    ));
+    let k = &report.skew_enforcement;
+    if !k.supported {
+        out.push_str("Skew enforcement: not on this cluster (MachineConfiguration has no bootImageSkewEnforcement)\n\n");
+        return out;
+    }
+    let recorded = k
+        .recorded_ocp_version
+        .as_ref()
+        .map(|v| format!("OCP {v}"))
+        .or_else(|| {
+            k.recorded_rhcos_version
+                .as_ref()
+                .map(|v| format!("RHCOS {v}"))
+        })
+        .unwrap_or_else(|| "-".into());
+    let oldest = match &k.oldest_in_use {
+        Some(o) => format!(
+            "{} (OCP {}, RHEL {}; {}){}",
+            o.build,
+            opt(&o.ocp_version),
+            opt(&o.rhel_version),
+            o.used_by,
+            if k.oldest_in_use_complete {
+                ""
+            } else {
+                " — NOT COMPLETE"
+            }
+        ),
+        None => "unknown".into(),
+    };
+    let tri = |b: Option<bool>| b.map_or_else(|| "-".into(), yes_no);
+    out.push_str(&format!(
+        "Skew enforcement: mode {} (spec {}) · recorded {} · floor OCP {} / RHEL {} · upgradeable {}\n",
+        opt(&k.effective_mode),
+        opt(&k.spec_mode),
+        recorded,
+        k.floor_ocp_version,
+        k.floor_rhel_version,
+        tri(k.upgradeable)
+    ));
+    out.push_str(&format!(
+        "  oldest boot image in use: {oldest} · meets floor {} · record overstates it {}\n\n",
+        tri(k.oldest_meets_floor),
+        match k.overstated {
+            Some(true) => "YES".into(),
+            other => tri(other),
+        }
+    ));
+    out
+}
+
 /// The audit report as text; `msg` and `warnings` are the module result's.
 pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
     let mut out = String::new();
@@ -187,6 +254,7 @@ pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
             asr.machine_autoscalers.len()
         ));
     }
+    out.push_str(&skew_lines(report));
     if let Some(r) = &report.last_run {
         out.push_str(&format!(
             "Last run: {} · started {} · {} · {} object(s), {} change(s) · {}\n\n",

@@ -1,13 +1,14 @@
 //! The safety guards a step runs on what it observed, before it plans: the parts its
 //! checks need must be readable, managed clusters are refused unless `allow_managed`,
-//! and named MachineSets that do not exist are warned about.
+//! boot image steps wait for a cluster update to end (the upgrade gate, unless
+//! `allow_progressing`), and named MachineSets that do not exist are warned about.
 
 use serde_json::Value;
 
 use super::Observation;
 use crate::cluster::{name_of, Selection, Snapshot, SnapshotPart};
-use crate::options::WriteParams;
-use crate::plan::cluster::managed_reason;
+use crate::options::{GateParams, WriteParams};
+use crate::plan::cluster::{managed_reason, update_gate};
 
 /// Fails a mutating run when something its safety checks depend on could not be read
 /// (`needed` names the snapshot parts, e.g. [`SnapshotPart::Infrastructure`]): changing a cluster
@@ -45,8 +46,30 @@ pub fn managed_guard(
     }
 }
 
+/// The upgrade gate ([`update_gate`] over the snapshot's ClusterVersion and, when read,
+/// `coreos-bootimages` ConfigMap): refuses while an update is in progress or the ConfigMap
+/// is stale, unless `allow_progressing` (then a warning). What cannot be judged is a warning.
+pub fn progress_guard(snapshot: &Snapshot, gate: &GateParams) -> anyhow::Result<Vec<String>> {
+    let g = update_gate(
+        snapshot.cluster_version.as_ref(),
+        snapshot.bootimages_configmap.as_ref(),
+    );
+    let mut warnings = g.notes.clone();
+    if let Some(refusal) = g.refusal() {
+        if !gate.allow_progressing {
+            anyhow::bail!("{refusal}");
+        }
+        warnings.push(format!(
+            "changing boot images although {} because allow_progressing is set",
+            g.reasons.join("; ")
+        ));
+    }
+    Ok(warnings)
+}
+
 /// The guards of a mutating step, in order: every part in `observation.needed` readable
-/// (else nothing is changed), a managed cluster refused unless `allow_managed`; the
+/// (else nothing is changed), a managed cluster refused unless `allow_managed`, the upgrade
+/// gate when `observation.gate` is given ([`progress_guard`]); the
 /// warnings name the unreadable parts and the named MachineSets not found.
 pub fn standard_guards(
     snapshot: &Snapshot,
@@ -64,6 +87,9 @@ pub fn standard_guards(
         &snapshot.machinesets,
         write.allow_managed,
     )?);
+    if let Some(gate) = observation.gate {
+        warnings.extend(progress_guard(snapshot, gate)?);
+    }
     warnings.extend(missing_machinesets(snapshot, observation.selection));
     Ok(warnings)
 }

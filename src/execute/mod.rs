@@ -21,10 +21,12 @@ use crate::kube::observe;
 use crate::kube::record_store::{RecordStore, RunWriter};
 use crate::kube::run_lock::RunLock;
 use crate::options::ConnectionParams;
-use crate::options::WriteParams;
+use crate::options::{GateParams, WriteParams};
 use crate::plan::step::Plan;
 
-pub use guards::{managed_guard, missing_machinesets, require_readable, standard_guards};
+pub use guards::{
+    managed_guard, missing_machinesets, progress_guard, require_readable, standard_guards,
+};
 pub use outcome::outcome;
 
 /// One mutating step of one module run: where it writes, where it records, and the
@@ -71,6 +73,8 @@ pub struct Observation<'a> {
     pub selection: &'a Selection,
     pub reads: Reads,
     pub needed: &'a [SnapshotPart],
+    /// The upgrade gate's options, for steps that change boot images (None: not gated).
+    pub gate: Option<&'a GateParams>,
 }
 
 impl Step {

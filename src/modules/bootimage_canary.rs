@@ -33,14 +33,14 @@ use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcom
 use crate::cluster::nodes::{PodLog, MACHINESET_LABEL, MCD_LABEL_SELECTOR};
 use crate::cluster::{name_of, resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::Step;
-use crate::execute::{managed_guard, require_readable, RunRecord};
+use crate::execute::{managed_guard, progress_guard, require_readable, RunRecord};
 use crate::kube::access::{can_i, missing};
 use crate::kube::client::{api, explain, get, list};
 use crate::kube::connection::Connection;
 use crate::kube::nodes::read_mcd_log;
 use crate::mcd::parse_mcd_log;
 use crate::options::ConnectionParams;
-use crate::options::{NamespaceParams, SelectionParams, StreamParams, WriteParams};
+use crate::options::{GateParams, NamespaceParams, SelectionParams, StreamParams, WriteParams};
 use crate::plan::canary::{
     canary_autoscalers, current_build, new_machine, node_ready, parse_expected, plan_canary,
     undetermined, CanaryPlan, Seen,
@@ -68,6 +68,8 @@ pub struct Params {
     pub connection: ConnectionParams,
     #[serde(flatten)]
     pub write: WriteParams,
+    #[serde(flatten)]
+    pub gate: GateParams,
     #[serde(flatten)]
     pub ns: NamespaceParams,
     #[serde(flatten)]
@@ -245,7 +247,9 @@ async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot, Au
         require_readable(snapshot, &needed)?;
         let infra = snapshot.infrastructure.as_ref();
         let managed = managed_guard(infra, &snapshot.machinesets, allow_managed)?;
-        Ok(managed.into_iter().collect())
+        let mut warnings: Vec<String> = managed.into_iter().collect();
+        warnings.extend(progress_guard(snapshot, &params.gate)?);
+        Ok(warnings)
     };
     let target = Target {
         module: BootimageCanary::NAME,

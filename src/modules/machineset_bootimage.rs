@@ -18,7 +18,7 @@ use crate::cluster::{resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::{Observation, RunRecord, Step};
 use crate::kube::client::get;
 use crate::options::ConnectionParams;
-use crate::options::{SelectionParams, StreamParams, WriteParams};
+use crate::options::{GateParams, SelectionParams, StreamParams, WriteParams};
 use crate::plan::swap::{
     plan_swap, plan_swaps, settle_swaps, swap_context, SwapOptions, SwapReport,
 };
@@ -30,6 +30,8 @@ pub struct Params {
     pub connection: ConnectionParams,
     #[serde(flatten)]
     pub write: WriteParams,
+    #[serde(flatten)]
+    pub gate: GateParams,
     #[serde(flatten)]
     pub selection: SelectionParams,
     #[serde(flatten)]
@@ -155,6 +157,7 @@ as a real run; a second run changes nothing.
             selection: &sel,
             reads,
             needed: &needed,
+            gate: Some(&params.gate),
         };
         let (mut step, mut snapshot) = Step::open(
             Self::NAME,

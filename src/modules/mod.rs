@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;
 pub mod rollback;
+pub mod skew_enforcement;
 pub mod stub_ignition;
 
 use schemars::Schema;
@@ -30,6 +31,7 @@ pub const MODULES: &[ModuleEntry] = &[
     ModuleEntry::of::<mcs_cert_info::McsCertInfo>().without_diff(),
     ModuleEntry::of::<bootimage_canary::BootimageCanary>(),
     ModuleEntry::of::<bootimage_runs::BootimageRuns>().without_diff(),
+    ModuleEntry::of::<skew_enforcement::SkewEnforcement>(),
 ];
 
 /// The module called `name`.

@@ -25,7 +25,7 @@ use crate::execute::{standard_guards, Observation, RunRecord, Step};
 use crate::ignition::TargetVersion;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
 use crate::options::ConnectionParams;
-use crate::options::{NamespaceParams, WriteParams};
+use crate::options::{GateParams, NamespaceParams, WriteParams};
 use crate::plan::rollback::file_entry;
 use crate::plan::stub::{migrate_stub, stub_names, StubMigration, StubOptions, StubReport};
 use crate::record::RunState;
@@ -37,6 +37,8 @@ pub struct Params {
     pub connection: ConnectionParams,
     #[serde(flatten)]
     pub write: WriteParams,
+    #[serde(flatten)]
+    pub gate: GateParams,
     #[serde(flatten)]
     pub ns: NamespaceParams,
     /// Secrets to migrate. Default: every user-data secret a MachineSet in `namespace` references.
@@ -114,6 +116,7 @@ async fn open(params: &Params, meta: &AnsibleMeta) -> Result<(Step, Snapshot)> {
             ..Reads::MIN
         },
         needed: &[SnapshotPart::Infrastructure],
+        gate: Some(&params.gate),
     };
     let guards = |s: &Snapshot| {
         secrets_readable(s, &params.secrets)?;

@@ -10,10 +10,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
+use super::cluster::{cluster_info, ocp_minor, update_gate, ClusterInfo, UpdateGate};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
 use super::os_stream::OsStreams;
+use super::skew::{skew_report, SkewReport};
 use crate::cert::{self, McsCertificateReport};
 use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
 use crate::cluster::{Reads, Snapshot};
@@ -215,6 +216,13 @@ pub struct AuditReport {
     pub autoscaling: AutoscalingReport,
     /// What the youngest node of each MachineSet booted (`nodes: true`; else `enabled: false`).
     pub observed_builds: ObservedBuildsReport,
+    /// Boot image skew enforcement (MachineConfiguration `cluster`, OpenShift 4.20+): the
+    /// mode, the recorded version against MCO's floor, and the oldest boot image in use
+    /// (every MachineSet audited, and their youngest nodes with `nodes: true`).
+    pub skew_enforcement: SkewReport,
+    /// Whether an update is in progress or the `coreos-bootimages` ConfigMap is stale: the
+    /// changing modules refuse then (unless `allow_progressing`).
+    pub update_gate: UpdateGate,
     pub summary: Summary,
     /// With `last_run: true`: the last run of the rollback record that is not a
     /// rollback's own (what `rollback` restores by default; null: no run, or not asked).
@@ -695,6 +703,17 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         ));
     }
 
+    let topology = cluster.control_plane_topology.as_deref();
+    let skew_enforcement = skew_report(snap.machine_configuration.as_ref(), topology, &machinesets);
+    warnings.extend(skew_enforcement.notes.iter().cloned());
+    let update_gate = update_gate(
+        snap.cluster_version.as_ref(),
+        snap.bootimages_configmap.as_ref(),
+    );
+    warnings.extend(update_gate.reasons.iter().map(|r| {
+        format!("{r}: the changing modules refuse until it is over (unless allow_progressing)")
+    }));
+    warnings.extend(update_gate.notes.iter().cloned());
     let count = |s: Status| machinesets.iter().filter(|m| m.status == s).count();
     let regen = mcs_certificate
         .certificate
@@ -757,6 +776,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             "machine-config-server certificate must be regenerated: {why}"
         ));
     }
+    reasons.extend(skew_enforcement.reasons.iter().cloned());
     for u in &snap.unreadable {
         reasons.push(format!("could not check {u}"));
     }
@@ -769,6 +789,8 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         mcs_certificate,
         autoscaling,
         observed_builds,
+        skew_enforcement,
+        update_gate,
         summary,
         last_run: None,
         compliant: reasons.is_empty(),

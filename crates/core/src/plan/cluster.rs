@@ -196,6 +196,147 @@ pub fn cluster_info(
     }
 }
 
+/// Whether the cluster is updating, and whether the `coreos-bootimages` ConfigMap belongs
+/// to the version it runs: the upgrade gate of every step that changes boot images.
+///
+/// MCO's boot image controller does nothing until the cluster is stable: the newest
+/// ClusterVersion history entry must be `Completed` (`isClusterStable`,
+/// `pkg/controller/bootimage/helpers.go`, OCPBUGS-79088). Until June 2026 it also waited for
+/// the operator's stamp on the ConfigMap (`MCOVersionHash`, `releaseVersion` equal to its
+/// own; removed by MCO commit fa12d23 because the stamp always precedes a completed update).
+/// The tool cannot know the running MCO's hash, so it compares the ConfigMap's
+/// `releaseVersion` and `MCOReleaseImageVersion` with the cluster's version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UpdateGate {
+    /// An update (or the installation) is in progress: ClusterVersion `Progressing=True`,
+    /// the newest history entry not `Completed`, or the desired version not the last
+    /// completed one. Boot image steps refuse it unless `allow_progressing`.
+    pub update_in_progress: bool,
+    /// `status.desired.version`.
+    pub desired_version: Option<String>,
+    /// The newest `Completed` history entry's version.
+    pub last_completed_version: Option<String>,
+    /// The ConfigMap's `data.releaseVersion`: the release its stream belongs to.
+    pub configmap_release_version: Option<String>,
+    /// The ConfigMap's `data.MCOReleaseImageVersion` (the MCO's stamp).
+    pub configmap_mco_release_version: Option<String>,
+    /// The ConfigMap's `data.MCOVersionHash` (the MCO's stamp; shown, not compared: the
+    /// running MCO's hash is not readable here).
+    pub configmap_mco_version_hash: Option<String>,
+    /// The ConfigMap names another release than the cluster's completed version: its
+    /// stream is not (yet) the running release's. Boot image steps refuse it unless
+    /// `allow_progressing`.
+    pub configmap_stale: bool,
+    /// Why the gate is closed (one sentence per cause, naming the versions).
+    pub reasons: Vec<String>,
+    /// What could not be judged (a placeholder `releaseVersion`, no ClusterVersion).
+    pub notes: Vec<String>,
+}
+
+impl UpdateGate {
+    /// The refusal of a changing step, or None when the gate is open.
+    pub fn refusal(&self) -> Option<String> {
+        (!self.reasons.is_empty()).then(|| {
+            format!(
+                "refusing to change boot images while {}; the Machine Config Operator waits \
+                 for a completed update too (OCPBUGS-79088). Run again when the update has \
+                 completed, or set allow_progressing: true",
+                self.reasons.join("; ")
+            )
+        })
+    }
+}
+
+/// Whether a `releaseVersion` is a real release rather than the payload placeholder
+/// (`0.0.1-snapshot`, left in CI builds) or empty.
+fn is_real_release(v: &str) -> bool {
+    !v.is_empty() && !v.starts_with("0.0.") && ocp_minor(v).is_some()
+}
+
+/// The upgrade gate from ClusterVersion `version` and the `coreos-bootimages` ConfigMap
+/// (either may be absent: what cannot be judged is a note, not a closed gate).
+pub fn update_gate(cv: Option<&Value>, configmap: Option<&Value>) -> UpdateGate {
+    let mut g = UpdateGate::default();
+    match cv {
+        None => g
+            .notes
+            .push("ClusterVersion not read: whether an update is in progress is unknown".into()),
+        Some(cv) => {
+            g.desired_version = s(cv, "/status/desired/version");
+            g.last_completed_version = completed_version(cv);
+            let progressing = cv
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| {
+                    cs.iter()
+                        .find(|c| c.get("type").and_then(Value::as_str) == Some("Progressing"))
+                })
+                .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"));
+            let newest_state = cv
+                .pointer("/status/history/0/state")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let desired = g.desired_version.as_deref().unwrap_or("unknown");
+            let completed = g.last_completed_version.as_deref().unwrap_or("none");
+            let versions = format!("desired {desired}, last completed {completed}");
+            if progressing {
+                g.reasons.push(format!(
+                    "the cluster is updating (ClusterVersion Progressing=True: {versions})"
+                ));
+            } else if newest_state.as_deref().is_some_and(|st| st != "Completed") {
+                g.reasons.push(format!(
+                    "the cluster is updating (the newest ClusterVersion history entry is {}: {versions})",
+                    newest_state.as_deref().unwrap_or_default()
+                ));
+            } else if g.last_completed_version.is_some()
+                && g.desired_version.is_some()
+                && g.desired_version != g.last_completed_version
+            {
+                g.reasons.push(format!(
+                    "the cluster is updating (ClusterVersion {versions})"
+                ));
+            } else if g.last_completed_version.is_none() && cv.pointer("/status/history").is_some()
+            {
+                g.reasons.push(format!(
+                    "the cluster has not completed its installation (no Completed ClusterVersion history entry; desired {desired})"
+                ));
+            }
+            g.update_in_progress = !g.reasons.is_empty();
+        }
+    }
+    if let Some(cm) = configmap {
+        g.configmap_release_version = s(cm, "/data/releaseVersion");
+        g.configmap_mco_release_version = s(cm, "/data/MCOReleaseImageVersion");
+        g.configmap_mco_version_hash = s(cm, "/data/MCOVersionHash");
+        let running = g.last_completed_version.clone();
+        let mut stale = Vec::new();
+        for (key, value) in [
+            ("releaseVersion", &g.configmap_release_version),
+            ("MCOReleaseImageVersion", &g.configmap_mco_release_version),
+        ] {
+            let (Some(v), Some(running)) = (value, &running) else {
+                continue;
+            };
+            if !is_real_release(v) {
+                g.notes.push(format!(
+                    "the coreos-bootimages ConfigMap's {key} is {v:?}, not a release: whether it is stale is unknown"
+                ));
+            } else if v != running {
+                stale.push(format!("{key} {v}"));
+            }
+        }
+        if !stale.is_empty() {
+            g.configmap_stale = true;
+            g.reasons.push(format!(
+                "the coreos-bootimages ConfigMap is stale ({}; the cluster runs {})",
+                stale.join(", "),
+                running.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +402,88 @@ mod tests {
         let info = cluster_info(Some(&cv), None, &[], None);
         let v = info.version.unwrap();
         assert!(v.starts_with("4.16") || v.starts_with("4.1"), "{v}");
+    }
+
+    fn cv(progressing: &str, desired: &str, history: &[(&str, &str)]) -> Value {
+        let history: Vec<Value> = history
+            .iter()
+            .map(|(v, st)| serde_json::json!({"version": v, "state": st}))
+            .collect();
+        serde_json::json!({"status": {
+            "conditions": [{"type": "Progressing", "status": progressing}],
+            "desired": {"version": desired},
+            "history": history}})
+    }
+
+    fn cm(release: &str) -> Value {
+        serde_json::json!({"data": {"releaseVersion": release, "stream": "{}"}})
+    }
+
+    #[test]
+    fn the_gate_is_open_on_a_stable_cluster_with_its_own_configmap() {
+        let g = update_gate(
+            Some(&cv("False", "4.18.1", &[("4.18.1", "Completed")])),
+            Some(&cm("4.18.1")),
+        );
+        assert!(!g.update_in_progress && !g.configmap_stale, "{g:?}");
+        assert_eq!(g.refusal(), None);
+        let dump = load("oc-example-4.16.0-single-node-clusterversion.yaml");
+        let _ = update_gate(Some(&dump), None);
+    }
+
+    #[test]
+    fn progressing_names_both_versions() {
+        // Issue 13: Progressing=True, desired 4.19.2, last completed 4.18.1.
+        let g = update_gate(
+            Some(&cv(
+                "True",
+                "4.19.2",
+                &[("4.19.2", "Partial"), ("4.18.1", "Completed")],
+            )),
+            None,
+        );
+        assert!(g.update_in_progress);
+        let r = g.refusal().unwrap();
+        assert!(r.contains("4.19.2") && r.contains("4.18.1"), "{r}");
+        assert!(r.contains("allow_progressing"), "{r}");
+        // Partial newest entry alone (MCO's isClusterStable).
+        let g = update_gate(
+            Some(&cv(
+                "False",
+                "4.19.2",
+                &[("4.19.2", "Partial"), ("4.18.1", "Completed")],
+            )),
+            None,
+        );
+        assert!(g.update_in_progress, "{g:?}");
+        // Installing: no Completed entry.
+        let g = update_gate(Some(&cv("False", "4.19.2", &[("4.19.2", "Partial")])), None);
+        assert!(g.update_in_progress, "{g:?}");
+    }
+
+    #[test]
+    fn a_configmap_of_another_release_is_stale() {
+        let stable = cv(
+            "False",
+            "4.19.2",
+            &[("4.19.2", "Completed"), ("4.18.1", "Completed")],
+        );
+        let g = update_gate(Some(&stable), Some(&cm("4.18.1")));
+        assert!(g.configmap_stale && !g.update_in_progress, "{g:?}");
+        let r = g.refusal().unwrap();
+        assert!(
+            r.contains("releaseVersion 4.18.1") && r.contains("runs 4.19.2"),
+            "{r}"
+        );
+        let mut stamped = cm("4.19.2");
+        stamped["data"]["MCOReleaseImageVersion"] = "4.18.1".into();
+        stamped["data"]["MCOVersionHash"] = "abc".into();
+        let g = update_gate(Some(&stable), Some(&stamped));
+        assert!(g.configmap_stale, "{g:?}");
+        assert_eq!(g.configmap_mco_version_hash.as_deref(), Some("abc"));
+        // The payload placeholder cannot be judged: a note, not a refusal.
+        let g = update_gate(Some(&stable), Some(&cm("0.0.1-snapshot")));
+        assert!(!g.configmap_stale && g.refusal().is_none(), "{g:?}");
+        assert_eq!(g.notes.len(), 1);
     }
 }

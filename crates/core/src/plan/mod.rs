@@ -12,6 +12,7 @@ pub mod mcs;
 pub mod observed;
 pub mod os_stream;
 pub mod rollback;
+pub mod skew;
 pub mod step;
 pub mod stub;
 pub mod swap;

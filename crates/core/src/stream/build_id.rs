@@ -223,6 +223,46 @@ impl BuildId {
         })
     }
 
+    /// Parses an RHCOS version as MachineConfiguration's `bootImageSkewEnforcement` writes it
+    /// (`manual.rhcosVersion`, `status.…automatic.rhcosVersion`): the CRD accepts only
+    /// `<a>.<b>.<YYYYMMDD>-<n>` (RHEL-versioned, `9.6.20251023-0`: RHEL 9.6) or the legacy
+    /// `<a>.<b>.<YYYYMMDDHHMM>-<n>` (`418.94.202501221327-0`: OCP 4.18, RHEL 9.4; `810` is
+    /// RHEL 8.10), 14–21 characters (openshift/api `operator/v1`
+    /// `types_machineconfiguration.go`). A build id of another form (`43.81.202001142154.0`,
+    /// Fedora CoreOS) is refused, so what this accepts can be written there.
+    pub fn from_rhcos_version(text: &str) -> Result<BuildId, ParseBuildIdError> {
+        let id: BuildId = text.parse()?;
+        let malformed = |reason| ParseBuildIdError::Malformed {
+            text: echo(text),
+            reason,
+        };
+        if id.skew_rhcos_version().is_none() {
+            return Err(malformed(
+                "an RHCOS version is <major>.<minor>.<YYYYMMDD or YYYYMMDDHHMM>-<n>",
+            ));
+        }
+        Ok(id)
+    }
+
+    /// This build as the `rhcosVersion` of MachineConfiguration's `bootImageSkewEnforcement`
+    /// (see [`BuildId::from_rhcos_version`]): the id itself when it has that shape and a RHEL
+    /// version, else `None` (ids ≤ 4.3 with a dot serial, 4.1/4.2 date-only ids, Fedora).
+    pub fn skew_rhcos_version(&self) -> Option<&str> {
+        let shaped = matches!(
+            self.kind,
+            BuildIdKind::OcpVersioned | BuildIdKind::RhelVersioned
+        ) && self.rhel.is_some()
+            && (14..=21).contains(&self.raw.len())
+            && self.raw.rsplit_once('-').is_some_and(|(head, serial)| {
+                !serial.is_empty()
+                    && head
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|t| t.len() == 8 || t.len() == 12)
+            });
+        shaped.then_some(self.raw.as_str())
+    }
+
     /// Finds a build id embedded in an image, template or object name, e.g.
     /// `rhcos-46-82-202011260640-0-gcp-x86-64` → `46.82.202011260640-0`,
     /// `rhcos-43.81.202001142154.0-azure.x86_64.vhd` → `43.81.202001142154.0`,
@@ -354,7 +394,7 @@ impl FromStr for BuildId {
         }
         let dash_serial = seps.last() == Some(&b'-');
         match c.len() {
-            8 | 12 if is_ocp_code(a) && is_digits(b, 1, 2) => Ok(BuildId {
+            8 | 12 if is_ocp_code(a) && is_digits(b, 1, 3) => Ok(BuildId {
                 raw: text.to_string(),
                 kind: BuildIdKind::OcpVersioned,
                 ocp: ocp_from_code(a, b),
@@ -484,11 +524,12 @@ fn ocp_from_code(code: &str, rhel_code: &str) -> Option<(u32, u32)> {
     Some((major, num(code.get(1..)?)?))
 }
 
-/// `94` → 9.4, `8` → 8.0.
+/// `94` → 9.4, `8` → 8.0, `810` → 8.10 (the first digit is the RHEL major, as MCO's
+/// `checkRHCOSVersionSkew` reads it).
 fn rhel_from_code(code: &str) -> Option<(u32, u32)> {
     match code.len() {
         1 => Some((num(code)?, 0)),
-        2 => Some((num(code.get(..1)?)?, num(code.get(1..)?)?)),
+        2 | 3 => Some((num(code.get(..1)?)?, num(code.get(1..)?)?)),
         _ => None,
     }
 }
@@ -873,6 +914,42 @@ mod tests {
         for (name, want) in cases {
             let got = BuildId::from_image_name(name);
             assert_eq!(got.as_ref().map(BuildId::raw), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn rhcos_versions_of_skew_enforcement() {
+        // The two forms MCO's checkRHCOSVersionSkew reads (pkg/operator/status.go).
+        let new = BuildId::from_rhcos_version("9.6.20251023-0").unwrap();
+        assert_eq!(new.rhel_version(), Some((9, 6)));
+        assert_eq!(new.ocp_version(), None);
+        let legacy = BuildId::from_rhcos_version("418.94.202501221327-0").unwrap();
+        assert_eq!(legacy.rhel_version(), Some((9, 4)));
+        assert_eq!(legacy.ocp_version(), Some((4, 18)));
+        assert_eq!(id("416.810.202402131256-0").rhel_version(), Some((8, 10)));
+        // 22 characters: longer than the CRD's 21, so not writable there.
+        assert!(BuildId::from_rhcos_version("416.810.202402131256-0").is_err());
+        assert_eq!(
+            BuildId::from_rhcos_version("48.810.202208021106-0")
+                .unwrap()
+                .rhel_version(),
+            Some((8, 10))
+        );
+        assert_eq!(
+            id("48.84.202208021106-0").skew_rhcos_version(),
+            Some("48.84.202208021106-0")
+        );
+        assert_eq!(id("10.2.20260405-0").rhel_version(), Some((10, 2)));
+        for not_skew in [
+            "43.81.202001142154.0",
+            "410.8.20190520.0",
+            "39.20231101.3.0",
+        ] {
+            assert_eq!(id(not_skew).skew_rhcos_version(), None, "{not_skew}");
+            assert!(BuildId::from_rhcos_version(not_skew).is_err(), "{not_skew}");
+        }
+        for bad in ["", "9.6", "4.22.0", "9.6.2025102-0", "rhcos-9.6.20251023-0"] {
+            assert!(BuildId::from_rhcos_version(bad).is_err(), "{bad:?}");
         }
     }
 
