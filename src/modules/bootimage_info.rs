@@ -20,7 +20,7 @@ use crate::kube::{dump, observe};
 use crate::options::ConnectionParams;
 use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
 use crate::plan::audit::reads_for;
-use crate::plan::{audit, AuditOptions, AuditReport, Part};
+use crate::plan::{audit, AuditOptions, AuditReport, Part, Verdict};
 use crate::record::{last_run, unfinished_run_warning};
 
 /// Options of `bootimage_info`.
@@ -34,10 +34,18 @@ pub struct Params {
     pub selection: SelectionParams,
     #[serde(flatten)]
     pub stream: StreamParams,
-    /// Fail the task when the cluster is not compliant (an outdated or too-new boot image,
-    /// a stub Ignition needing migration, or an MCS certificate needing regeneration).
+    /// Fail the task unless the verdict is `compliant`: when the cluster is not compliant
+    /// (an outdated or too-new boot image, a stub Ignition needing migration, an MCS
+    /// certificate needing regeneration, …) and, unless `allow_unknown`, when the audit
+    /// could not judge (`unknown`: no stream metadata, no ClusterVersion or
+    /// Infrastructure, a MachineSet whose build is unknown or skipped for want of facts,
+    /// no MachineSet at all).
     #[serde(default)]
     pub fail_on_noncompliant: bool,
+    /// With `fail_on_noncompliant`: let an `unknown` verdict pass (only `not_compliant`
+    /// fails). The reasons are still in `unknown_reasons` and `msg`.
+    #[serde(default)]
+    pub allow_unknown: bool,
     /// Also read what each MachineSet's youngest node really booted: the `CoreOS aleph
     /// version` its machine-config-daemon logged (`observed_build`). Costs one LIST each
     /// of Machines, Nodes and machine-config-daemon pods, and one log read (its first
@@ -227,13 +235,16 @@ pub fn summary_line(r: &AuditReport) -> String {
     } else {
         format!("{counts}; not checked: {}", left_out.join(", "))
     };
-    if r.compliant {
-        format!("compliant; {counts}")
-    } else {
-        format!(
+    match r.verdict {
+        Verdict::Compliant => format!("compliant; {counts}"),
+        Verdict::NotCompliant => format!(
             "not compliant: {}; {counts}",
             r.noncompliant_reasons.join("; ")
-        )
+        ),
+        Verdict::Unknown => format!(
+            "unknown (the audit could not judge): {}; {counts}",
+            r.unknown_reasons.join("; ")
+        ),
     }
 }
 
@@ -303,7 +314,7 @@ how a check-mode compliance job fails. No secret content is ever returned.
         let warnings = std::mem::take(&mut report.warnings);
         Ok(ModuleOutcome {
             changed: false,
-            failed: params.fail_on_noncompliant && !report.compliant,
+            failed: params.fail_on_noncompliant && report.verdict.fails(params.allow_unknown),
             msg: summary_line(&report),
             warnings,
             diff: Vec::new(),

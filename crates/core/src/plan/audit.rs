@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
+use super::verdict::{unknown_reasons, UnknownFacts, Verdict};
 use crate::cert::{self, McsCertificateReport};
 use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
 use crate::cluster::{Reads, Snapshot};
@@ -214,11 +215,18 @@ pub struct AuditReport {
     /// With `last_run: true`: the last run of the rollback record that is not a
     /// rollback's own (what `rollback` restores by default; null: no run, or not asked).
     pub last_run: Option<RunSummary>,
-    /// No outdated or too-new MachineSet, no stub needing migration, no certificate
-    /// needing regeneration, and everything could be read.
+    /// `compliant` (nothing wrong, and everything judged), `not_compliant`
+    /// (`noncompliant_reasons`) or `unknown` (nothing found wrong, but `unknown_reasons`).
+    pub verdict: Verdict,
+    /// True only when `verdict` is `compliant` (kept for playbooks written before the
+    /// verdict had three values; an `unknown` verdict is not compliant).
     pub compliant: bool,
     /// One sentence per reason the cluster is not compliant.
     pub noncompliant_reasons: Vec<String>,
+    /// One sentence per thing the audit could not judge: no stream metadata, no
+    /// ClusterVersion or Infrastructure, parts that could not be read, MachineSets whose
+    /// build is unknown or that were skipped without a judgement, no MachineSet at all.
+    pub unknown_reasons: Vec<String>,
     /// Things worth a look that do not make the cluster non-compliant.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -615,6 +623,12 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             }),
     ));
     for m in &machinesets {
+        if let Some(who) = &m.managed_by {
+            warnings.push(format!(
+                "MachineSet {} is managed by {who}: a boot image changed here would be rewritten by it; change it there",
+                m.name
+            ));
+        }
         if m.mco_managed && m.status != Status::Skipped {
             warnings.push(format!(
                 "MachineSet {} is managed by the Machine Config Operator (managedBootImages); changing its image here would fight MCO",
@@ -720,9 +734,17 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             "machine-config-server certificate must be regenerated: {why}"
         ));
     }
-    for u in &snap.unreadable {
-        reasons.push(format!("could not check {u}"));
-    }
+    let unknown = unknown_reasons(
+        &machinesets,
+        &UnknownFacts {
+            stream_error: stream.error.as_deref(),
+            no_cluster_version: cluster.version.is_none(),
+            no_platform: cluster.platform.is_none(),
+            unreadable: snap.unreadable.iter().map(ToString::to_string).collect(),
+            nodes_observed: snap.nodes.is_some(),
+        },
+    );
+    let verdict = Verdict::of(&reasons, &unknown);
     AuditReport {
         gathered,
         cluster,
@@ -734,8 +756,10 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         observed_builds,
         summary,
         last_run: None,
-        compliant: reasons.is_empty(),
+        verdict,
+        compliant: verdict == Verdict::Compliant,
         noncompliant_reasons: reasons,
+        unknown_reasons: unknown,
         warnings,
     }
 }

@@ -28,6 +28,18 @@ pub enum Status {
     Skipped,
 }
 
+/// Why a MachineSet was skipped, as the verdict weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// Not an RHCOS boot image this tool judges: owned by another object
+    /// (ownerReferences) or a Windows MachineSet. Does not make the verdict unknown.
+    NotOurs,
+    /// An RHCOS MachineSet whose boot image could not be judged (AMI by filters, no
+    /// image, confidential VM, architecture unknown, …): makes the verdict unknown.
+    Undetermined,
+}
+
 /// The audit of one MachineSet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MachineSetReport {
@@ -51,6 +63,13 @@ pub struct MachineSetReport {
     pub status: Status,
     /// Why the status is not `current` (always set for other statuses).
     pub reason: Option<String>,
+    /// With status `skipped`: whether it is not ours to judge (`not_ours`: owned,
+    /// Windows) or could not be judged (`undetermined`: makes the verdict unknown).
+    pub skip_kind: Option<SkipKind>,
+    /// Another controller that manages this MachineSet and would rewrite a change made
+    /// here (Hive machine pool, Argo CD application; see `controllers`): the swap leaves
+    /// it alone unless `allow_other_controllers`.
+    pub managed_by: Option<String>,
     /// For targets that need an image made first: what to do.
     pub action: Option<String>,
     /// `userDataSecret.name` of the provider spec.
@@ -286,6 +305,8 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         target_build: None,
         status: Status::Skipped,
         reason: None,
+        skip_kind: None,
+        managed_by: super::controllers::managing_controller(ms),
         action: None,
         user_data_secret: user_data_secret_of(ms).map(str::to_string),
         mco_managed: mco_managed(ctx.machine_configuration, ms),
@@ -325,9 +346,13 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
     };
     report.architecture = arch.as_ref().ok().map(|a| a.as_rpm().to_string());
 
-    if let Some(why) = skip_reason(ms).or_else(|| read.skip.clone()) {
+    let skip = skip_reason(ms)
+        .map(|why| (why, SkipKind::NotOurs))
+        .or_else(|| read.skip.clone().map(|why| (why, SkipKind::Undetermined)));
+    if let Some((why, kind)) = skip {
         report.status = Status::Skipped;
         report.reason = Some(why);
+        report.skip_kind = Some(kind);
         return report;
     }
     let arch = match arch {
@@ -335,6 +360,7 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         Err(why) => {
             report.status = Status::Skipped;
             report.reason = Some(why);
+            report.skip_kind = Some(SkipKind::Undetermined);
             return report;
         }
     };
