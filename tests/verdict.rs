@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{machineset, objects_under, root, run_module, TestCluster};
+use common::{objects_under, root, run_module, TestCluster};
 use serde_json::{json, Value};
 
 fn shipped_dump() -> std::path::PathBuf {
@@ -72,4 +72,89 @@ fn the_shipped_dump_is_not_compliant_and_allow_unknown_does_not_pass_it() {
     assert_eq!(r.json["verdict"], "not_compliant", "{}", r.stdout);
     assert_eq!(r.json["compliant"], false);
     assert_eq!(r.json["failed"], true);
+}
+
+/// The shipped dump's objects with a ClusterVersion that does not name the architecture
+/// (as single-arch ClusterVersions of many releases do not) and, with `arch`, one
+/// control-plane node of that architecture.
+fn objects_with_arch_unnamed(arch: Option<&str>) -> Vec<Value> {
+    let mut objects: Vec<Value> = objects_under(&shipped_dump())
+        .into_iter()
+        .filter(|o| o["kind"] != "Node")
+        .collect();
+    for o in objects.iter_mut().filter(|o| o["kind"] == "ClusterVersion") {
+        for c in o["status"]["conditions"].as_array_mut().unwrap() {
+            if let Some(m) = c["message"].as_str() {
+                c["message"] = json!(m.split(" architecture=").next().unwrap());
+            }
+        }
+    }
+    if let Some(arch) = arch {
+        objects.push(json!({"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": "master-0", "labels": {
+                "kubernetes.io/arch": arch,
+                "node-role.kubernetes.io/master": "",
+                "node-role.kubernetes.io/control-plane": ""}}}));
+        objects.push(json!({"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": "worker-0", "labels": {"kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/worker": ""}}}));
+    }
+    objects
+}
+
+fn node_requests(c: &TestCluster) -> Vec<String> {
+    c.requests()
+        .unwrap_or_default()
+        .iter()
+        .filter(|q| q.path == "/api/v1/nodes")
+        .map(|q| q.query.clone().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 13 § 4: the architecture comes from a control-plane node's label (one
+/// metadata-only LIST, `limit=1`), not a warning and a guess.
+#[test]
+fn the_architecture_comes_from_a_control_plane_node() {
+    let mut c = TestCluster::start();
+    c.load(&objects_with_arch_unnamed(Some("arm64")));
+    c.clear_requests();
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["cluster"]["architecture"], "aarch64", "{}", r.json["cluster"]);
+    assert_eq!(r.json["cluster"]["architecture_source"], "control_plane_node");
+    let warnings = r.json["warnings"].to_string();
+    assert!(!warnings.contains("architecture is unknown"), "{warnings}");
+    if c.server().is_some() {
+        let q = node_requests(&c);
+        assert_eq!(q.len(), 1, "one LIST of nodes: {q:?}");
+        assert!(q[0].contains("labelSelector=node-role.kubernetes.io%2Fmaster") && q[0].contains("limit=1"), "{q:?}");
+    }
+
+    // Where ClusterVersion names it, no node is read.
+    let mut c = TestCluster::start();
+    c.load(&objects_under(&shipped_dump()));
+    c.clear_requests();
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["cluster"]["architecture_source"], "cluster_version");
+    if c.server().is_some() {
+        assert_eq!(node_requests(&c), Vec::<String>::new());
+    }
+}
+
+/// Only when it truly cannot be known does the audit warn and assume x86_64.
+#[test]
+fn no_control_plane_node_warns_that_the_architecture_is_unknown() {
+    let mut c = TestCluster::start();
+    if c.is_real() {
+        // A real server's nodes are shared by the tests; the in-process server has none.
+        return;
+    }
+    c.load(&objects_with_arch_unnamed(None));
+    c.clear_requests();
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["cluster"]["architecture"], Value::Null);
+    assert!(r.json["warnings"].to_string().contains("architecture is unknown"));
+    // Both labels were tried: the `master` one every OpenShift 4 control plane carries,
+    // then `control-plane`.
+    assert_eq!(node_requests(&c).len(), 2, "{:?}", node_requests(&c));
 }

@@ -28,6 +28,7 @@ use super::connection::Connection;
 use super::dump::Dump;
 use super::nodes;
 use crate::cluster::nodes::pods_to_read;
+use crate::plan::cluster::{cluster_version_names_arch, is_control_plane_node};
 use crate::cluster::resources::{self, Kind};
 use crate::cluster::{
     name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable, DEFAULT_USER_DATA_SECRETS,
@@ -102,6 +103,13 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     if nodes {
         snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
     }
+    if reads.control_plane_arch {
+        snap.control_plane_nodes = dump
+            .of_kind(resources::NODE, None)
+            .into_iter()
+            .filter(is_control_plane_node)
+            .collect();
+    }
     snap
 }
 
@@ -131,6 +139,13 @@ pub async fn from_cluster_observing(
     };
     let (snap, node_lists) = tokio::join!(read_cluster(conn, sel, reads), node_lists);
     let mut snap = snap?;
+    if reads.control_plane_arch
+        && node_lists.is_none()
+        && !snap.machinesets.is_empty()
+        && !cluster_version_names_arch(snap.cluster_version.as_ref())
+    {
+        snap.control_plane_nodes = nodes::control_plane_nodes(conn).await;
+    }
     if let Some(mut obs) = node_lists {
         let pods = pods_to_read(&snap.machinesets, &obs);
         obs.logs = nodes::read_logs(conn, pods).await;

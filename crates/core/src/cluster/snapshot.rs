@@ -43,6 +43,11 @@ pub struct Reads {
     pub cluster_version: bool,
     /// MachineConfiguration `cluster` (true in [`Reads::ALL`] and [`Reads::MIN`]).
     pub machine_configuration: bool,
+    /// The architecture of the control plane: a metadata-only LIST of one node labelled
+    /// `node-role.kubernetes.io/master` (`limit=1`; `…/control-plane` when none is),
+    /// only when ClusterVersion does not name the architecture (single-arch clusters
+    /// never do), there are MachineSets, and nodes are not observed anyway.
+    pub control_plane_arch: bool,
 }
 
 impl Reads {
@@ -54,6 +59,7 @@ impl Reads {
         stream_configmap: true,
         cluster_version: true,
         machine_configuration: true,
+        control_plane_arch: true,
     };
     /// The reads every module but `autoscaling` starts from: MachineSets, ClusterVersion,
     /// Infrastructure and MachineConfiguration.
@@ -64,13 +70,17 @@ impl Reads {
         stream_configmap: false,
         cluster_version: true,
         machine_configuration: true,
+        control_plane_arch: false,
     };
 
-    /// The number of API requests a live snapshot with these reads makes when every
+    /// The most API requests a live snapshot with these reads makes when every
     /// user-data secret the MachineSets reference is one of the installer's four (one
-    /// more GET for each other name referenced or asked for).
+    /// more GET for each other name referenced or asked for). The control-plane node LIST
+    /// is counted, though it is only sent when ClusterVersion does not name the
+    /// architecture (a cluster whose nodes lack the `master` label costs one more).
     pub fn requests(&self) -> usize {
         2 + usize::from(self.cluster_version)
+            + usize::from(self.control_plane_arch)
             + usize::from(self.machine_configuration)
             + DEFAULT_USER_DATA_SECRETS.len() * usize::from(self.user_data_secrets)
             + usize::from(self.mcs_certificate)
@@ -121,6 +131,9 @@ pub struct Snapshot {
     /// Machines, Nodes, machine-config-daemon pods and their logs, when nodes were
     /// observed (None otherwise).
     pub nodes: Option<NodeObservation>,
+    /// The metadata of the control-plane node(s) read for the cluster's architecture
+    /// ([`Reads::control_plane_arch`]; empty when not read).
+    pub control_plane_nodes: Vec<Value>,
 }
 
 /// The four secrets an installer creates.

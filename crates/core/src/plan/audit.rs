@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cluster::{cluster_info, ocp_minor, ClusterInfo};
+use super::cluster::{snapshot_cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
 use super::verdict::{unknown_reasons, UnknownFacts, Verdict};
@@ -67,6 +67,7 @@ pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
         mcs_certificate: parts.contains(&Part::Certificate),
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
+        control_plane_arch: true,
         ..Reads::MIN
     }
 }
@@ -511,7 +512,7 @@ pub fn machineset_context<'a>(
     let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
     if cluster.architecture.is_none() && !machinesets.is_empty() {
         warnings.push(
-            "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
+            "the cluster's architecture is unknown (ClusterVersion does not name it and no control-plane node's kubernetes.io/arch label could be read); assuming x86_64 for MachineSets without an arch annotation; set `architecture`".into(),
         );
     }
     MachineSetContext {
@@ -590,12 +591,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         .map(|u| format!("could not read {u}"))
         .chain(snap.notes.iter().cloned())
         .collect();
-    let cluster = cluster_info(
-        snap.cluster_version.as_ref(),
-        snap.infrastructure.as_ref(),
-        &snap.machinesets,
-        input.options.architecture,
-    );
+    let cluster = snapshot_cluster_info(snap, &snap.machinesets, input.options.architecture);
     let stream = stream_report(input, &mut warnings);
     let ctx = machineset_context(input, &cluster, &snap.machinesets, &mut warnings);
     let mut machinesets: Vec<MachineSetReport> =

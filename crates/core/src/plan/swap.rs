@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::audit::{machineset_context, skip_warnings, AuditInput};
-use super::cluster::{cluster_info, ocp_minor};
+use super::cluster::{snapshot_cluster_info, ocp_minor};
 use super::machineset::{assess, MachineSetContext, Status};
 use super::step::{collect, Decision, Plan};
 use super::{ObjectChange, StreamSource};
@@ -56,6 +56,8 @@ pub struct SwapOptions {
     pub images: BTreeMap<String, String>,
     pub allow_newer: bool,
     pub include_mco_managed: bool,
+    /// Also change MachineSets another controller manages (Hive, Argo CD).
+    pub allow_other_controllers: bool,
     /// Plan as if the spec 2.x stubs were migrated (check-mode previews only).
     pub assume_stubs_migrated: bool,
 }
@@ -156,6 +158,15 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             "the Machine Config Operator manages this MachineSet's boot image (managedBootImages); \
              set include_mco_managed: true to change it anyway"
                 .into(),
+        );
+    }
+    if let (Some(who), false) = (&r.managed_by, opts.allow_other_controllers) {
+        return skip(
+            report,
+            format!(
+                "managed by {who}, which would write its own image back; change it there, or set \
+                 allow_other_controllers: true to change it here anyway"
+            ),
         );
     }
     let (target, target_build): (BootImage, Option<String>) = match opts.image_for(&r.name) {
@@ -270,12 +281,7 @@ pub fn swap_context<'a>(
 ) -> (MachineSetContext<'a>, Vec<String>) {
     let snapshot = input.snapshot;
     let mut warnings = Vec::new();
-    let cluster = cluster_info(
-        snapshot.cluster_version.as_ref(),
-        snapshot.infrastructure.as_ref(),
-        machinesets,
-        input.options.architecture,
-    );
+    let cluster = snapshot_cluster_info(snapshot, machinesets, input.options.architecture);
     if let (Ok((_, StreamSource::File, _)), None) = (
         &input.streams,
         cluster.version.as_deref().and_then(ocp_minor),
