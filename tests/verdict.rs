@@ -158,3 +158,95 @@ fn no_control_plane_node_warns_that_the_architecture_is_unknown() {
     // then `control-plane`.
     assert_eq!(node_requests(&c).len(), 2, "{:?}", node_requests(&c));
 }
+
+/// Issue 13 § 5: the audit shows the ControlPlaneMachineSet (one GET) and whether
+/// `include_control_plane` would change it — the swap's own answer.
+#[test]
+fn the_audit_shows_the_control_plane_and_what_include_control_plane_would_do() {
+    for (strategy, would_change) in [("RollingUpdate", false), ("OnDelete", true)] {
+        let mut c = TestCluster::start();
+        let mut objects = common::with_v3_stubs(objects_under(&shipped_dump()));
+        let mut cpms = common::cpms(strategy);
+        cpms["status"] = json!({"replicas": 3, "readyReplicas": 3, "updatedReplicas": 2,
+            "unavailableReplicas": 0, "observedGeneration": 1});
+        objects.push(cpms);
+        c.load(&objects);
+        c.clear_requests();
+        let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+        assert_eq!(r.json["failed"], false, "{}", r.stdout);
+        let cp = &r.json["control_plane"];
+        assert_eq!(cp["name"], "cluster", "{cp}");
+        assert_eq!(cp["strategy"], strategy);
+        assert_eq!(cp["state"], "Active");
+        assert_eq!(cp["current_image"], "ami-06f85a7940faa3217");
+        assert_eq!(cp["status"], "outdated", "{cp}");
+        assert_eq!(cp["ready_replicas"], 3);
+        assert_eq!(cp["updated_replicas"], 2);
+        assert_eq!(cp["include_control_plane_would_change"], would_change, "{cp}");
+        if !would_change {
+            assert!(cp["include_control_plane_note"].as_str().unwrap().contains("OnDelete"));
+        }
+        if let Some(server) = c.server() {
+            let gets = server
+                .requests()
+                .iter()
+                .filter(|q| q.path.ends_with("/controlplanemachinesets/cluster"))
+                .count();
+            assert_eq!(gets, 1);
+        }
+    }
+}
+
+/// Issue 13 § 5: MachineSets Hive or Argo CD manage are reported, and the swap leaves
+/// them alone unless `allow_other_controllers`.
+#[test]
+fn machinesets_another_controller_manages_are_reported_and_left_alone() {
+    let mut c = TestCluster::start();
+    let mut objects = common::with_v3_stubs(objects_under(&shipped_dump()));
+    let hive = "build09-kcxpl-worker-aarch64-us-east-2a";
+    let argo = "build09-kcxpl-worker-us-east-1a";
+    for o in objects.iter_mut().filter(|o| o["kind"] == "MachineSet") {
+        if o["metadata"]["name"] == hive {
+            o["metadata"]["labels"]["hive.openshift.io/machine-pool"] = json!("worker");
+            o["metadata"]["labels"]["hive.openshift.io/managed"] = json!("true");
+        }
+        if o["metadata"]["name"] == argo {
+            o["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] =
+                json!("infra:machine.openshift.io/MachineSet:openshift-machine-api/x");
+        }
+    }
+    c.load(&objects);
+    let kc = c.kubeconfig();
+    let audit = run_module("bootimage_info", &json!({"kubeconfig": kc}));
+    let ms = |name: &str| {
+        audit.json["machinesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(ms(hive)["managed_by"].as_str().unwrap().starts_with("Hive machine pool worker"));
+    assert_eq!(
+        ms(argo)["managed_by"],
+        "Argo CD application infra (annotation argocd.argoproj.io/tracking-id)"
+    );
+    assert!(audit.json["warnings"].to_string().contains("is managed by Hive"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let args = json!({"kubeconfig": kc, "record_path": dir.path().join("r.json"),
+        "machinesets": [hive, argo]});
+    let r = run_module("machineset_bootimage", &args);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], false, "{}", r.stdout);
+    for m in r.json["machinesets"].as_array().unwrap() {
+        assert_eq!(m["skipped"], true, "{m}");
+        assert!(m["reason"].as_str().unwrap().contains("allow_other_controllers"), "{m}");
+    }
+    let mut forced = args.clone();
+    forced["allow_other_controllers"] = json!(true);
+    let r = run_module("machineset_bootimage", &forced);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true, "{}", r.stdout);
+}

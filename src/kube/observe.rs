@@ -103,6 +103,13 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     if nodes {
         snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
     }
+    if reads.control_plane_machine_set {
+        snap.control_plane_machine_set = single(
+            resources::CONTROL_PLANE_MACHINE_SET,
+            Some(&sel.namespace),
+            "cluster",
+        );
+    }
     if reads.control_plane_arch {
         snap.control_plane_nodes = dump
             .of_kind(resources::NODE, None)
@@ -177,7 +184,7 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     } else {
         BTreeSet::new()
     };
-    let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
+    let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas, cpms) = tokio::join!(
         list(conn, resources::MACHINE_SET, Some(ns), &lp),
         get_secrets(conn, ns, first_secrets.iter().cloned().collect()),
         when(
@@ -213,6 +220,10 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
             reads.autoscalers,
             list(conn, resources::CLUSTER_AUTOSCALER, None, &all)
         ),
+        when(
+            reads.control_plane_machine_set,
+            get(conn, resources::CONTROL_PLANE_MACHINE_SET, Some(ns), "cluster")
+        ),
     );
     let mut snap = Snapshot {
         reads,
@@ -246,6 +257,8 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     snap.infrastructure = optional(&mut snap.unreadable, SnapshotPart::Infrastructure, infra);
     snap.machine_configuration =
         optional(&mut snap.unreadable, SnapshotPart::MachineConfiguration, mc);
+    snap.control_plane_machine_set =
+        optional(&mut snap.unreadable, SnapshotPart::ControlPlaneMachineSet, cpms);
     let wanted = reads.autoscalers;
     snap.machine_autoscalers = items(&mut snap, SnapshotPart::MachineAutoscalers, wanted, mas);
     snap.cluster_autoscalers = items(&mut snap, SnapshotPart::ClusterAutoscalers, wanted, cas);

@@ -63,10 +63,11 @@ pub struct Params {
     /// `!autoscaling` leave one out (a list of only exclusions starts from `all`, `!all`
     /// from none, as in `ansible.builtin.setup`). Parts left out cost no API request and
     /// do not count for `compliant`; the result's `gathered` lists the parts audited. From
-    /// a live cluster the MachineSets alone (`min`) take 5 requests (4 with
-    /// `stream_file`), everything 9, whatever the number of MachineSets; one more (a LIST
-    /// of one control-plane node's metadata, for the architecture) when ClusterVersion
-    /// does not name the architecture and `architecture` is not given.
+    /// a live cluster the MachineSets alone (`min`) take 6 requests (5 with
+    /// `stream_file`; the ControlPlaneMachineSet is always read), everything 10, whatever
+    /// the number of MachineSets; one more (a LIST of one control-plane node's metadata,
+    /// for the architecture) when ClusterVersion does not name the architecture and
+    /// `architecture` is not given.
     #[serde(default = "default_gather_subset")]
     pub gather_subset: Vec<GatherSubset>,
     /// Also report the last run of the rollback record (`last_run`: the run `rollback`
@@ -361,14 +362,15 @@ mod tests {
     fn each_part_reads_only_what_it_needs() {
         use crate::plan::audit::reads_for;
         let set = |p: &[Part]| p.to_vec();
-        // Before issue 13: 5, 4, 9 and 12; the control-plane node LIST (the cluster's
-        // architecture, sent only when ClusterVersion does not name it) adds at most one.
-        assert_eq!(reads_for(&set(&[]), false).requests(), 6);
-        assert_eq!(reads_for(&set(&[]), true).requests(), 5);
+        // Before issue 13: 5, 4, 9 and 12. The GET of the ControlPlaneMachineSet adds one;
+        // the control-plane node LIST (the cluster's architecture, sent only when
+        // ClusterVersion does not name it) at most one more.
+        assert_eq!(reads_for(&set(&[]), false).requests(), 7);
+        assert_eq!(reads_for(&set(&[]), true).requests(), 6);
         // The installer's four user-data secrets, one GET each.
-        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 10);
+        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 11);
         // The certificate is checked against the stubs' CAs.
         assert!(reads_for(&set(&[Part::Certificate]), false).user_data_secrets);
-        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 13);
+        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 14);
     }
 }

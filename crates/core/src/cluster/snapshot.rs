@@ -48,6 +48,8 @@ pub struct Reads {
     /// only when ClusterVersion does not name the architecture (single-arch clusters
     /// never do), there are MachineSets, and nodes are not observed anyway.
     pub control_plane_arch: bool,
+    /// The ControlPlaneMachineSet `cluster` of the MachineSet namespace (one GET).
+    pub control_plane_machine_set: bool,
 }
 
 impl Reads {
@@ -60,6 +62,7 @@ impl Reads {
         cluster_version: true,
         machine_configuration: true,
         control_plane_arch: true,
+        control_plane_machine_set: true,
     };
     /// The reads every module but `autoscaling` starts from: MachineSets, ClusterVersion,
     /// Infrastructure and MachineConfiguration.
@@ -71,6 +74,7 @@ impl Reads {
         cluster_version: true,
         machine_configuration: true,
         control_plane_arch: false,
+        control_plane_machine_set: false,
     };
 
     /// The most API requests a live snapshot with these reads makes when every
@@ -81,6 +85,7 @@ impl Reads {
     pub fn requests(&self) -> usize {
         2 + usize::from(self.cluster_version)
             + usize::from(self.control_plane_arch)
+            + usize::from(self.control_plane_machine_set)
             + usize::from(self.machine_configuration)
             + DEFAULT_USER_DATA_SECRETS.len() * usize::from(self.user_data_secrets)
             + usize::from(self.mcs_certificate)
@@ -134,6 +139,8 @@ pub struct Snapshot {
     /// The metadata of the control-plane node(s) read for the cluster's architecture
     /// ([`Reads::control_plane_arch`]; empty when not read).
     pub control_plane_nodes: Vec<Value>,
+    /// The ControlPlaneMachineSet `cluster` (None: not read, not served, or absent).
+    pub control_plane_machine_set: Option<Value>,
 }
 
 /// The four secrets an installer creates.
@@ -219,6 +226,7 @@ pub enum SnapshotPart {
     MachineConfiguration,
     MachineAutoscalers,
     ClusterAutoscalers,
+    ControlPlaneMachineSet,
 }
 
 impl SnapshotPart {
@@ -233,6 +241,7 @@ impl SnapshotPart {
             SnapshotPart::MachineConfiguration => "MachineConfiguration",
             SnapshotPart::MachineAutoscalers => "MachineAutoscalers",
             SnapshotPart::ClusterAutoscalers => "ClusterAutoscalers",
+            SnapshotPart::ControlPlaneMachineSet => "ControlPlaneMachineSet",
         }
     }
 }

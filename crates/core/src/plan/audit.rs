@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::cluster::{snapshot_cluster_info, ocp_minor, ClusterInfo};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
+use super::control_plane::{control_plane_report, ControlPlaneReport};
 use super::observed::{observe_all, ObservedBuildsReport};
 use super::verdict::{unknown_reasons, UnknownFacts, Verdict};
 use crate::cert::{self, McsCertificateReport};
@@ -68,6 +69,7 @@ pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
         control_plane_arch: true,
+        control_plane_machine_set: true,
         ..Reads::MIN
     }
 }
@@ -212,6 +214,10 @@ pub struct AuditReport {
     pub autoscaling: AutoscalingReport,
     /// What the youngest node of each MachineSet booted (`nodes: true`; else `enabled: false`).
     pub observed_builds: ObservedBuildsReport,
+    /// The ControlPlaneMachineSet `cluster` (null: none; clusters before 4.12, UPI, or
+    /// hosted control planes have none). Reported, not counted in the verdict: its
+    /// image only matters when a control plane machine is replaced.
+    pub control_plane: Option<ControlPlaneReport>,
     pub summary: Summary,
     /// With `last_run: true`: the last run of the rollback record that is not a
     /// rollback's own (what `rollback` restores by default; null: no run, or not asked).
@@ -596,6 +602,10 @@ pub fn audit(input: &AuditInput) -> AuditReport {
     let ctx = machineset_context(input, &cluster, &snap.machinesets, &mut warnings);
     let mut machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
+    let control_plane = snap
+        .control_plane_machine_set
+        .as_ref()
+        .map(|cpms| control_plane_report(cpms, &ctx));
     let observed_builds = match &snap.nodes {
         Some(obs) => observe_all(
             &snap.machinesets,
@@ -736,7 +746,13 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             stream_error: stream.error.as_deref(),
             no_cluster_version: cluster.version.is_none(),
             no_platform: cluster.platform.is_none(),
-            unreadable: snap.unreadable.iter().map(ToString::to_string).collect(),
+            // The control plane is reported, not judged: its read failing is a warning.
+            unreadable: snap
+                .unreadable
+                .iter()
+                .filter(|u| u.part != crate::cluster::SnapshotPart::ControlPlaneMachineSet)
+                .map(ToString::to_string)
+                .collect(),
             nodes_observed: snap.nodes.is_some(),
         },
     );
@@ -750,6 +766,7 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         mcs_certificate,
         autoscaling,
         observed_builds,
+        control_plane,
         summary,
         last_run: None,
         verdict,

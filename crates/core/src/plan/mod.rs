@@ -7,6 +7,7 @@ pub mod autoscaler;
 pub mod canary;
 pub mod change;
 pub mod cluster;
+pub mod control_plane;
 pub mod controllers;
 pub mod machineset;
 pub mod mcs;

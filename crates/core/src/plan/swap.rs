@@ -83,7 +83,7 @@ fn provider_pointer(kind: &str) -> &'static str {
 
 /// A ControlPlaneMachineSet seen as a MachineSet (same provider spec), for assessment;
 /// a MachineSet as it is.
-fn as_machineset(obj: &Value) -> Cow<'_, Value> {
+pub(crate) fn as_machineset(obj: &Value) -> Cow<'_, Value> {
     if obj.get("kind").and_then(Value::as_str) != Some("ControlPlaneMachineSet") {
         return Cow::Borrowed(obj);
     }
