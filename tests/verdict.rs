@@ -250,3 +250,109 @@ fn machinesets_another_controller_manages_are_reported_and_left_alone() {
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["changed"], true, "{}", r.stdout);
 }
+
+fn kubeconfig_for(dir: &std::path::Path, server: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{server}\"}}\n\
+             users:\n- name: u\n  user: {{token: abc}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\n\
+             current-context: c\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn failed_msg(server: &str, env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig_for(dir.path(), server);
+    let r = common::run_module_env(
+        "bootimage_info",
+        &json!({"kubeconfig": kc, "gather_subset": ["min"]}),
+        env,
+    );
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    r.json["msg"].as_str().unwrap().to_string()
+}
+
+/// Issue 13 § 7: errors that stop a run name their cause (each against a real local
+/// socket), not "ServiceError: client error (Connect)".
+#[test]
+fn connection_errors_name_their_cause() {
+    // A closed port: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let msg = failed_msg(&format!("https://127.0.0.1:{port}"), &[]);
+    assert!(msg.contains("connection refused: nothing listens there"), "{msg}");
+
+    let msg = failed_msg("https://nonexistent.invalid:6443", &[]);
+    assert!(msg.contains("does not resolve (DNS)"), "{msg}");
+
+    // A listener that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let msg = failed_msg(
+        &format!("http://{addr}"),
+        &[("OCP_BOOTIMAGE_TIMEOUT_SECS", "0.3")],
+    );
+    assert!(msg.contains("no answer in time"), "{msg}");
+}
+
+/// A TLS server with a self-signed certificate (`openssl s_server`): the message says the
+/// certificate is not trusted and names `ca_cert` and `validate_certs`.
+#[test]
+fn an_untrusted_certificate_names_ca_cert_and_validate_certs() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: no openssl to make a self-signed certificate");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept", &port.to_string()])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let msg = failed_msg(&format!("https://127.0.0.1:{port}"), &[]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(msg.contains("TLS certificate is not trusted"), "{msg}");
+    assert!(msg.contains("`ca_cert`") && msg.contains("`validate_certs: false`"), "{msg}");
+}
