@@ -356,3 +356,18 @@ fn an_untrusted_certificate_names_ca_cert_and_validate_certs() {
     assert!(msg.contains("TLS certificate is not trusted"), "{msg}");
     assert!(msg.contains("`ca_cert`") && msg.contains("`validate_certs: false`"), "{msg}");
 }
+
+/// Issue 13 § 7: run by Ansible under a name that is no module, the binary still answers
+/// with one JSON object naming the modules (it printed a CLI usage error, exit 2).
+#[test]
+fn an_unknown_module_name_answers_one_json_object() {
+    for name in ["bootimage_inf", "nope"] {
+        let r = run_module(name, &json!({}));
+        assert_eq!(r.json["failed"], true, "{}", r.stdout);
+        assert_eq!(r.code, 1);
+        let msg = r.json["msg"].as_str().unwrap();
+        assert!(msg.contains(&format!("no module named {name:?}")), "{msg}");
+        assert!(msg.contains("bootimage_info") && msg.contains("machineset_bootimage"), "{msg}");
+        assert_eq!(r.stdout.trim().lines().count(), 1, "{}", r.stdout);
+    }
+}
