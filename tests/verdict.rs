@@ -36,16 +36,25 @@ fn a_bare_api_server_is_unknown_with_the_reasons_not_compliant() {
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["verdict"], "unknown", "{}", r.stdout);
     assert_eq!(r.json["compliant"], false);
-    assert_eq!(reasons(&r.json, "noncompliant_reasons"), Vec::<String>::new());
+    assert_eq!(
+        reasons(&r.json, "noncompliant_reasons"),
+        Vec::<String>::new()
+    );
     let unknown = reasons(&r.json, "unknown_reasons");
     let has = |s: &str| unknown.iter().any(|u| u.contains(s));
     assert!(has("no stream metadata"), "{unknown:?}");
     assert!(has("version is unknown"), "{unknown:?}");
     assert!(has("platform is unknown"), "{unknown:?}");
-    assert!(has("no MachineSets: this cluster's boot images live outside it"), "{unknown:?}");
+    assert!(
+        has("no MachineSets: this cluster's boot images live outside it"),
+        "{unknown:?}"
+    );
     assert!(has("nodes: true"), "{unknown:?}");
     let msg = r.json["msg"].as_str().unwrap();
-    assert!(msg.starts_with("unknown (the audit could not judge): "), "{msg}");
+    assert!(
+        msg.starts_with("unknown (the audit could not judge): "),
+        "{msg}"
+    );
 
     // fail_on_noncompliant fails on unknown, unless allow_unknown.
     let r = run_module(
@@ -120,14 +129,25 @@ fn the_architecture_comes_from_a_control_plane_node() {
     c.clear_requests();
     let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
-    assert_eq!(r.json["cluster"]["architecture"], "aarch64", "{}", r.json["cluster"]);
-    assert_eq!(r.json["cluster"]["architecture_source"], "control_plane_node");
+    assert_eq!(
+        r.json["cluster"]["architecture"], "aarch64",
+        "{}",
+        r.json["cluster"]
+    );
+    assert_eq!(
+        r.json["cluster"]["architecture_source"],
+        "control_plane_node"
+    );
     let warnings = r.json["warnings"].to_string();
     assert!(!warnings.contains("architecture is unknown"), "{warnings}");
     if c.server().is_some() {
         let q = node_requests(&c);
         assert_eq!(q.len(), 1, "one LIST of nodes: {q:?}");
-        assert!(q[0].contains("labelSelector=node-role.kubernetes.io%2Fmaster") && q[0].contains("limit=1"), "{q:?}");
+        assert!(
+            q[0].contains("labelSelector=node-role.kubernetes.io%2Fmaster")
+                && q[0].contains("limit=1"),
+            "{q:?}"
+        );
     }
 
     // Where ClusterVersion names it, no node is read.
@@ -153,7 +173,9 @@ fn no_control_plane_node_warns_that_the_architecture_is_unknown() {
     c.clear_requests();
     let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
     assert_eq!(r.json["cluster"]["architecture"], Value::Null);
-    assert!(r.json["warnings"].to_string().contains("architecture is unknown"));
+    assert!(r.json["warnings"]
+        .to_string()
+        .contains("architecture is unknown"));
     // Both labels were tried: the `master` one every OpenShift 4 control plane carries,
     // then `control-plane`.
     assert_eq!(node_requests(&c).len(), 2, "{:?}", node_requests(&c));
@@ -182,9 +204,15 @@ fn the_audit_shows_the_control_plane_and_what_include_control_plane_would_do() {
         assert_eq!(cp["status"], "outdated", "{cp}");
         assert_eq!(cp["ready_replicas"], 3);
         assert_eq!(cp["updated_replicas"], 2);
-        assert_eq!(cp["include_control_plane_would_change"], would_change, "{cp}");
+        assert_eq!(
+            cp["include_control_plane_would_change"], would_change,
+            "{cp}"
+        );
         if !would_change {
-            assert!(cp["include_control_plane_note"].as_str().unwrap().contains("OnDelete"));
+            assert!(cp["include_control_plane_note"]
+                .as_str()
+                .unwrap()
+                .contains("OnDelete"));
         }
         if let Some(server) = c.server() {
             let gets = server
@@ -227,12 +255,17 @@ fn machinesets_another_controller_manages_are_reported_and_left_alone() {
             .unwrap()
             .clone()
     };
-    assert!(ms(hive)["managed_by"].as_str().unwrap().starts_with("Hive machine pool worker"));
+    assert!(ms(hive)["managed_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hive machine pool worker"));
     assert_eq!(
         ms(argo)["managed_by"],
         "Argo CD application infra (annotation argocd.argoproj.io/tracking-id)"
     );
-    assert!(audit.json["warnings"].to_string().contains("is managed by Hive"));
+    assert!(audit.json["warnings"]
+        .to_string()
+        .contains("is managed by Hive"));
 
     let dir = tempfile::tempdir().unwrap();
     let args = json!({"kubeconfig": kc, "record_path": dir.path().join("r.json"),
@@ -242,7 +275,13 @@ fn machinesets_another_controller_manages_are_reported_and_left_alone() {
     assert_eq!(r.json["changed"], false, "{}", r.stdout);
     for m in r.json["machinesets"].as_array().unwrap() {
         assert_eq!(m["skipped"], true, "{m}");
-        assert!(m["reason"].as_str().unwrap().contains("allow_other_controllers"), "{m}");
+        assert!(
+            m["reason"]
+                .as_str()
+                .unwrap()
+                .contains("allow_other_controllers"),
+            "{m}"
+        );
     }
     let mut forced = args.clone();
     forced["allow_other_controllers"] = json!(true);
@@ -288,7 +327,10 @@ fn connection_errors_name_their_cause() {
         .unwrap()
         .port();
     let msg = failed_msg(&format!("https://127.0.0.1:{port}"), &[]);
-    assert!(msg.contains("connection refused: nothing listens there"), "{msg}");
+    assert!(
+        msg.contains("connection refused: nothing listens there"),
+        "{msg}"
+    );
 
     let msg = failed_msg("https://nonexistent.invalid:6443", &[]);
     assert!(msg.contains("does not resolve (DNS)"), "{msg}");
@@ -317,7 +359,17 @@ fn an_untrusted_certificate_names_ca_cert_and_validate_certs() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -354,7 +406,10 @@ fn an_untrusted_certificate_names_ca_cert_and_validate_certs() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(msg.contains("TLS certificate is not trusted"), "{msg}");
-    assert!(msg.contains("`ca_cert`") && msg.contains("`validate_certs: false`"), "{msg}");
+    assert!(
+        msg.contains("`ca_cert`") && msg.contains("`validate_certs: false`"),
+        "{msg}"
+    );
 }
 
 /// Issue 13 § 7: run by Ansible under a name that is no module, the binary still answers
@@ -367,7 +422,10 @@ fn an_unknown_module_name_answers_one_json_object() {
         assert_eq!(r.code, 1);
         let msg = r.json["msg"].as_str().unwrap();
         assert!(msg.contains(&format!("no module named {name:?}")), "{msg}");
-        assert!(msg.contains("bootimage_info") && msg.contains("machineset_bootimage"), "{msg}");
+        assert!(
+            msg.contains("bootimage_info") && msg.contains("machineset_bootimage"),
+            "{msg}"
+        );
         assert_eq!(r.stdout.trim().lines().count(), 1, "{}", r.stdout);
     }
 }

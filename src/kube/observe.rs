@@ -28,11 +28,11 @@ use super::connection::Connection;
 use super::dump::Dump;
 use super::nodes;
 use crate::cluster::nodes::pods_to_read;
-use crate::plan::cluster::{cluster_version_names_arch, is_control_plane_node};
 use crate::cluster::resources::{self, Kind};
 use crate::cluster::{
     name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable, DEFAULT_USER_DATA_SECRETS,
 };
+use crate::plan::cluster::{cluster_version_names_arch, is_control_plane_node};
 
 /// Builds a snapshot from a loaded dump.
 pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
@@ -222,7 +222,12 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
         ),
         when(
             reads.control_plane_machine_set,
-            get(conn, resources::CONTROL_PLANE_MACHINE_SET, Some(ns), "cluster")
+            get(
+                conn,
+                resources::CONTROL_PLANE_MACHINE_SET,
+                Some(ns),
+                "cluster"
+            )
         ),
     );
     let mut snap = Snapshot {
@@ -257,8 +262,11 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     snap.infrastructure = optional(&mut snap.unreadable, SnapshotPart::Infrastructure, infra);
     snap.machine_configuration =
         optional(&mut snap.unreadable, SnapshotPart::MachineConfiguration, mc);
-    snap.control_plane_machine_set =
-        optional(&mut snap.unreadable, SnapshotPart::ControlPlaneMachineSet, cpms);
+    snap.control_plane_machine_set = optional(
+        &mut snap.unreadable,
+        SnapshotPart::ControlPlaneMachineSet,
+        cpms,
+    );
     let wanted = reads.autoscalers;
     snap.machine_autoscalers = items(&mut snap, SnapshotPart::MachineAutoscalers, wanted, mas);
     snap.cluster_autoscalers = items(&mut snap, SnapshotPart::ClusterAutoscalers, wanted, cas);

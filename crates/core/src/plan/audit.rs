@@ -10,9 +10,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cluster::{snapshot_cluster_info, ocp_minor, ClusterInfo};
-use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
+use super::cluster::{ocp_minor, snapshot_cluster_info, ClusterInfo};
 use super::control_plane::{control_plane_report, ControlPlaneReport};
+use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
 use super::verdict::{unknown_reasons, UnknownFacts, Verdict};
 use crate::cert::{self, McsCertificateReport};

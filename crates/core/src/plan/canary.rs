@@ -40,7 +40,8 @@ pub fn parse_expected(build: &str) -> Result<BuildId, String> {
 /// the swap's target build), from the stream and the known RHCOS images.
 pub fn current_build(input: &AuditInput, ms: &Value) -> Option<BuildId> {
     let snapshot = input.snapshot;
-    let cluster = snapshot_cluster_info(snapshot, &snapshot.machinesets, input.options.architecture);
+    let cluster =
+        snapshot_cluster_info(snapshot, &snapshot.machinesets, input.options.architecture);
     let ctx = machineset_context(input, &cluster, &snapshot.machinesets, &mut Vec::new());
     assess(ms, &ctx).current_build.and_then(|b| b.parse().ok())
 }

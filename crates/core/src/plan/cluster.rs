@@ -269,7 +269,8 @@ pub fn cluster_info(
         architecture_source: if arch_override.is_some() {
             Some(ArchSource::Option)
         } else {
-            cv.and_then(cluster_arch).map(|_| ArchSource::ClusterVersion)
+            cv.and_then(cluster_arch)
+                .map(|_| ArchSource::ClusterVersion)
         },
         control_plane_topology: infra.and_then(|i| s(i, "/status/controlPlaneTopology")),
         managed: managed_reason.is_some(),

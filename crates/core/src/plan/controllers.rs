@@ -73,7 +73,9 @@ mod tests {
         let hive_pool = managing_controller(&ms(json!({"labels": {
             "hive.openshift.io/machine-pool": "worker", "hive.openshift.io/managed": "true"}})));
         assert!(hive_pool.unwrap().starts_with("Hive machine pool worker"));
-        let hive = managing_controller(&ms(json!({"annotations": {"hive.openshift.io/managed": "true"}})));
+        let hive = managing_controller(&ms(
+            json!({"annotations": {"hive.openshift.io/managed": "true"}}),
+        ));
         assert!(hive.unwrap().starts_with("Hive ("));
         let argo = managing_controller(&ms(json!({"annotations": {
             "argocd.argoproj.io/tracking-id": "infra:machine.openshift.io/MachineSet:openshift-machine-api/a"}})));
@@ -81,10 +83,16 @@ mod tests {
             argo.as_deref(),
             Some("Argo CD application infra (annotation argocd.argoproj.io/tracking-id)")
         );
-        let label = managing_controller(&ms(json!({"labels": {"app.kubernetes.io/instance": "infra"}})));
-        assert!(label.unwrap().starts_with("probably Argo CD application infra"));
+        let label = managing_controller(&ms(
+            json!({"labels": {"app.kubernetes.io/instance": "infra"}}),
+        ));
+        assert!(label
+            .unwrap()
+            .starts_with("probably Argo CD application infra"));
         assert_eq!(
-            managing_controller(&ms(json!({"labels": {"hive.openshift.io/managed": "false"}}))),
+            managing_controller(&ms(
+                json!({"labels": {"hive.openshift.io/managed": "false"}})
+            )),
             None
         );
     }

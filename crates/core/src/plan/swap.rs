@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::audit::{machineset_context, skip_warnings, AuditInput};
-use super::cluster::{snapshot_cluster_info, ocp_minor};
+use super::cluster::{ocp_minor, snapshot_cluster_info};
 use super::machineset::{assess, MachineSetContext, Status};
 use super::step::{collect, Decision, Plan};
 use super::{ObjectChange, StreamSource};

@@ -89,14 +89,14 @@ pub fn unknown_reasons(machinesets: &[MachineSetReport], facts: &UnknownFacts) -
     if facts.no_platform {
         out.push("the cluster's platform is unknown (no Infrastructure `cluster`)".into());
     }
-    out.extend(facts.unreadable.iter().map(|u| format!("could not check {u}")));
+    out.extend(
+        facts
+            .unreadable
+            .iter()
+            .map(|u| format!("could not check {u}")),
+    );
     let names = |f: &dyn Fn(&MachineSetReport) -> bool| {
-        super::audit::name_list(
-            machinesets
-                .iter()
-                .filter(|m| f(m))
-                .map(|m| m.name.as_str()),
-        )
+        super::audit::name_list(machinesets.iter().filter(|m| f(m)).map(|m| m.name.as_str()))
     };
     let unknown = machinesets
         .iter()
