@@ -429,3 +429,129 @@ fn an_unknown_module_name_answers_one_json_object() {
         assert_eq!(r.stdout.trim().lines().count(), 1, "{}", r.stdout);
     }
 }
+
+/// Another controller that writes its own boot image back: on the in-process server the
+/// server's hook ([`test_apiserver::TestApiServer::revert_patches`]); on a real server a
+/// thread that watches the MachineSet (every 50 ms) and patches the old AMI back.
+fn revert_in_background(
+    c: &TestCluster,
+    name: &str,
+    ami: &str,
+) -> Option<(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<u32>,
+)> {
+    if let Some(server) = c.server() {
+        server.revert_patches("MachineSet", name);
+        return None;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (name, ami, kc) = (name.to_string(), ami.to_string(), c.kubeconfig());
+    let stopping = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let params = ocp_bootimage::options::ConnectionParams {
+            kubeconfig: Some(kc),
+            ..Default::default()
+        };
+        let conn = rt.block_on(params.connect()).unwrap();
+        let ar = kube::core::ApiResource {
+            group: "machine.openshift.io".into(),
+            version: "v1beta1".into(),
+            api_version: "machine.openshift.io/v1beta1".into(),
+            kind: "MachineSet".into(),
+            plural: "machinesets".into(),
+        };
+        let api: kube::Api<kube::core::DynamicObject> =
+            kube::Api::namespaced_with(conn.client.clone(), "openshift-machine-api", &ar);
+        let mut reverts = 0;
+        while !stopping.load(Ordering::SeqCst) {
+            if let Ok(ms) = rt.block_on(api.get(&name)) {
+                let now = ms
+                    .data
+                    .pointer("/spec/template/spec/providerSpec/value/ami/id")
+                    .cloned();
+                if now.as_ref().and_then(Value::as_str) != Some(ami.as_str()) {
+                    let back = json!({"spec": {"template": {"spec": {"providerSpec": {"value": {"ami": {"id": ami}}}}}}});
+                    let pp = kube::api::PatchParams::default();
+                    if rt
+                        .block_on(api.patch(&name, &pp, &kube::api::Patch::Merge(&back)))
+                        .is_ok()
+                    {
+                        reverts += 1;
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        reverts
+    });
+    Some((stop, handle))
+}
+
+/// Issue 13 § 5: a change another controller writes back at once is reported as
+/// "reverted by another controller" (the task fails) and not written again (MCO's
+/// hot-loop guard, OCPBUGS-55967); a second run does the same, never a loop.
+#[test]
+fn a_change_another_controller_reverts_is_reported_not_retried() {
+    let mut c = TestCluster::start();
+    let name = "build09-kcxpl-worker-us-east-1a";
+    c.load(&common::with_v3_stubs(objects_under(&shipped_dump())));
+    let before = c
+        .get("MachineSet", Some("openshift-machine-api"), name)
+        .unwrap();
+    let ami = before
+        .pointer("/spec/template/spec/providerSpec/value/ami/id")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reverter = revert_in_background(&c, name, &ami);
+    let dir = tempfile::tempdir().unwrap();
+    // On a real server the reverting thread needs a moment: read again after 2 s.
+    let wait = if c.is_real() { 2 } else { 0 };
+    let args = json!({"kubeconfig": c.kubeconfig(), "record_path": dir.path().join("r.json"),
+        "machinesets": [name], "revert_check_seconds": wait});
+    c.clear_requests();
+    let r = run_module("machineset_bootimage", &args);
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true, "the PATCH was sent: {}", r.stdout);
+    let msg = r.json["msg"].as_str().unwrap();
+    assert!(msg.starts_with("reverted by another controller"), "{msg}");
+    assert!(msg.contains(name), "{msg}");
+    if let Some(reqs) = c.requests() {
+        let patches = reqs
+            .iter()
+            .filter(|q| q.method == "PATCH" && q.path.ends_with(name))
+            .count();
+        assert_eq!(patches, 1, "written once, not again: {reqs:?}");
+    }
+    let now = c
+        .get("MachineSet", Some("openshift-machine-api"), name)
+        .unwrap();
+    assert_eq!(
+        now.pointer("/spec/template/spec/providerSpec/value/ami/id")
+            .unwrap(),
+        ami.as_str(),
+        "the other controller's value stands"
+    );
+    if let Some((stop, handle)) = reverter {
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(handle.join().unwrap() >= 1);
+    }
+    // Without such a controller, the same swap sticks and is not reported.
+    drop(c);
+    let mut c2 = TestCluster::start();
+    c2.load(&common::with_v3_stubs(objects_under(&shipped_dump())));
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_module(
+        "machineset_bootimage",
+        &json!({"kubeconfig": c2.kubeconfig(), "record_path": dir.path().join("r.json"), "machinesets": [name]}),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+}
