@@ -555,3 +555,44 @@ fn a_change_another_controller_reverts_is_reported_not_retried() {
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["changed"], true);
 }
+
+/// The CLI `audit` follows the verdict: `--fail-on-noncompliant` exits 1 on unknown,
+/// `--allow-unknown` lets it pass; the table's last line names the verdict.
+#[test]
+fn the_cli_audit_exit_code_follows_the_verdict() {
+    let c = TestCluster::start();
+    if c.is_real() {
+        return; // the bare server is the in-process one
+    }
+    let run = |extra: &[&str]| {
+        std::process::Command::new(common::binary())
+            .args(["audit", "-o", "table", "--kubeconfig"])
+            .arg(c.kubeconfig())
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Control plane: no ControlPlaneMachineSet"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("unknown (the audit could not judge)"),
+        "{text}"
+    );
+    assert_eq!(run(&["--fail-on-noncompliant"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["--fail-on-noncompliant", "--allow-unknown"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
