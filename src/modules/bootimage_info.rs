@@ -64,7 +64,7 @@ pub struct Params {
     /// from none, as in `ansible.builtin.setup`). Parts left out cost no API request and
     /// do not count for `compliant`; the result's `gathered` lists the parts audited. From
     /// a live cluster the MachineSets alone (`min`) take 6 requests (5 with
-    /// `stream_file`; the ControlPlaneMachineSet is always read), everything 10, whatever
+    /// `stream_file`; the ControlPlaneMachineSet is always read), everything 13, whatever
     /// the number of MachineSets; one more (a LIST of one control-plane node's metadata,
     /// for the architecture) when ClusterVersion does not name the architecture and
     /// `architecture` is not given.
