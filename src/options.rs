@@ -272,6 +272,15 @@ pub struct WriteParams {
     #[serde(default)]
     #[arg(long)]
     pub allow_managed: bool,
+    /// Seconds to wait after the writes before the changed objects are read again (one
+    /// LIST per kind and namespace, a GET for Secrets and singletons) to see whether
+    /// another controller wrote its own value back (Hive, Argo CD self-heal, MCO). A
+    /// reverted object fails the task with "reverted by another controller", and is not
+    /// written again (two writers taking turns is the hot loop MCO guards against,
+    /// OCPBUGS-55967). Default 0: read again as soon as the run's writes are done.
+    #[serde(default)]
+    #[arg(long, default_value_t = 0)]
+    pub revert_check_seconds: u64,
 }
 
 /// Options of the steps that change boot images, which wait for a cluster update to end:

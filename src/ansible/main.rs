@@ -18,6 +18,36 @@ pub fn module_name(argv0: &str) -> String {
     base.split('.').next().unwrap_or(base).to_string()
 }
 
+/// Whether the binary was run the way Ansible runs a module: as `AnsiballZ_<name>`, or
+/// under a name other than `ocp-bootimage…` with one argument that is a JSON object file
+/// (the args file).
+pub fn run_as_module(argv0: &str, args: &[String]) -> bool {
+    let base = std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if base.starts_with("AnsiballZ_") {
+        return true;
+    }
+    !base.starts_with("ocp-bootimage")
+        && args.len() == 2
+        && std::fs::read_to_string(&args[1])
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v.is_object())
+}
+
+/// The answer to a run as an unknown module: one JSON object, `failed`, naming the
+/// modules this binary is.
+pub fn unknown_module<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> ExitCode {
+    let known: Vec<&str> = known.collect();
+    emit(ModuleResult::failure(format!(
+        "no module named {name:?} in ocp-bootimage; the modules are: {} (the binary must be \
+         copied or linked under one of these names)",
+        known.join(", ")
+    )))
+}
+
 fn emit(result: ModuleResult) -> ExitCode {
     let code = result.exit_code();
     println!("{}", result.into_json());

@@ -41,9 +41,12 @@ pub struct AuditArgs {
     /// `gather_subset` of `bootimage_info`).
     #[arg(long, value_name = "PART", value_delimiter = ',')]
     pub gather: Vec<String>,
-    /// Exit 1 when the cluster is not compliant.
+    /// Exit 1 unless the verdict is compliant (as `fail_on_noncompliant` of `bootimage_info`).
     #[arg(long)]
     pub fail_on_noncompliant: bool,
+    /// With --fail-on-noncompliant: an unknown verdict exits 0 (as `allow_unknown`).
+    #[arg(long)]
+    pub allow_unknown: bool,
     /// Also show the last run of the rollback record, and warn when it did not finish
     /// (as `last_run` of `bootimage_info`).
     #[arg(long)]
@@ -83,6 +86,9 @@ fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
         args.insert("gather_subset".into(), json!(a.gather));
     }
     args.insert("fail_on_noncompliant".into(), json!(a.fail_on_noncompliant));
+    if a.allow_unknown {
+        args.insert("allow_unknown".into(), json!(true));
+    }
     Ok(Value::Object(args))
 }
 

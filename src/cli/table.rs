@@ -179,7 +179,12 @@ pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
         if observed {
             row.push(opt(&m.observed_build));
         }
-        row.extend([opt(&m.target_build), m.reason.clone().unwrap_or_default()]);
+        let reason = match (&m.reason, &m.managed_by) {
+            (Some(r), Some(who)) => format!("{r}; managed by {who}"),
+            (None, Some(who)) => format!("managed by {who}"),
+            (r, None) => r.clone().unwrap_or_default(),
+        };
+        row.extend([opt(&m.target_build), reason]);
         t.add_row(row);
     }
     out.push_str(&format!("{t}\n\n"));
@@ -255,6 +260,26 @@ pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
         ));
     }
     out.push_str(&skew_lines(report));
+    match &report.control_plane {
+        Some(cp) => out.push_str(&format!(
+            "Control plane: ControlPlaneMachineSet {} · {} · {} · {} ready / {} updated of {} · build {} → {} ({}) · include_control_plane: {}\n\n",
+            cp.name,
+            cp.state,
+            cp.strategy,
+            cp.ready_replicas.unwrap_or(0),
+            cp.updated_replicas.unwrap_or(0),
+            cp.replicas.map_or_else(|| "-".into(), |r| r.to_string()),
+            opt(&cp.current_build),
+            opt(&cp.target_build),
+            name_of(&cp.status),
+            if cp.include_control_plane_would_change {
+                "would change it".to_string()
+            } else {
+                format!("would not change it ({})", opt(&cp.include_control_plane_note))
+            }
+        )),
+        None => out.push_str("Control plane: no ControlPlaneMachineSet\n\n"),
+    }
     if let Some(r) = &report.last_run {
         out.push_str(&format!(
             "Last run: {} · started {} · {} · {} object(s), {} change(s) · {}\n\n",

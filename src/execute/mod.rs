@@ -46,6 +46,8 @@ pub struct Step {
     pub warnings: Vec<String>,
     /// The run lock, held from before the observation to the end (None in check mode).
     pub lock: Option<RunLock>,
+    /// How long after the writes the changed objects are read again (`revert_check_seconds`).
+    pub revert_check: std::time::Duration,
 }
 
 /// The return values every changing module ends with: which run, and where its record is.
@@ -147,6 +149,7 @@ impl Step {
             run_id,
             warnings,
             lock,
+            revert_check: std::time::Duration::from_secs(write.revert_check_seconds),
         };
         Ok((step, snapshot))
     }
@@ -167,6 +170,7 @@ impl Step {
             conn: &self.conn,
             writer: &self.writer,
             module: self.module,
+            revert_check: Some(self.revert_check),
         }
     }
 

@@ -45,6 +45,14 @@ pub fn outcome<O>(
                 )
             };
             match &a.error {
+                None if !a.reverted.is_empty() => (
+                    a.applied.as_slice(),
+                    true,
+                    format!(
+                        "reverted by another controller right after this run changed it: {} — not written again (two writers taking turns is a hot loop); change it where that controller takes its value from ({done})",
+                        crate::plan::audit::name_list(a.reverted.iter().map(String::as_str))
+                    ),
+                ),
                 None => (a.applied.as_slice(), false, done),
                 Some(e) => (
                     a.applied.as_slice(),

@@ -20,10 +20,15 @@ use std::time::Duration;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::Value;
 
-use super::client::{api, explain, get, retrying};
+use std::collections::BTreeMap;
+
+use kube::api::ListParams;
+
+use super::client::{api, explain, get, list, retrying};
 use super::connection::Connection;
+use crate::cluster::name_of;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
-use crate::plan::change::StoredFields;
+use crate::plan::change::{AfterWrite, StoredFields};
 use crate::plan::ObjectChange;
 use crate::record::RunState;
 
@@ -47,6 +52,9 @@ pub struct ApplyOutcome {
     pub warnings: Vec<String>,
     /// What the server stored of each written change's fields (as `applied`).
     pub stored: Vec<StoredFields>,
+    /// Objects another controller wrote back to their old values right after this run
+    /// changed them (found by reading them again after the writes).
+    pub reverted: Vec<String>,
 }
 
 /// Applies the changes of one module run.
@@ -55,6 +63,9 @@ pub struct Applier<'a> {
     /// The run's record: every change is appended before it is made.
     pub writer: &'a RunWriter,
     pub module: &'static str,
+    /// Read the written objects again this long after the writes, to find reverts
+    /// (None: do not).
+    pub revert_check: Option<Duration>,
 }
 
 fn same_fields(a: &ObjectChange, b: &ObjectChange) -> bool {
@@ -131,7 +142,77 @@ impl Applier<'_> {
                 "the changes are written and recorded, but the record could not be settled with what the server stored (rollback compares null as absent, so it still restores them): {e:#}"
             ));
         }
+        if let (Some(delay), false) = (self.revert_check, out.applied.is_empty()) {
+            self.check_reverts(&mut out, delay).await;
+        }
         out
+    }
+
+    /// Reads the written objects again after `delay` — one LIST per kind and namespace for
+    /// listable kinds, a GET for the others — and sorts each write into kept, reverted by
+    /// another controller (`out.reverted`) or changed again (a warning). A read that fails
+    /// is a warning: the writes stand.
+    async fn check_reverts(&self, out: &mut ApplyOutcome, delay: Duration) {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut listed: BTreeMap<(&str, Option<String>), Vec<Value>> = BTreeMap::new();
+        for c in out.applied.iter().filter(|c| c.kind.read_by_list()) {
+            let key = (c.kind.kind, c.namespace.clone());
+            if listed.contains_key(&key) {
+                continue;
+            }
+            let lp = ListParams::default();
+            match list(self.conn, c.kind, c.namespace.as_deref(), &lp).await {
+                Ok(items) => {
+                    listed.insert(key, items.unwrap_or_default());
+                }
+                Err(e) => {
+                    out.warnings.push(format!(
+                        "could not read the {} again to check that no other controller reverted them: {e:#}",
+                        c.kind.resource_name()
+                    ));
+                    return;
+                }
+            }
+        }
+        for (change, stored) in out.applied.iter().zip(&out.stored) {
+            if change.is_delete() || change.before.is_none() {
+                continue;
+            }
+            let fresh = if change.kind.read_by_list() {
+                listed
+                    .get(&(change.kind.kind, change.namespace.clone()))
+                    .and_then(|items| items.iter().find(|o| name_of(o) == change.name))
+                    .cloned()
+            } else {
+                match get(
+                    self.conn,
+                    change.kind,
+                    change.namespace.as_deref(),
+                    &change.name,
+                )
+                .await
+                {
+                    Ok(o) => o,
+                    Err(e) => {
+                        out.warnings.push(format!(
+                            "could not read {} again to check that no other controller reverted it: {e:#}",
+                            change.describe()
+                        ));
+                        continue;
+                    }
+                }
+            };
+            match stored.after(change, fresh.as_ref()) {
+                AfterWrite::Kept => {}
+                AfterWrite::Reverted => out.reverted.push(change.describe()),
+                AfterWrite::ChangedAgain => out.warnings.push(format!(
+                    "{} was changed again by another writer right after this run changed it",
+                    change.describe()
+                )),
+            }
+        }
     }
 
     async fn apply_recorded(

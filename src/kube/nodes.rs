@@ -18,6 +18,7 @@ use crate::cluster::nodes::{
     MCD_CONTAINER, MCD_LABEL_SELECTOR,
 };
 use crate::cluster::resources::{self, MCO_NAMESPACE};
+use crate::plan::cluster::CONTROL_PLANE_LABELS;
 
 /// The observation from a dump: its Machines (in `namespace`), Nodes, MCD pods, and the
 /// log files of the pods the selected MachineSets need (their first [`LOG_LIMIT_BYTES`]).
@@ -74,6 +75,23 @@ pub async fn list_objects(conn: &Connection, namespace: &str) -> NodeObservation
         mcd_pods: list_result("pods", pods),
         logs: BTreeMap::new(),
     }
+}
+
+/// The metadata of one control-plane node, for the cluster's architecture: a LIST with
+/// `limit=1` by the label every OpenShift 4 control-plane node carries
+/// (`node-role.kubernetes.io/master`), then by `node-role.kubernetes.io/control-plane`
+/// only if none carries it. Empty when none can be read (the caller warns that the
+/// architecture is unknown; a 403 means `list nodes` is missing from the RBAC).
+pub async fn control_plane_nodes(conn: &Connection) -> Vec<Value> {
+    for label in CONTROL_PLANE_LABELS {
+        let lp = ListParams::default().labels(label).limit(1);
+        match list_metadata(conn, resources::NODE, None, &lp).await {
+            Ok(Some(items)) if !items.is_empty() => return items,
+            Ok(_) => continue,
+            Err(_) => return Vec::new(),
+        }
+    }
+    Vec::new()
 }
 
 /// Reads the first [`LOG_LIMIT_BYTES`] of the `machine-config-daemon` container log of

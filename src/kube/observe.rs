@@ -32,6 +32,7 @@ use crate::cluster::resources::{self, Kind};
 use crate::cluster::{
     name_of, Reads, Selection, Snapshot, SnapshotPart, Unreadable, DEFAULT_USER_DATA_SECRETS,
 };
+use crate::plan::cluster::{cluster_version_names_arch, is_control_plane_node};
 
 /// Builds a snapshot from a loaded dump.
 pub fn from_dump(dump: &Dump, sel: &Selection, reads: Reads) -> Snapshot {
@@ -102,6 +103,20 @@ pub fn from_dump_observing(dump: &Dump, sel: &Selection, reads: Reads, nodes: bo
     if nodes {
         snap.nodes = Some(nodes::from_dump(dump, &sel.namespace, &snap.machinesets));
     }
+    if reads.control_plane_machine_set {
+        snap.control_plane_machine_set = single(
+            resources::CONTROL_PLANE_MACHINE_SET,
+            Some(&sel.namespace),
+            "cluster",
+        );
+    }
+    if reads.control_plane_arch {
+        snap.control_plane_nodes = dump
+            .of_kind(resources::NODE, None)
+            .into_iter()
+            .filter(is_control_plane_node)
+            .collect();
+    }
     snap
 }
 
@@ -131,6 +146,13 @@ pub async fn from_cluster_observing(
     };
     let (snap, node_lists) = tokio::join!(read_cluster(conn, sel, reads), node_lists);
     let mut snap = snap?;
+    if reads.control_plane_arch
+        && node_lists.is_none()
+        && !snap.machinesets.is_empty()
+        && !cluster_version_names_arch(snap.cluster_version.as_ref())
+    {
+        snap.control_plane_nodes = nodes::control_plane_nodes(conn).await;
+    }
     if let Some(mut obs) = node_lists {
         let pods = pods_to_read(&snap.machinesets, &obs);
         obs.logs = nodes::read_logs(conn, pods).await;
@@ -162,7 +184,7 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     } else {
         BTreeSet::new()
     };
-    let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas) = tokio::join!(
+    let (machinesets, secrets, mcs, cm, cv, infra, mc, mas, cas, cpms) = tokio::join!(
         list(conn, resources::MACHINE_SET, Some(ns), &lp),
         get_secrets(conn, ns, first_secrets.iter().cloned().collect()),
         when(
@@ -198,6 +220,15 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
             reads.autoscalers,
             list(conn, resources::CLUSTER_AUTOSCALER, None, &all)
         ),
+        when(
+            reads.control_plane_machine_set,
+            get(
+                conn,
+                resources::CONTROL_PLANE_MACHINE_SET,
+                Some(ns),
+                "cluster"
+            )
+        ),
     );
     let mut snap = Snapshot {
         reads,
@@ -231,6 +262,11 @@ async fn read_cluster(conn: &Connection, sel: &Selection, reads: Reads) -> Resul
     snap.infrastructure = optional(&mut snap.unreadable, SnapshotPart::Infrastructure, infra);
     snap.machine_configuration =
         optional(&mut snap.unreadable, SnapshotPart::MachineConfiguration, mc);
+    snap.control_plane_machine_set = optional(
+        &mut snap.unreadable,
+        SnapshotPart::ControlPlaneMachineSet,
+        cpms,
+    );
     let wanted = reads.autoscalers;
     snap.machine_autoscalers = items(&mut snap, SnapshotPart::MachineAutoscalers, wanted, mas);
     snap.cluster_autoscalers = items(&mut snap, SnapshotPart::ClusterAutoscalers, wanted, cas);

@@ -20,7 +20,7 @@ use crate::kube::{dump, observe};
 use crate::options::ConnectionParams;
 use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
 use crate::plan::audit::reads_for;
-use crate::plan::{audit, AuditOptions, AuditReport, Part};
+use crate::plan::{audit, AuditOptions, AuditReport, Part, Verdict};
 use crate::record::{last_run, unfinished_run_warning};
 
 /// Options of `bootimage_info`.
@@ -34,10 +34,18 @@ pub struct Params {
     pub selection: SelectionParams,
     #[serde(flatten)]
     pub stream: StreamParams,
-    /// Fail the task when the cluster is not compliant (an outdated or too-new boot image,
-    /// a stub Ignition needing migration, or an MCS certificate needing regeneration).
+    /// Fail the task unless the verdict is `compliant`: when the cluster is not compliant
+    /// (an outdated or too-new boot image, a stub Ignition needing migration, an MCS
+    /// certificate needing regeneration, …) and, unless `allow_unknown`, when the audit
+    /// could not judge (`unknown`: no stream metadata, no ClusterVersion or
+    /// Infrastructure, a MachineSet whose build is unknown or skipped for want of facts,
+    /// no MachineSet at all).
     #[serde(default)]
     pub fail_on_noncompliant: bool,
+    /// With `fail_on_noncompliant`: let an `unknown` verdict pass (only `not_compliant`
+    /// fails). The reasons are still in `unknown_reasons` and `msg`.
+    #[serde(default)]
+    pub allow_unknown: bool,
     /// Also read what each MachineSet's youngest node really booted: the `CoreOS aleph
     /// version` its machine-config-daemon logged (`observed_build`). Costs one LIST each
     /// of Machines, Nodes and machine-config-daemon pods, and one log read (its first
@@ -55,8 +63,11 @@ pub struct Params {
     /// `!autoscaling` leave one out (a list of only exclusions starts from `all`, `!all`
     /// from none, as in `ansible.builtin.setup`). Parts left out cost no API request and
     /// do not count for `compliant`; the result's `gathered` lists the parts audited. From
-    /// a live cluster the MachineSets alone (`min`) take 5 requests (4 with
-    /// `stream_file`), everything 9, whatever the number of MachineSets.
+    /// a live cluster the MachineSets alone (`min`) take 6 requests (5 with
+    /// `stream_file`; the ControlPlaneMachineSet is always read), everything 13, whatever
+    /// the number of MachineSets; one more (a LIST of one control-plane node's metadata,
+    /// for the architecture) when ClusterVersion does not name the architecture and
+    /// `architecture` is not given.
     #[serde(default = "default_gather_subset")]
     pub gather_subset: Vec<GatherSubset>,
     /// Also report the last run of the rollback record (`last_run`: the run `rollback`
@@ -145,7 +156,8 @@ async fn observe(
     sel: &Selection,
     options: &AuditOptions,
 ) -> Result<Snapshot> {
-    let reads = reads_for(&options.gathered(), params.stream.stream_file.is_some());
+    let mut reads = reads_for(&options.gathered(), params.stream.stream_file.is_some());
+    reads.control_plane_arch = options.architecture.is_none();
     match (&params.dump.dump_dir, conn) {
         (Some(dir), _) => {
             let d = dump::load(dir).with_context(|| format!("dump_dir {}", dir.display()))?;
@@ -227,13 +239,16 @@ pub fn summary_line(r: &AuditReport) -> String {
     } else {
         format!("{counts}; not checked: {}", left_out.join(", "))
     };
-    if r.compliant {
-        format!("compliant; {counts}")
-    } else {
-        format!(
+    match r.verdict {
+        Verdict::Compliant => format!("compliant; {counts}"),
+        Verdict::NotCompliant => format!(
             "not compliant: {}; {counts}",
             r.noncompliant_reasons.join("; ")
-        )
+        ),
+        Verdict::Unknown => format!(
+            "unknown (the audit could not judge): {}; {counts}",
+            r.unknown_reasons.join("; ")
+        ),
     }
 }
 
@@ -303,7 +318,7 @@ how a check-mode compliance job fails. No secret content is ever returned.
         let warnings = std::mem::take(&mut report.warnings);
         Ok(ModuleOutcome {
             changed: false,
-            failed: params.fail_on_noncompliant && !report.compliant,
+            failed: params.fail_on_noncompliant && report.verdict.fails(params.allow_unknown),
             msg: summary_line(&report),
             warnings,
             diff: Vec::new(),
@@ -347,12 +362,15 @@ mod tests {
     fn each_part_reads_only_what_it_needs() {
         use crate::plan::audit::reads_for;
         let set = |p: &[Part]| p.to_vec();
-        assert_eq!(reads_for(&set(&[]), false).requests(), 5);
-        assert_eq!(reads_for(&set(&[]), true).requests(), 4);
+        // Before issue 13: 5, 4, 9 and 12. The GET of the ControlPlaneMachineSet adds one;
+        // the control-plane node LIST (the cluster's architecture, sent only when
+        // ClusterVersion does not name it) at most one more.
+        assert_eq!(reads_for(&set(&[]), false).requests(), 7);
+        assert_eq!(reads_for(&set(&[]), true).requests(), 6);
         // The installer's four user-data secrets, one GET each.
-        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 9);
+        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 11);
         // The certificate is checked against the stubs' CAs.
         assert!(reads_for(&set(&[Part::Certificate]), false).user_data_secrets);
-        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 12);
+        assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 14);
     }
 }

@@ -51,6 +51,14 @@ pub struct Params {
     /// never fights MCO.
     #[serde(default)]
     pub include_mco_managed: bool,
+    /// Also change MachineSets another controller manages and would write back: a Hive
+    /// machine pool (label `hive.openshift.io/machine-pool`, or `hive.openshift.io/managed:
+    /// "true"`), an Argo CD application (annotation `argocd.argoproj.io/tracking-id`, or
+    /// label `app.kubernetes.io/instance`). By default they are skipped with the
+    /// controller's name: change the image where that controller takes it from. (Not
+    /// `rollback`'s `force`, which restores over later changes.)
+    #[serde(default)]
+    pub allow_other_controllers: bool,
     /// Also change the ControlPlaneMachineSet `cluster`.
     #[serde(default)]
     pub include_control_plane: bool,
@@ -152,7 +160,10 @@ as a real run; a second run changes nothing.
         let (sel, mut options) = selection_and_options(&params.selection, &params.stream)?;
         options.allow_newer_stream = params.allow_newer;
         let swap = swap_options(&params, ctx.meta.check_mode)?;
-        let (reads, needed) = reads_and_needs(&params.stream);
+        let (mut reads, needed) = reads_and_needs(&params.stream);
+        // Single-arch ClusterVersions never name the architecture: read a control-plane
+        // node's rather than assume x86_64 for MachineSets without an arch annotation.
+        reads.control_plane_arch = options.architecture.is_none();
         let observation = Observation {
             selection: &sel,
             reads,
@@ -228,6 +239,7 @@ fn swap_options(params: &Params, check_mode: bool) -> Result<SwapOptions> {
         allow_newer: params.allow_newer,
         include_mco_managed: params.include_mco_managed,
         allow_stream_change: params.allow_stream_change,
+        allow_other_controllers: params.allow_other_controllers,
         assume_stubs_migrated: params.assume_stubs_migrated,
     })
 }

@@ -418,6 +418,8 @@ impl Restore<'_> {
                     conn,
                     writer: self.writer,
                     module: Rollback::NAME,
+                    // A rollback restores what was there; it is not checked for reverts.
+                    revert_check: None,
                 };
                 let replan = |fresh: &Value| Ok(entries.replan(fresh, self.force));
                 applier.apply(changes, &replan).await

@@ -96,6 +96,9 @@ pub(crate) struct Shared {
     pub pod_logs: Mutex<HashMap<PodLogKey, String>>,
     /// The machine lifecycle simulation, while enabled.
     pub lifecycle: Mutex<Option<Arc<MachineLifecycle>>>,
+    /// Objects (kind, name) another controller owns: every PATCH of one is written back
+    /// ([`TestApiServer::revert_patches`]).
+    pub reverting: Mutex<Vec<(String, String)>>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the server).
@@ -139,6 +142,7 @@ impl TestApiServer {
             user: Mutex::new(DEFAULT_USER.to_string()),
             pod_logs: Mutex::new(HashMap::new()),
             lifecycle: Mutex::new(None),
+            reverting: Mutex::new(Vec::new()),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -420,6 +424,15 @@ impl TestApiServer {
     /// configuration they were scheduled with.
     pub fn simulate_machine_lifecycle(&self, cfg: MachineLifecycle) {
         *lock(&self.shared.lifecycle) = Some(Arc::new(cfg));
+    }
+
+    /// Simulates another controller that owns the object `kind`/`name` (any namespace)
+    /// and writes its own value back at once: right after each (not dry-run) PATCH of it
+    /// is answered with what was stored, the object as it was before the PATCH is stored
+    /// again (a new resourceVersion and watch event; not a request, as the simulated
+    /// machine lifecycle's writes are not).
+    pub fn revert_patches(&self, kind: &str, name: &str) {
+        lock(&self.shared.reverting).push((kind.to_string(), name.to_string()));
     }
 
     /// Disables the simulated machine lifecycle; pending delayed steps do nothing.

@@ -677,6 +677,17 @@ fn patch_object(
         }
     }
     let (obj, gone) = store.update(kind, ns, name, patched, target, req.dry_run)?;
+    let reverting = lock(&shared.reverting)
+        .iter()
+        .any(|(k, n)| k == kind.kind && n == name);
+    if reverting && !req.dry_run && !gone {
+        // Another controller writes its value back (after the answer was made).
+        let mut back = current.clone();
+        if let Some(m) = back.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        store.update(kind, ns, name, back, target, false)?;
+    }
     drop(store);
     if !req.dry_run {
         machines::observe(shared, kind, &obj, gone);

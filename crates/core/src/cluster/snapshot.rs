@@ -43,6 +43,13 @@ pub struct Reads {
     pub cluster_version: bool,
     /// MachineConfiguration `cluster` (true in [`Reads::ALL`] and [`Reads::MIN`]).
     pub machine_configuration: bool,
+    /// The architecture of the control plane: a metadata-only LIST of one node labelled
+    /// `node-role.kubernetes.io/master` (`limit=1`; `…/control-plane` when none is),
+    /// only when ClusterVersion does not name the architecture (single-arch clusters
+    /// never do), there are MachineSets, and nodes are not observed anyway.
+    pub control_plane_arch: bool,
+    /// The ControlPlaneMachineSet `cluster` of the MachineSet namespace (one GET).
+    pub control_plane_machine_set: bool,
 }
 
 impl Reads {
@@ -54,6 +61,8 @@ impl Reads {
         stream_configmap: true,
         cluster_version: true,
         machine_configuration: true,
+        control_plane_arch: true,
+        control_plane_machine_set: true,
     };
     /// The reads every module but `autoscaling` starts from: MachineSets, ClusterVersion,
     /// Infrastructure and MachineConfiguration.
@@ -64,13 +73,19 @@ impl Reads {
         stream_configmap: false,
         cluster_version: true,
         machine_configuration: true,
+        control_plane_arch: false,
+        control_plane_machine_set: false,
     };
 
-    /// The number of API requests a live snapshot with these reads makes when every
+    /// The most API requests a live snapshot with these reads makes when every
     /// user-data secret the MachineSets reference is one of the installer's four (one
-    /// more GET for each other name referenced or asked for).
+    /// more GET for each other name referenced or asked for). The control-plane node LIST
+    /// is counted, though it is only sent when ClusterVersion does not name the
+    /// architecture (a cluster whose nodes lack the `master` label costs one more).
     pub fn requests(&self) -> usize {
         2 + usize::from(self.cluster_version)
+            + usize::from(self.control_plane_arch)
+            + usize::from(self.control_plane_machine_set)
             + usize::from(self.machine_configuration)
             + DEFAULT_USER_DATA_SECRETS.len() * usize::from(self.user_data_secrets)
             + usize::from(self.mcs_certificate)
@@ -121,6 +136,11 @@ pub struct Snapshot {
     /// Machines, Nodes, machine-config-daemon pods and their logs, when nodes were
     /// observed (None otherwise).
     pub nodes: Option<NodeObservation>,
+    /// The metadata of the control-plane node(s) read for the cluster's architecture
+    /// ([`Reads::control_plane_arch`]; empty when not read).
+    pub control_plane_nodes: Vec<Value>,
+    /// The ControlPlaneMachineSet `cluster` (None: not read, not served, or absent).
+    pub control_plane_machine_set: Option<Value>,
 }
 
 /// The four secrets an installer creates.
@@ -206,6 +226,7 @@ pub enum SnapshotPart {
     MachineConfiguration,
     MachineAutoscalers,
     ClusterAutoscalers,
+    ControlPlaneMachineSet,
 }
 
 impl SnapshotPart {
@@ -220,6 +241,7 @@ impl SnapshotPart {
             SnapshotPart::MachineConfiguration => "MachineConfiguration",
             SnapshotPart::MachineAutoscalers => "MachineAutoscalers",
             SnapshotPart::ClusterAutoscalers => "ClusterAutoscalers",
+            SnapshotPart::ControlPlaneMachineSet => "ControlPlaneMachineSet",
         }
     }
 }

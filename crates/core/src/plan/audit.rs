@@ -10,11 +10,13 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cluster::{cluster_info, ocp_minor, update_gate, ClusterInfo, UpdateGate};
+use super::cluster::{ocp_minor, snapshot_cluster_info, update_gate, ClusterInfo, UpdateGate};
+use super::control_plane::{control_plane_report, ControlPlaneReport};
 use super::machineset::{assess, MachineSetContext, MachineSetReport, Status};
 use super::observed::{observe_all, ObservedBuildsReport};
 use super::os_stream::OsStreams;
 use super::skew::{skew_report, SkewReport};
+use super::verdict::{unknown_reasons, UnknownFacts, Verdict};
 use crate::cert::{self, McsCertificateReport};
 use crate::cluster::{name_of, user_data_secret_of, DEFAULT_USER_DATA_SECRETS};
 use crate::cluster::{Reads, Snapshot};
@@ -68,6 +70,8 @@ pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
         mcs_certificate: parts.contains(&Part::Certificate),
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
+        control_plane_arch: true,
+        control_plane_machine_set: true,
         ..Reads::MIN
     }
 }
@@ -223,15 +227,26 @@ pub struct AuditReport {
     /// Whether an update is in progress or the `coreos-bootimages` ConfigMap is stale: the
     /// changing modules refuse then (unless `allow_progressing`).
     pub update_gate: UpdateGate,
+    /// The ControlPlaneMachineSet `cluster` (null: none; clusters before 4.12, UPI, or
+    /// hosted control planes have none). Reported, not counted in the verdict: its
+    /// image only matters when a control plane machine is replaced.
+    pub control_plane: Option<ControlPlaneReport>,
     pub summary: Summary,
     /// With `last_run: true`: the last run of the rollback record that is not a
     /// rollback's own (what `rollback` restores by default; null: no run, or not asked).
     pub last_run: Option<RunSummary>,
-    /// No outdated or too-new MachineSet, no stub needing migration, no certificate
-    /// needing regeneration, and everything could be read.
+    /// `compliant` (nothing wrong, and everything judged), `not_compliant`
+    /// (`noncompliant_reasons`) or `unknown` (nothing found wrong, but `unknown_reasons`).
+    pub verdict: Verdict,
+    /// True only when `verdict` is `compliant` (kept for playbooks written before the
+    /// verdict had three values; an `unknown` verdict is not compliant).
     pub compliant: bool,
     /// One sentence per reason the cluster is not compliant.
     pub noncompliant_reasons: Vec<String>,
+    /// One sentence per thing the audit could not judge: no stream metadata, no
+    /// ClusterVersion or Infrastructure, parts that could not be read, MachineSets whose
+    /// build is unknown or that were skipped without a judgement, no MachineSet at all.
+    pub unknown_reasons: Vec<String>,
     /// Things worth a look that do not make the cluster non-compliant.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -546,7 +561,7 @@ pub fn machineset_context<'a>(
     let cluster_arch = cluster.architecture.as_deref().and_then(Arch::parse_any);
     if cluster.architecture.is_none() && !machinesets.is_empty() {
         warnings.push(
-            "the cluster's architecture is unknown (ClusterVersion does not name it); assuming x86_64 for MachineSets without an arch annotation".into(),
+            "the cluster's architecture is unknown (ClusterVersion does not name it and no control-plane node's kubernetes.io/arch label could be read); assuming x86_64 for MachineSets without an arch annotation; set `architecture`".into(),
         );
     }
     MachineSetContext {
@@ -627,16 +642,15 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         .map(|u| format!("could not read {u}"))
         .chain(snap.notes.iter().cloned())
         .collect();
-    let cluster = cluster_info(
-        snap.cluster_version.as_ref(),
-        snap.infrastructure.as_ref(),
-        &snap.machinesets,
-        input.options.architecture,
-    );
+    let cluster = snapshot_cluster_info(snap, &snap.machinesets, input.options.architecture);
     let ctx = machineset_context(input, &cluster, &snap.machinesets, &mut warnings);
     let stream = stream_report(input, &ctx.streams);
     let mut machinesets: Vec<MachineSetReport> =
         snap.machinesets.iter().map(|ms| assess(ms, &ctx)).collect();
+    let control_plane = snap
+        .control_plane_machine_set
+        .as_ref()
+        .map(|cpms| control_plane_report(cpms, &ctx));
     let observed_builds = match &snap.nodes {
         Some(obs) => observe_all(
             &snap.machinesets,
@@ -660,6 +674,12 @@ pub fn audit(input: &AuditInput) -> AuditReport {
             }),
     ));
     for m in &machinesets {
+        if let Some(who) = &m.managed_by {
+            warnings.push(format!(
+                "MachineSet {} is managed by {who}: a boot image changed here would be rewritten by it; change it there",
+                m.name
+            ));
+        }
         if m.mco_managed && m.status != Status::Skipped {
             warnings.push(format!(
                 "MachineSet {} is managed by the Machine Config Operator (managedBootImages); changing its image here would fight MCO",
@@ -777,9 +797,23 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         ));
     }
     reasons.extend(skew_enforcement.reasons.iter().cloned());
-    for u in &snap.unreadable {
-        reasons.push(format!("could not check {u}"));
-    }
+    let unknown = unknown_reasons(
+        &machinesets,
+        &UnknownFacts {
+            stream_error: stream.error.as_deref(),
+            no_cluster_version: cluster.version.is_none(),
+            no_platform: cluster.platform.is_none(),
+            // The control plane is reported, not judged: its read failing is a warning.
+            unreadable: snap
+                .unreadable
+                .iter()
+                .filter(|u| u.part != crate::cluster::SnapshotPart::ControlPlaneMachineSet)
+                .map(ToString::to_string)
+                .collect(),
+            nodes_observed: snap.nodes.is_some(),
+        },
+    );
+    let verdict = Verdict::of(&reasons, &unknown);
     AuditReport {
         gathered,
         cluster,
@@ -791,10 +825,13 @@ pub fn audit(input: &AuditInput) -> AuditReport {
         observed_builds,
         skew_enforcement,
         update_gate,
+        control_plane,
         summary,
         last_run: None,
-        compliant: reasons.is_empty(),
+        verdict,
+        compliant: verdict == Verdict::Compliant,
         noncompliant_reasons: reasons,
+        unknown_reasons: unknown,
         warnings,
     }
 }

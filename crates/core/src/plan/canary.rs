@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::audit::{machineset_context, AuditInput, PAUSED_ANNOTATION};
 use super::autoscaler::replicas_of;
-use super::cluster::cluster_info;
+use super::cluster::snapshot_cluster_info;
 use super::machineset::assess;
 use super::ObjectChange;
 use crate::cluster::{name_of, resources};
@@ -40,12 +40,8 @@ pub fn parse_expected(build: &str) -> Result<BuildId, String> {
 /// the swap's target build), from the stream and the known RHCOS images.
 pub fn current_build(input: &AuditInput, ms: &Value) -> Option<BuildId> {
     let snapshot = input.snapshot;
-    let cluster = cluster_info(
-        snapshot.cluster_version.as_ref(),
-        snapshot.infrastructure.as_ref(),
-        &snapshot.machinesets,
-        input.options.architecture,
-    );
+    let cluster =
+        snapshot_cluster_info(snapshot, &snapshot.machinesets, input.options.architecture);
     let ctx = machineset_context(input, &cluster, &snapshot.machinesets, &mut Vec::new());
     assess(ms, &ctx).current_build.and_then(|b| b.parse().ok())
 }

@@ -488,11 +488,60 @@ impl StoredFields {
     }
 }
 
+/// What became of a written change when the object was read again after the run's
+/// writes: another controller may have written its own value back (MCO's hot-loop
+/// guard, OCPBUGS-55967, stops after 3 identical rewrites; this tool does not retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterWrite {
+    /// The server still holds what the write stored.
+    Kept,
+    /// Every changed field holds its old value again: reverted by another controller.
+    Reverted,
+    /// Changed again since, to something else (another writer; reported, not judged).
+    ChangedAgain,
+}
+
+impl StoredFields {
+    /// Compares what the write stored (`self`) with the object read again (`fresh`;
+    /// None: gone) over the fields `change` wrote.
+    pub fn after(&self, change: &ObjectChange, fresh: Option<&Value>) -> AfterWrite {
+        let now = StoredFields::of(change, fresh);
+        if now.fields == self.fields {
+            return AfterWrite::Kept;
+        }
+        let old: Vec<(String, Value)> = change
+            .fields()
+            .into_iter()
+            .map(|f| (f.pointer, f.old))
+            .collect();
+        if !change.is_delete() && change.before.is_some() && now.fields == old {
+            AfterWrite::Reverted
+        } else {
+            AfterWrite::ChangedAgain
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cluster::resources;
     use serde_json::json;
+
+    #[test]
+    fn a_write_read_again_is_kept_reverted_or_changed_again() {
+        let before =
+            json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"image": "old"}});
+        let after =
+            json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"image": "new"}});
+        let c = ObjectChange::update(resources::MACHINE_SET, &before, after.clone(), "x".into());
+        let stored = StoredFields::of(&c, Some(&after));
+        assert_eq!(stored.after(&c, Some(&after)), AfterWrite::Kept);
+        assert_eq!(stored.after(&c, Some(&before)), AfterWrite::Reverted);
+        let other = json!({"metadata": {"name": "a"}, "spec": {"image": "third"}});
+        assert_eq!(stored.after(&c, Some(&other)), AfterWrite::ChangedAgain);
+        assert_eq!(stored.after(&c, None), AfterWrite::ChangedAgain);
+    }
 
     #[test]
     fn merge_patch_round_trips() {

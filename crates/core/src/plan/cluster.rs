@@ -24,12 +24,88 @@ pub struct ClusterInfo {
     pub infrastructure_name: Option<String>,
     /// The cluster's architecture as an RPM name (`x86_64`, `aarch64`, …), or `multi`.
     pub architecture: Option<String>,
+    /// Where `architecture` comes from: `option` (`architecture`), `cluster_version`
+    /// (a multi-arch payload, or a ClusterVersion that names it), `control_plane_node`
+    /// (the `kubernetes.io/arch` label of a control-plane node: single-arch
+    /// ClusterVersions never name it); null when unknown (then x86_64 is assumed, with a
+    /// warning).
+    pub architecture_source: Option<ArchSource>,
     /// Infrastructure `status.controlPlaneTopology`.
     pub control_plane_topology: Option<String>,
     /// True for ROSA, ARO, OSD and hosted control planes: this tool will not change them.
     pub managed: bool,
     /// Why the cluster counts as managed.
     pub managed_reason: Option<String>,
+}
+
+/// Where the cluster's architecture was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchSource {
+    Option,
+    ClusterVersion,
+    ControlPlaneNode,
+}
+
+/// Labels of a control-plane node: every OpenShift 4 control-plane node carries
+/// `node-role.kubernetes.io/master` (the `master` MachineConfigPool selects on it);
+/// newer ones `node-role.kubernetes.io/control-plane` too.
+pub const CONTROL_PLANE_LABELS: [&str; 2] = [
+    "node-role.kubernetes.io/master",
+    "node-role.kubernetes.io/control-plane",
+];
+/// The node label naming its architecture (`amd64`, `arm64`, `ppc64le`, `s390x`).
+pub const NODE_ARCH_LABEL: &str = "kubernetes.io/arch";
+
+/// Whether a node (its metadata) is a control-plane node.
+pub fn is_control_plane_node(node: &Value) -> bool {
+    let labels = crate::cluster::labels_of(node);
+    CONTROL_PLANE_LABELS.iter().any(|l| labels.contains_key(*l))
+}
+
+/// The architecture of the first control-plane node of `nodes` that names a known one.
+pub fn control_plane_arch(nodes: &[Value]) -> Option<Arch> {
+    nodes
+        .iter()
+        .filter(|n| is_control_plane_node(n))
+        .find_map(|n| Arch::parse_any(crate::cluster::labels_of(n).get(NODE_ARCH_LABEL)?))
+}
+
+/// Whether ClusterVersion names the cluster's architecture (else the shell reads one
+/// control-plane node's label).
+pub fn cluster_version_names_arch(cv: Option<&Value>) -> bool {
+    cv.and_then(cluster_arch).is_some()
+}
+
+/// [`cluster_info`] of a snapshot: with the architecture of its control-plane nodes when
+/// neither the option nor ClusterVersion names it (nodes read for it, or observed with
+/// `nodes: true`).
+pub fn snapshot_cluster_info(
+    snap: &crate::cluster::Snapshot,
+    machinesets: &[Value],
+    arch_override: Option<Arch>,
+) -> ClusterInfo {
+    let mut info = cluster_info(
+        snap.cluster_version.as_ref(),
+        snap.infrastructure.as_ref(),
+        machinesets,
+        arch_override,
+    );
+    if info.architecture.is_none() {
+        let observed = snap
+            .nodes
+            .as_ref()
+            .and_then(|o| o.nodes.as_ref().ok())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if let Some(a) =
+            control_plane_arch(&snap.control_plane_nodes).or_else(|| control_plane_arch(observed))
+        {
+            info.architecture = Some(a.as_rpm().to_string());
+            info.architecture_source = Some(ArchSource::ControlPlaneNode);
+        }
+    }
+    info
 }
 
 fn s(v: &Value, pointer: &str) -> Option<String> {
@@ -190,6 +266,12 @@ pub fn cluster_info(
         architecture: arch_override
             .map(|a| a.as_rpm().to_string())
             .or_else(|| cv.and_then(cluster_arch)),
+        architecture_source: if arch_override.is_some() {
+            Some(ArchSource::Option)
+        } else {
+            cv.and_then(cluster_arch)
+                .map(|_| ArchSource::ClusterVersion)
+        },
         control_plane_topology: infra.and_then(|i| s(i, "/status/controlPlaneTopology")),
         managed: managed_reason.is_some(),
         managed_reason,

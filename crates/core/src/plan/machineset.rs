@@ -30,6 +30,21 @@ pub enum Status {
     Skipped,
 }
 
+/// Why a MachineSet was skipped, as the verdict weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// Not this tool's to judge: owned by another object (ownerReferences), whose
+    /// controller manages it. Does not make the verdict unknown.
+    NotOurs,
+    /// Not an RHCOS MachineSet (Windows): no RHCOS boot image to be late. Does not make
+    /// the verdict unknown and does not count for the oldest boot image in use.
+    NotRhcos,
+    /// An RHCOS MachineSet whose boot image could not be judged (AMI by filters, no
+    /// image, confidential VM, architecture unknown, …): makes the verdict unknown.
+    Undetermined,
+}
+
 /// The audit of one MachineSet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MachineSetReport {
@@ -57,6 +72,14 @@ pub struct MachineSetReport {
     pub status: Status,
     /// Why the status is not `current` (always set for other statuses).
     pub reason: Option<String>,
+    /// With status `skipped`: whether it is not ours to judge (`not_ours`: owned;
+    /// `not_rhcos`: Windows) or could not be judged (`undetermined`: makes the verdict
+    /// unknown).
+    pub skip_kind: Option<SkipKind>,
+    /// Another controller that manages this MachineSet and would rewrite a change made
+    /// here (Hive machine pool, Argo CD application; see `controllers`): the swap leaves
+    /// it alone unless `allow_other_controllers`.
+    pub managed_by: Option<String>,
     /// For targets that need an image made first: what to do.
     pub action: Option<String>,
     /// `userDataSecret.name` of the provider spec.
@@ -221,7 +244,7 @@ pub fn mco_managed(
     })
 }
 
-fn skip_reason(ms: &Value) -> Option<String> {
+fn skip_reason(ms: &Value) -> Option<(String, SkipKind)> {
     if let Some(owners) = ms
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -237,13 +260,17 @@ fn skip_reason(ms: &Value) -> Option<String> {
                 )
             })
             .collect();
-        return Some(format!("owned by {}; its owner manages it", who.join(", ")));
+        return Some((
+            format!("owned by {}; its owner manages it", who.join(", ")),
+            SkipKind::NotOurs,
+        ));
     }
     if is_windows(ms) {
-        return Some(
+        return Some((
             "Windows MachineSet (machine.openshift.io/os-id: Windows); its image is not RHCOS"
                 .into(),
-        );
+            SkipKind::NotRhcos,
+        ));
     }
     None
 }
@@ -343,6 +370,8 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         target_build: None,
         status: Status::Skipped,
         reason: None,
+        skip_kind: None,
+        managed_by: super::controllers::managing_controller(ms),
         action: None,
         user_data_secret: user_data_secret_of(ms).map(str::to_string),
         mco_managed: false,
@@ -405,13 +434,17 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         Pick::Skip { why, .. } => Some(why.clone()),
         _ => None,
     };
-    if let Some(why) = skip_reason(ms)
-        .or_else(|| read.skip.clone())
-        .or_else(platform_skip)
-        .or_else(stream_skip)
-    {
+    let skip = skip_reason(ms).or_else(|| {
+        read.skip
+            .clone()
+            .or_else(platform_skip)
+            .or_else(stream_skip)
+            .map(|why| (why, SkipKind::Undetermined))
+    });
+    if let Some((why, kind)) = skip {
         report.status = Status::Skipped;
         report.reason = Some(why);
+        report.skip_kind = Some(kind);
         return report;
     }
     let arch = match arch {
@@ -419,6 +452,7 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
         Err(why) => {
             report.status = Status::Skipped;
             report.reason = Some(why);
+            report.skip_kind = Some(SkipKind::Undetermined);
             return report;
         }
     };

@@ -388,6 +388,8 @@ mod tests {
             target_build: target.map(str::to_string),
             status,
             reason: Some("unknown".into()),
+            skip_kind: None,
+            managed_by: None,
             action: None,
             user_data_secret: None,
             mco_managed: false,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::change::ObjectChange;
-use super::machineset::MachineSetReport;
+use super::machineset::{MachineSetReport, SkipKind};
 use super::step::Plan;
 use crate::cluster::resources::MACHINE_CONFIGURATION;
 use crate::stream::BuildId;
@@ -192,11 +192,15 @@ fn build_of(text: &str) -> Option<BuildId> {
 }
 
 /// The oldest build in use over `machinesets` (their images; their youngest nodes' builds
-/// when observed), and the MachineSets whose build is unknown.
+/// when observed), and the MachineSets whose build is unknown. Windows MachineSets boot no
+/// RHCOS image and do not count; every other skipped one does (its build unknown).
 fn oldest(machinesets: &[MachineSetReport]) -> (Option<(BuildId, String)>, Vec<String>) {
     let mut unknown = Vec::new();
     let mut builds: Vec<(BuildId, String)> = Vec::new();
-    for m in machinesets {
+    for m in machinesets
+        .iter()
+        .filter(|m| m.skip_kind != Some(SkipKind::NotRhcos))
+    {
         match m.current_build.as_deref().and_then(build_of) {
             Some(b) => builds.push((b, format!("MachineSet {}", m.name))),
             None => unknown.push(m.name.clone()),
@@ -555,6 +559,8 @@ mod tests {
             observed_older_than_image: false,
             observed_drift: false,
             os_stream: None,
+            skip_kind: None,
+            managed_by: None,
         }
     }
 
@@ -759,6 +765,23 @@ mod tests {
         let p = plan_skew_record(Some(&m), &r, &sets, SkewOptions::default());
         assert!(p.changes.is_empty());
         assert!(p.refusals[0].contains("win"), "{:?}", p.refusals);
+    }
+
+    #[test]
+    fn windows_machinesets_do_not_count_other_skipped_ones_do() {
+        let mut windows = ms("windows", None);
+        windows.skip_kind = Some(SkipKind::NotRhcos);
+        let mut owned = ms("owned", None);
+        owned.skip_kind = Some(SkipKind::NotOurs);
+        let rhcos = ms("b", Some("418.94.202501221327-0"));
+        let m = mc(Some(manual_ocp("4.18.0")), Some(manual_ocp("4.18.0")));
+        let r = skew_report(Some(&m), None, &[windows.clone(), rhcos.clone()]);
+        assert!(r.oldest_in_use_complete, "{r:?}");
+        assert!(r.unknown_builds.is_empty());
+        assert_eq!(r.overstated, Some(false));
+        let r = skew_report(Some(&m), None, &[windows, owned, rhcos]);
+        assert!(!r.oldest_in_use_complete);
+        assert_eq!(r.unknown_builds, ["owned"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::audit::{machineset_context, skip_warnings, AuditInput};
-use super::cluster::{cluster_info, ocp_minor};
+use super::cluster::{ocp_minor, snapshot_cluster_info};
 use super::machineset::{assess, image_os_stream, MachineSetContext, Status};
 use super::os_stream::{self, is_cross_stream};
 use super::step::{collect, Decision, Plan};
@@ -60,6 +60,8 @@ pub struct SwapOptions {
     /// Allow a target (an explicit `image`, or the default OS stream for an unlabelled
     /// MachineSet) from another OS stream than the MachineSet's own.
     pub allow_stream_change: bool,
+    /// Also change MachineSets another controller manages (Hive, Argo CD).
+    pub allow_other_controllers: bool,
     /// Plan as if the spec 2.x stubs were migrated (check-mode previews only).
     pub assume_stubs_migrated: bool,
 }
@@ -85,7 +87,7 @@ fn provider_pointer(kind: &str) -> &'static str {
 
 /// A ControlPlaneMachineSet seen as a MachineSet (same provider spec), for assessment;
 /// a MachineSet as it is.
-fn as_machineset(obj: &Value) -> Cow<'_, Value> {
+pub(crate) fn as_machineset(obj: &Value) -> Cow<'_, Value> {
     if obj.get("kind").and_then(Value::as_str) != Some("ControlPlaneMachineSet") {
         return Cow::Borrowed(obj);
     }
@@ -160,6 +162,15 @@ pub fn plan_swap(obj: &Value, ctx: &MachineSetContext, opts: &SwapOptions) -> De
             "the Machine Config Operator manages this MachineSet's boot image (managedBootImages); \
              set include_mco_managed: true to change it anyway"
                 .into(),
+        );
+    }
+    if let (Some(who), false) = (&r.managed_by, opts.allow_other_controllers) {
+        return skip(
+            report,
+            format!(
+                "managed by {who}, which would write its own image back; change it there, or set \
+                 allow_other_controllers: true to change it here anyway"
+            ),
         );
     }
     let mut note: Option<String> = None;
@@ -330,12 +341,7 @@ pub fn swap_context<'a>(
 ) -> (MachineSetContext<'a>, Vec<String>) {
     let snapshot = input.snapshot;
     let mut warnings = Vec::new();
-    let cluster = cluster_info(
-        snapshot.cluster_version.as_ref(),
-        snapshot.infrastructure.as_ref(),
-        machinesets,
-        input.options.architecture,
-    );
+    let cluster = snapshot_cluster_info(snapshot, machinesets, input.options.architecture);
     if let (Ok((_, StreamSource::File, _)), None) = (
         &input.streams,
         cluster.version.as_deref().and_then(ocp_minor),
