@@ -149,33 +149,38 @@ fn gather_subset_reads_only_what_it_audits() {
     let full = run_module("bootimage_info", &json!({"kubeconfig": kc}));
     let full_reqs = c.requests();
     for (args, requests, gathered) in [
-        (json!({"gather_subset": ["min"]}), 6, json!([])),
+        (json!({"gather_subset": ["min"]}), 5, json!([])),
         (
             json!({"gather_subset": "min", "stream_file": stream}),
-            5,
+            4,
             json!([]),
         ),
-        (json!({"gather_subset": ["stubs"]}), 10, json!(["stubs"])),
+        (json!({"gather_subset": ["stubs"]}), 9, json!(["stubs"])),
         (
             json!({"gather_subset": ["certificate"]}),
-            11,
+            10,
             json!(["certificate"]),
         ),
         (
             json!({"gather_subset": ["!certificate"]}),
             12,
-            json!(["stubs", "autoscaling"]),
+            json!(["stubs", "autoscaling", "control_plane"]),
         ),
         (
             json!({"gather_subset": ["all", "!autoscaling"]}),
             11,
-            json!(["stubs", "certificate"]),
+            json!(["stubs", "certificate", "control_plane"]),
         ),
-        (json!({"gather_subset": ["!all"]}), 6, json!([])),
+        (
+            json!({"gather_subset": ["min", "control_plane"]}),
+            6,
+            json!(["control_plane"]),
+        ),
+        (json!({"gather_subset": ["!all"]}), 5, json!([])),
         (
             json!({"gather_subset": ["all"]}),
             13,
-            json!(["stubs", "certificate", "autoscaling"]),
+            json!(["stubs", "certificate", "autoscaling", "control_plane"]),
         ),
     ] {
         let mut a = args.clone();
@@ -201,7 +206,10 @@ fn gather_subset_reads_only_what_it_audits() {
         if !has("certificate") {
             assert_eq!(r.json["mcs_certificate"]["certificate"], Value::Null);
         }
-        if gathered != json!(["stubs", "certificate", "autoscaling"]) {
+        if !has("control_plane") {
+            assert_eq!(r.json["control_plane"], Value::Null, "{args}");
+        }
+        if gathered != json!(["stubs", "certificate", "autoscaling", "control_plane"]) {
             assert!(
                 r.json["msg"].as_str().unwrap().contains("not checked: "),
                 "{}",
@@ -229,7 +237,8 @@ fn gather_subset_reads_only_what_it_audits() {
     assert_eq!(
         bad.json["msg"],
         "value of gather_subset must be one or more of: all, min, stubs, certificate, autoscaling, \
-         !all, !stubs, !certificate, !autoscaling. Got no match for: nodes"
+         control_plane, !all, !stubs, !certificate, !autoscaling, !control_plane. Got no match \
+         for: nodes"
     );
     if let Some(reqs) = c.requests() {
         assert!(reqs.is_empty(), "{reqs:?}");

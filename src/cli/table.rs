@@ -278,6 +278,9 @@ pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
                 format!("would not change it ({})", opt(&cp.include_control_plane_note))
             }
         )),
+        None if !gathered(Part::ControlPlane) => {
+            out.push_str("Control plane: not checked (left out by gather_subset)\n\n")
+        }
         None => out.push_str("Control plane: no ControlPlaneMachineSet\n\n"),
     }
     if let Some(r) = &report.last_run {

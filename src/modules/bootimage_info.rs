@@ -59,15 +59,15 @@ pub struct Params {
     /// What to audit besides the MachineSets, which are always audited: `stubs` (the stub
     /// Ignition user-data secrets), `certificate` (the machine-config-server certificate,
     /// checked against the stubs' CAs), `autoscaling` (ClusterAutoscalers and
-    /// MachineAutoscalers); `all` for the three, `min` for none; `!stubs`, `!certificate`,
-    /// `!autoscaling` leave one out (a list of only exclusions starts from `all`, `!all`
-    /// from none, as in `ansible.builtin.setup`). Parts left out cost no API request and
-    /// do not count for `compliant`; the result's `gathered` lists the parts audited. From
-    /// a live cluster the MachineSets alone (`min`) take 6 requests (5 with
-    /// `stream_file`; the ControlPlaneMachineSet is always read), everything 13, whatever
-    /// the number of MachineSets; one more (a LIST of one control-plane node's metadata,
-    /// for the architecture) when ClusterVersion does not name the architecture and
-    /// `architecture` is not given.
+    /// MachineAutoscalers), `control_plane` (the ControlPlaneMachineSet, reported and not
+    /// judged); `all` for the four, `min` for none; `!stubs`, `!certificate`,
+    /// `!autoscaling`, `!control_plane` leave one out (a list of only exclusions starts
+    /// from `all`, `!all` from none, as in `ansible.builtin.setup`). Parts left out cost no
+    /// API request and do not count for `compliant`; the result's `gathered` lists the
+    /// parts audited. From a live cluster the MachineSets alone (`min`) take 5 requests (4
+    /// with `stream_file`), everything 13, whatever the number of MachineSets; one more (a
+    /// LIST of one control-plane node's metadata, for the architecture) when ClusterVersion
+    /// does not name the architecture and `architecture` is not given.
     #[serde(default = "default_gather_subset")]
     pub gather_subset: Vec<GatherSubset>,
     /// Also report the last run of the rollback record (`last_run`: the run `rollback`
@@ -95,6 +95,8 @@ pub enum GatherSubset {
     Certificate,
     #[serde(rename = "autoscaling")]
     Autoscaling,
+    #[serde(rename = "control_plane")]
+    ControlPlane,
     #[serde(rename = "!all")]
     NotAll,
     #[serde(rename = "!stubs")]
@@ -103,6 +105,8 @@ pub enum GatherSubset {
     NotCertificate,
     #[serde(rename = "!autoscaling")]
     NotAutoscaling,
+    #[serde(rename = "!control_plane")]
+    NotControlPlane,
 }
 
 fn default_gather_subset() -> Vec<GatherSubset> {
@@ -118,12 +122,13 @@ pub fn gathered_parts(subset: &[GatherSubset]) -> BTreeSet<Part> {
         G::Stubs | G::NotStubs => Some(Part::Stubs),
         G::Certificate | G::NotCertificate => Some(Part::Certificate),
         G::Autoscaling | G::NotAutoscaling => Some(Part::Autoscaling),
+        G::ControlPlane | G::NotControlPlane => Some(Part::ControlPlane),
         G::All | G::Min | G::NotAll => None,
     };
     let excluding = |g: &G| {
         matches!(
             g,
-            G::NotAll | G::NotStubs | G::NotCertificate | G::NotAutoscaling
+            G::NotAll | G::NotStubs | G::NotCertificate | G::NotAutoscaling | G::NotControlPlane
         )
     };
     let mut parts: BTreeSet<Part> = if subset.iter().all(excluding) && !subset.contains(&G::NotAll)
@@ -338,7 +343,7 @@ mod tests {
 
     #[test]
     fn gather_subset_reads_like_setup() {
-        let all = vec![Part::Stubs, Part::Certificate, Part::Autoscaling];
+        let all = Part::ALL.to_vec();
         assert_eq!(parts(&[G::All]), all);
         assert_eq!(parts(&[]), all);
         assert_eq!(parts(&[G::Min]), vec![]);
@@ -346,29 +351,32 @@ mod tests {
         assert_eq!(parts(&[G::Stubs]), vec![Part::Stubs]);
         assert_eq!(
             parts(&[G::NotCertificate]),
-            vec![Part::Stubs, Part::Autoscaling]
+            vec![Part::Stubs, Part::Autoscaling, Part::ControlPlane]
         );
         assert_eq!(
             parts(&[G::All, G::NotAutoscaling]),
-            vec![Part::Stubs, Part::Certificate]
+            vec![Part::Stubs, Part::Certificate, Part::ControlPlane]
         );
         assert_eq!(parts(&[G::Min, G::Autoscaling]), vec![Part::Autoscaling]);
         assert_eq!(parts(&[G::Stubs, G::NotStubs]), vec![]);
         assert_eq!(parts(&[G::NotAll, G::Stubs]), vec![Part::Stubs]);
         assert_eq!(parts(&[G::NotAll, G::NotStubs]), vec![]);
+        assert_eq!(parts(&[G::NotControlPlane]), Part::ALL[..3].to_vec());
+        assert_eq!(parts(&[G::ControlPlane]), vec![Part::ControlPlane]);
     }
 
     #[test]
     fn each_part_reads_only_what_it_needs() {
         use crate::plan::audit::reads_for;
         let set = |p: &[Part]| p.to_vec();
-        // Before issue 13: 5, 4, 9 and 12. The GET of the ControlPlaneMachineSet adds one;
-        // the control-plane node LIST (the cluster's architecture, sent only when
-        // ClusterVersion does not name it) at most one more.
-        assert_eq!(reads_for(&set(&[]), false).requests(), 7);
-        assert_eq!(reads_for(&set(&[]), true).requests(), 6);
+        // Before issue 13: 5, 4, 9 and 12. The control-plane node LIST (the cluster's
+        // architecture, sent only when ClusterVersion does not name it) adds at most one;
+        // the part `control_plane` (the ControlPlaneMachineSet GET) one.
+        assert_eq!(reads_for(&set(&[]), false).requests(), 6);
+        assert_eq!(reads_for(&set(&[]), true).requests(), 5);
+        assert_eq!(reads_for(&set(&[Part::ControlPlane]), false).requests(), 7);
         // The installer's four user-data secrets, one GET each.
-        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 11);
+        assert_eq!(reads_for(&set(&[Part::Stubs]), false).requests(), 10);
         // The certificate is checked against the stubs' CAs.
         assert!(reads_for(&set(&[Part::Certificate]), false).user_data_secrets);
         assert_eq!(reads_for(&set(&Part::ALL), false).requests(), 14);

@@ -47,10 +47,17 @@ pub enum Part {
     Certificate,
     /// ClusterAutoscalers and MachineAutoscalers.
     Autoscaling,
+    /// The ControlPlaneMachineSet (reported, not judged).
+    ControlPlane,
 }
 
 impl Part {
-    pub const ALL: [Part; 3] = [Part::Stubs, Part::Certificate, Part::Autoscaling];
+    pub const ALL: [Part; 4] = [
+        Part::Stubs,
+        Part::Certificate,
+        Part::Autoscaling,
+        Part::ControlPlane,
+    ];
 
     /// Its name in `gather_subset`.
     pub fn as_str(self) -> &'static str {
@@ -58,6 +65,7 @@ impl Part {
             Part::Stubs => "stubs",
             Part::Certificate => "certificate",
             Part::Autoscaling => "autoscaling",
+            Part::ControlPlane => "control_plane",
         }
     }
 }
@@ -71,7 +79,7 @@ pub fn reads_for(parts: &[Part], stream_file: bool) -> Reads {
         autoscalers: parts.contains(&Part::Autoscaling),
         stream_configmap: !stream_file,
         control_plane_arch: true,
-        control_plane_machine_set: true,
+        control_plane_machine_set: parts.contains(&Part::ControlPlane),
         ..Reads::MIN
     }
 }
