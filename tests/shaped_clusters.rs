@@ -742,7 +742,7 @@ fn the_4_22_shaped_cluster_audit_update_again_and_rollback() {
         c.clear_requests();
         let r = ctx.playbook("ocp.bootimage.update", &["-e", &format!("run_id={run_id}")]);
         r.assert_ok()
-            .assert_contains("managed by Argo CD application cluster-config");
+            .assert_contains("is managed by Argo CD");
         assert_eq!(ami(&c, &ms(I422, "worker-us-east-1a")), AMI_RHEL9);
         assert_eq!(ami(&c, &ms(I422, "worker-us-east-1b")), AMI_RHEL9);
         assert_eq!(ami(&c, &ms(I422, "windows-us-east-1c")), WINDOWS_AMI);
