@@ -741,8 +741,7 @@ fn the_4_22_shaped_cluster_audit_update_again_and_rollback() {
         let run_id = format!("shaped-{}", a.version.replace('.', "-"));
         c.clear_requests();
         let r = ctx.playbook("ocp.bootimage.update", &["-e", &format!("run_id={run_id}")]);
-        r.assert_ok()
-            .assert_contains("is managed by Argo CD");
+        r.assert_ok().assert_contains("is managed by Argo CD");
         assert_eq!(ami(&c, &ms(I422, "worker-us-east-1a")), AMI_RHEL9);
         assert_eq!(ami(&c, &ms(I422, "worker-us-east-1b")), AMI_RHEL9);
         assert_eq!(ami(&c, &ms(I422, "windows-us-east-1c")), WINDOWS_AMI);
@@ -760,8 +759,7 @@ fn the_4_22_shaped_cluster_audit_update_again_and_rollback() {
         if let Some(w) = c.writes() {
             let last = w
                 .iter()
-                .filter(|q| !q.path.contains("/secrets"))
-                .next_back()
+                .rfind(|q| !q.path.contains("/secrets"))
                 .expect("update.yml wrote nothing");
             assert!(
                 last.path.ends_with("/machineconfigurations/cluster"),
