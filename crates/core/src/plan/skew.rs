@@ -112,6 +112,19 @@ impl Recorded {
     }
 }
 
+/// A `manual`/`automatic` record as text (`ocpVersion 4.22.0`), as written.
+fn record_text(record: &Value) -> String {
+    ["ocpVersion", "rhcosVersion"]
+        .iter()
+        .find_map(|k| {
+            record
+                .get(*k)
+                .and_then(Value::as_str)
+                .map(|v| format!("{k} {v}"))
+        })
+        .unwrap_or_else(|| "no version".into())
+}
+
 fn ocp_text((x, y, z): (u32, u32, u32)) -> String {
     format!("{x}.{y}.{z}")
 }
@@ -146,8 +159,8 @@ pub struct SkewReport {
     /// The mode in effect: the status's; on a single-node cluster without one, `None` (the
     /// single-node default).
     pub effective_mode: Option<String>,
-    /// The recorded OCP version (`ocpVersion` of the effective record: the status's, else
-    /// the spec's `manual`).
+    /// The recorded OCP version (`ocpVersion` of the effective record: in Manual mode the
+    /// spec's `manual` — MCO mirrors it into the status — else the status's).
     pub recorded_ocp_version: Option<String>,
     /// The recorded RHCOS version (`rhcosVersion`, likewise).
     pub recorded_rhcos_version: Option<String>,
@@ -243,11 +256,26 @@ pub fn skew_report(
         .status_mode
         .clone()
         .or_else(|| (topology == Some("SingleReplica")).then(|| "None".to_string()));
+    let spec_manual = spec
+        .filter(|s| s.get("mode").and_then(Value::as_str) == Some("Manual"))
+        .and_then(|s| s.get("manual"));
     let record = match r.effective_mode.as_deref() {
         Some("Automatic") => status.and_then(|s| s.get("automatic")),
-        Some("Manual") => status
-            .and_then(|s| s.get("manual"))
-            .or_else(|| spec.and_then(|s| s.get("manual"))),
+        // MCO copies `spec.manual` into `status.manual`: a spec record the status does not
+        // show yet (just written, MCO not reconciled) is the one about to be enforced.
+        Some("Manual") => {
+            let status_manual = status.and_then(|s| s.get("manual"));
+            if let (Some(want), Some(has)) = (spec_manual, status_manual) {
+                if want != has {
+                    r.notes.push(format!(
+                        "MCO has not applied spec.bootImageSkewEnforcement yet: its status records {}, the spec {}; the audit judges the spec's",
+                        record_text(has),
+                        record_text(want)
+                    ));
+                }
+            }
+            spec_manual.or(status_manual)
+        }
         Some(_) => None,
         None => spec.and_then(|s| s.get("manual")),
     };
@@ -581,6 +609,41 @@ mod tests {
 
     fn manual_rhcos(v: &str) -> Value {
         json!({"mode": "Manual", "manual": {"mode": "RHCOSVersion", "rhcosVersion": v}})
+    }
+
+    /// Right after the skew step writes the spec, MCO's status still holds the old record:
+    /// the audit judges the spec's (what MCO mirrors next) and says the status lags.
+    #[test]
+    fn a_manual_spec_record_the_status_does_not_show_yet_is_judged() {
+        let sets = [ms("a", Some("416.94.202510081640-0"))];
+        let m = mc(
+            Some(manual_rhcos("416.94.202510081640-0")),
+            Some(manual_ocp("4.22.0")),
+        );
+        let r = skew_report(Some(&m), None, &sets);
+        assert_eq!(
+            r.recorded_rhcos_version.as_deref(),
+            Some("416.94.202510081640-0")
+        );
+        assert_eq!(r.recorded_ocp_version, None);
+        assert_eq!(r.overstated, Some(false), "{r:?}");
+        assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+        assert!(
+            r.notes.iter().any(|n| n.contains("not applied")
+                && n.contains("ocpVersion 4.22.0")
+                && n.contains("rhcosVersion 416.94.202510081640-0")),
+            "{:?}",
+            r.notes
+        );
+        // In step: no note, the same judgement.
+        let m = mc(Some(manual_ocp("4.22.0")), Some(manual_ocp("4.22.0")));
+        let r = skew_report(Some(&m), None, &sets);
+        assert_eq!(r.overstated, Some(true));
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        // A status record with no Manual spec (MCO's own) is still read.
+        let m = mc(None, Some(manual_ocp("4.12.0")));
+        let r = skew_report(Some(&m), None, &sets);
+        assert_eq!(r.recorded_ocp_version.as_deref(), Some("4.12.0"));
     }
 
     #[test]
