@@ -130,6 +130,11 @@ fn assert_422_audit_facts(a: &Value) {
     let win = audited(a, &ms(I422, "windows-us-east-1c"));
     assert_eq!(win["status"], "skipped");
     assert_eq!(win["skip_kind"], "not_rhcos");
+    assert_eq!(
+        win["os_stream"],
+        Value::Null,
+        "no RHCOS stream applies to Windows"
+    );
     assert!(
         a["unknown_reasons"].as_array().is_none_or(|r| r.is_empty()),
         "{}",

@@ -56,7 +56,8 @@ pub struct MachineSetReport {
     pub architecture: Option<String>,
     /// The OS stream its target comes from: its `machineconfiguration.openshift.io/osstream`
     /// label, else the default (`os_stream`, else the stream metadata's default stream,
-    /// named by the RHEL major of its builds: `rhel-9`, `rhel-10`). Null when unknown.
+    /// named by the RHEL major of its builds: `rhel-9`, `rhel-10`). Null when unknown, and
+    /// for Windows MachineSets (no RHCOS stream applies).
     pub os_stream: Option<String>,
     /// Region (AWS/GCP/IBM Cloud/PowerVS), location (Azure) or datacenter (vSphere).
     pub region: Option<String>,
@@ -442,6 +443,10 @@ pub fn assess(ms: &Value, ctx: &MachineSetContext) -> MachineSetReport {
             .map(|why| (why, SkipKind::Undetermined))
     });
     if let Some((why, kind)) = skip {
+        if kind == SkipKind::NotRhcos {
+            // No RHCOS stream applies to a Windows MachineSet.
+            report.os_stream = None;
+        }
         report.status = Status::Skipped;
         report.reason = Some(why);
         report.skip_kind = Some(kind);
