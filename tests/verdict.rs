@@ -183,6 +183,29 @@ fn no_control_plane_node_warns_that_the_architecture_is_unknown() {
     assert_eq!(node_requests(&c).len(), 2, "{:?}", node_requests(&c));
 }
 
+/// `list nodes` denied (an account without `deploy/rbac.yaml`'s rule): the audit still
+/// answers, and its warning names the permission instead of only guessing x86_64.
+#[test]
+fn list_nodes_denied_names_the_permission() {
+    let mut c = TestCluster::start();
+    let Some(server) = c.server() else {
+        // 403 injection is the in-process server's; tests/rbac.rs runs the real RBAC.
+        return;
+    };
+    server.deny("list", "nodes");
+    c.load(&objects_with_arch_unnamed(Some("arm64")));
+    let r = run_module("bootimage_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["cluster"]["architecture"], Value::Null);
+    let warnings = r.json["warnings"].to_string();
+    assert!(warnings.contains("architecture is unknown"), "{warnings}");
+    assert!(
+        warnings.contains("could not list the control-plane Nodes")
+            && warnings.contains("grant the `list` verb on `nodes`"),
+        "{warnings}"
+    );
+}
+
 /// Issue 13 § 5: the audit shows the ControlPlaneMachineSet (one GET) and whether
 /// `include_control_plane` would change it — the swap's own answer.
 #[test]

@@ -80,18 +80,19 @@ pub async fn list_objects(conn: &Connection, namespace: &str) -> NodeObservation
 /// The metadata of one control-plane node, for the cluster's architecture: a LIST with
 /// `limit=1` by the label every OpenShift 4 control-plane node carries
 /// (`node-role.kubernetes.io/master`), then by `node-role.kubernetes.io/control-plane`
-/// only if none carries it. Empty when none can be read (the caller warns that the
-/// architecture is unknown; a 403 means `list nodes` is missing from the RBAC).
-pub async fn control_plane_nodes(conn: &Connection) -> Vec<Value> {
+/// only if none carries it. Empty when no node carries either label; an error (a 403:
+/// `list nodes` is missing from the RBAC) says why the nodes could not be read, for the
+/// caller's warning.
+pub async fn control_plane_nodes(conn: &Connection) -> Result<Vec<Value>, String> {
     for label in CONTROL_PLANE_LABELS {
         let lp = ListParams::default().labels(label).limit(1);
         match list_metadata(conn, resources::NODE, None, &lp).await {
-            Ok(Some(items)) if !items.is_empty() => return items,
+            Ok(Some(items)) if !items.is_empty() => return Ok(items),
             Ok(_) => continue,
-            Err(_) => return Vec::new(),
+            Err(e) => return Err(format!("{e:#}")),
         }
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
 /// Reads the first [`LOG_LIMIT_BYTES`] of the `machine-config-daemon` container log of

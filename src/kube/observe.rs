@@ -151,7 +151,12 @@ pub async fn from_cluster_observing(
         && !snap.machinesets.is_empty()
         && !cluster_version_names_arch(snap.cluster_version.as_ref())
     {
-        snap.control_plane_nodes = nodes::control_plane_nodes(conn).await;
+        match nodes::control_plane_nodes(conn).await {
+            Ok(found) => snap.control_plane_nodes = found,
+            Err(why) => snap.notes.push(format!(
+                "could not list the control-plane Nodes to learn the cluster's architecture: {why}"
+            )),
+        }
     }
     if let Some(mut obs) = node_lists {
         let pods = pods_to_read(&snap.machinesets, &obs);
