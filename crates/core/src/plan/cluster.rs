@@ -108,7 +108,8 @@ pub fn snapshot_cluster_info(
     info
 }
 
-fn s(v: &Value, pointer: &str) -> Option<String> {
+/// The non-empty string at `pointer` in `v` (shared by the planners of `plan/`).
+pub(super) fn text(v: &Value, pointer: &str) -> Option<String> {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -130,14 +131,14 @@ fn completed_version(cv: &Value) -> Option<String> {
             h.iter()
                 .find(|e| e.get("state").and_then(Value::as_str) == Some("Completed"))
         })
-        .and_then(|e| s(e, "/version"))
+        .and_then(|e| text(e, "/version"))
 }
 
 /// Architecture from ClusterVersion: `status.desired.architecture`,
 /// `spec.desiredUpdate.architecture`, or the ReleaseAccepted message's `architecture="…"`.
 fn cluster_arch(cv: &Value) -> Option<String> {
-    let explicit =
-        s(cv, "/status/desired/architecture").or_else(|| s(cv, "/spec/desiredUpdate/architecture"));
+    let explicit = text(cv, "/status/desired/architecture")
+        .or_else(|| text(cv, "/spec/desiredUpdate/architecture"));
     let from_message = || {
         cv.pointer("/status/conditions")
             .and_then(Value::as_array)?
@@ -166,8 +167,8 @@ fn tags(infra: &Value) -> Vec<(String, String)> {
     ] {
         if let Some(list) = infra.pointer(pointer).and_then(Value::as_array) {
             for t in list {
-                if let Some(k) = s(t, "/key") {
-                    out.push((k, s(t, "/value").unwrap_or_default()));
+                if let Some(k) = text(t, "/key") {
+                    out.push((k, text(t, "/value").unwrap_or_default()));
                 }
             }
         }
@@ -178,12 +179,13 @@ fn tags(infra: &Value) -> Vec<(String, String)> {
 /// Why a cluster is a managed offering, if it is one.
 pub fn managed_reason(infra: Option<&Value>, machinesets: &[Value]) -> Option<String> {
     if let Some(infra) = infra {
-        if s(infra, "/status/controlPlaneTopology").as_deref() == Some("External") {
+        if text(infra, "/status/controlPlaneTopology").as_deref() == Some("External") {
             return Some(
                 "hosted control plane (Infrastructure controlPlaneTopology: External)".into(),
             );
         }
-        if s(infra, "/metadata/labels/hypershift.openshift.io~1managed").as_deref() == Some("true")
+        if text(infra, "/metadata/labels/hypershift.openshift.io~1managed").as_deref()
+            == Some("true")
         {
             return Some(
                 "hosted control plane (label hypershift.openshift.io/managed=true)".into(),
@@ -210,7 +212,7 @@ pub fn managed_reason(infra: Option<&Value>, machinesets: &[Value]) -> Option<St
                 "ROSA/OSD (OpenShift Cluster Manager resource tag {k})"
             ));
         }
-        if let Some(rg) = s(infra, "/status/platformStatus/azure/resourceGroupName") {
+        if let Some(rg) = text(infra, "/status/platformStatus/azure/resourceGroupName") {
             if rg.starts_with("aro-") {
                 return Some(format!("ARO (cluster resource group {rg})"));
             }
@@ -247,9 +249,9 @@ pub fn cluster_info(
     arch_override: Option<Arch>,
 ) -> ClusterInfo {
     let raw_platform = infra.and_then(|i| {
-        s(i, "/status/platformStatus/type")
-            .or_else(|| s(i, "/status/platform"))
-            .or_else(|| s(i, "/spec/platformSpec/type"))
+        text(i, "/status/platformStatus/type")
+            .or_else(|| text(i, "/status/platform"))
+            .or_else(|| text(i, "/spec/platformSpec/type"))
     });
     let platform = raw_platform.as_ref().map(|p| {
         Platform::from_infrastructure_type(p)
@@ -259,10 +261,10 @@ pub fn cluster_info(
     let managed_reason = managed_reason(infra, machinesets);
     ClusterInfo {
         version: cv
-            .and_then(|cv| completed_version(cv).or_else(|| s(cv, "/status/desired/version"))),
-        desired_version: cv.and_then(|cv| s(cv, "/status/desired/version")),
+            .and_then(|cv| completed_version(cv).or_else(|| text(cv, "/status/desired/version"))),
+        desired_version: cv.and_then(|cv| text(cv, "/status/desired/version")),
         platform,
-        infrastructure_name: infra.and_then(|i| s(i, "/status/infrastructureName")),
+        infrastructure_name: infra.and_then(|i| text(i, "/status/infrastructureName")),
         architecture: arch_override
             .map(|a| a.as_rpm().to_string())
             .or_else(|| cv.and_then(cluster_arch)),
@@ -272,7 +274,7 @@ pub fn cluster_info(
             cv.and_then(cluster_arch)
                 .map(|_| ArchSource::ClusterVersion)
         },
-        control_plane_topology: infra.and_then(|i| s(i, "/status/controlPlaneTopology")),
+        control_plane_topology: infra.and_then(|i| text(i, "/status/controlPlaneTopology")),
         managed: managed_reason.is_some(),
         managed_reason,
     }
@@ -344,7 +346,7 @@ pub fn update_gate(cv: Option<&Value>, configmap: Option<&Value>) -> UpdateGate 
             .notes
             .push("ClusterVersion not read: whether an update is in progress is unknown".into()),
         Some(cv) => {
-            g.desired_version = s(cv, "/status/desired/version");
+            g.desired_version = text(cv, "/status/desired/version");
             g.last_completed_version = completed_version(cv);
             let progressing = cv
                 .pointer("/status/conditions")
@@ -387,9 +389,9 @@ pub fn update_gate(cv: Option<&Value>, configmap: Option<&Value>) -> UpdateGate 
         }
     }
     if let Some(cm) = configmap {
-        g.configmap_release_version = s(cm, "/data/releaseVersion");
-        g.configmap_mco_release_version = s(cm, "/data/MCOReleaseImageVersion");
-        g.configmap_mco_version_hash = s(cm, "/data/MCOVersionHash");
+        g.configmap_release_version = text(cm, "/data/releaseVersion");
+        g.configmap_mco_release_version = text(cm, "/data/MCOReleaseImageVersion");
+        g.configmap_mco_version_hash = text(cm, "/data/MCOVersionHash");
         let running = g.last_completed_version.clone();
         let mut stale = Vec::new();
         for (key, value) in [

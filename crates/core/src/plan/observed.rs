@@ -149,8 +149,8 @@ pub fn same_build(observed: &BuildId, named: &BuildId) -> bool {
         && (o.year, o.month, o.day, o.hour) == (n.year, n.month, n.day, n.hour)
 }
 
-/// A build id or marketplace version from a report field.
-fn parse_build(text: Option<&str>) -> Option<BuildId> {
+/// A build id or marketplace version from a report field (also the skew audit's).
+pub(super) fn parse_build(text: Option<&str>) -> Option<BuildId> {
     text.and_then(|t| BuildId::from_marketplace_version(t).ok())
 }
 

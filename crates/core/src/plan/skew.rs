@@ -17,7 +17,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::change::ObjectChange;
+use super::cluster::text;
 use super::machineset::{MachineSetReport, SkipKind};
+use super::observed::parse_build;
 use super::step::Plan;
 use crate::cluster::resources::MACHINE_CONFIGURATION;
 use crate::stream::BuildId;
@@ -190,20 +192,6 @@ pub struct SkewReport {
     pub notes: Vec<String>,
 }
 
-fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// The build a MachineSet's image is (id or marketplace version).
-fn build_of(text: &str) -> Option<BuildId> {
-    text.parse()
-        .ok()
-        .or_else(|| BuildId::from_marketplace_version(text).ok())
-}
-
 /// The oldest build in use over `machinesets` (their images; their youngest nodes' builds
 /// when observed), and the MachineSets whose build is unknown. Windows MachineSets boot no
 /// RHCOS image and do not count; every other skipped one does (its build unknown).
@@ -214,11 +202,11 @@ fn oldest(machinesets: &[MachineSetReport]) -> (Option<(BuildId, String)>, Vec<S
         .iter()
         .filter(|m| m.skip_kind != Some(SkipKind::NotRhcos))
     {
-        match m.current_build.as_deref().and_then(build_of) {
+        match parse_build(m.current_build.as_deref()) {
             Some(b) => builds.push((b, format!("MachineSet {}", m.name))),
             None => unknown.push(m.name.clone()),
         }
-        if let Some(b) = m.observed_build.as_deref().and_then(build_of) {
+        if let Some(b) = parse_build(m.observed_build.as_deref()) {
             let node = m.observed_node.as_deref().unwrap_or("?");
             builds.push((b, format!("node {node} (MachineSet {})", m.name)));
         }
