@@ -19,6 +19,7 @@ pub mod step;
 pub mod stub;
 pub mod swap;
 pub mod verdict;
+pub mod vsphere_template;
 
 pub use audit::{audit, AuditInput, AuditOptions, AuditReport, Part, StreamSource};
 pub use change::{FieldChange, ObjectChange};

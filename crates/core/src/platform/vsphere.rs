@@ -14,6 +14,14 @@ use crate::stream::{ArchStream, BuildId};
 /// The vSphere platform.
 pub struct Vsphere;
 
+/// Whether a template is one the installer made: `<infraID>-rhcos`, or per failure domain
+/// `<infraID>-rhcos-<region>-<zone>` (a name or an inventory path). It names no build;
+/// the procedure replaces it by a template of the stream's build.
+pub fn installer_made(template: &str) -> bool {
+    let name = template.rsplit('/').next().unwrap_or(template);
+    name.ends_with("-rhcos") || name.contains("-rhcos-")
+}
+
 impl PlatformSpec for Vsphere {
     fn name(&self) -> &'static str {
         "vsphere"
@@ -55,6 +63,11 @@ impl PlatformSpec for Vsphere {
             BootImage::VsphereTemplate(t) => BuildId::from_image_name(t),
             _ => None,
         }
+    }
+
+    /// `<infraID>-rhcos` (per failure domain `<infraID>-rhcos-<region>-<zone>`).
+    fn installer_made(&self, image: &str) -> bool {
+        installer_made(image)
     }
 
     /// A template name.

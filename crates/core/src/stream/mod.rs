@@ -17,6 +17,7 @@ pub use arch::{Arch, ParseArchError};
 pub use build_id::{BuildId, BuildIdKind, BuildTime, ParseBuildIdError};
 pub use catalog::{Catalog, CatalogEntry};
 pub use model::{
-    ArchStream, AzureMarketplaceImage, GcpImage, RegionImage, Stream, StreamFormat, StreamSet,
+    ArchStream, AzureMarketplaceImage, GcpImage, OvaArtifact, RegionImage, Stream, StreamFormat,
+    StreamSet,
 };
 pub use parse::{parse_configmap, parse_stream_document, StreamError};

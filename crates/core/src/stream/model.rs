@@ -83,6 +83,19 @@ pub struct ArchStream {
     pub azure_disk: Option<(BuildId, String)>,
     /// `rhel-coreos-extensions.marketplace.azure.*` or a marketplace file's entries.
     pub azure_marketplace: Vec<AzureMarketplaceImage>,
+    /// `artifacts.vmware.formats.ova.disk` (legacy: `baseURI` + `images.vmware.path`): the
+    /// OVA a vSphere template is imported from.
+    pub vmware_ova: Option<OvaArtifact>,
+}
+
+/// A downloadable OVA of one build (vSphere).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OvaArtifact {
+    pub release: BuildId,
+    /// Where to download it (`https://…/rhcos-<build>-vmware.x86_64.ova`).
+    pub location: String,
+    /// Lower-case hex SHA-256 of the whole OVA file.
+    pub sha256: String,
 }
 
 /// One parsed stream (one OS stream of one release).

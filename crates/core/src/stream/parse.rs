@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 
 use super::build_id::ParseBuildIdError;
 use super::model::{
-    ArchStream, AzureMarketplaceImage, GcpImage, RegionImage, Stream, StreamFormat, StreamSet,
+    ArchStream, AzureMarketplaceImage, GcpImage, OvaArtifact, RegionImage, Stream, StreamFormat,
+    StreamSet,
 };
 use super::{Arch, BuildId};
 
@@ -462,14 +463,42 @@ fn parse_coreos_stream(root: &Map<String, Value>) -> Result<Stream, StreamError>
     })
 }
 
+/// `formats.ova.disk` of the `vmware` artifact, when the stream names one.
+fn ova_artifact(
+    artifact: &Map<String, Value>,
+    build: &BuildId,
+    path: &str,
+) -> Result<Option<OvaArtifact>, StreamError> {
+    let fpath = format!("{path}.formats");
+    let Some(formats) = opt_obj(artifact, "formats", path)? else {
+        return Ok(None);
+    };
+    let opath = format!("{fpath}.ova");
+    let Some(ova) = opt_obj(formats, "ova", &fpath)? else {
+        return Ok(None);
+    };
+    let dpath = format!("{opath}.disk");
+    let Some(disk) = opt_obj(ova, "disk", &opath)? else {
+        return Ok(None);
+    };
+    Ok(Some(OvaArtifact {
+        release: build.clone(),
+        location: req_str(disk, "location", &dpath)?.to_string(),
+        sha256: req_str(disk, "sha256", &dpath)?.to_ascii_lowercase(),
+    }))
+}
+
 fn parse_arch_stream(obj: &Map<String, Value>, path: &str) -> Result<ArchStream, StreamError> {
     let mut out = ArchStream::default();
     if let Some(artifacts) = opt_obj(obj, "artifacts", path)? {
         for (platform, artifact) in artifacts {
             let p = format!("{path}.artifacts.{platform}");
             let artifact = as_obj(artifact, &p)?;
-            out.artifacts
-                .insert(platform.clone(), release(artifact, "release", &p)?);
+            let build = release(artifact, "release", &p)?;
+            if platform == "vmware" {
+                out.vmware_ova = ova_artifact(artifact, &build, &p)?;
+            }
+            out.artifacts.insert(platform.clone(), build);
         }
     }
     let images_path = format!("{path}.images");
@@ -667,6 +696,21 @@ fn parse_legacy(root: &Map<String, Value>) -> Result<Stream, StreamError> {
         };
         out.azure_disk = Some((build.clone(), location.to_string()));
         out.artifacts.insert("azure".to_string(), build.clone());
+    }
+    if let (Some(base), Some(vmware)) = (
+        opt_str(root, "baseURI", "")?,
+        opt_obj(root, "images", "")?.and_then(|i| i.get("vmware")),
+    ) {
+        let vmware = as_obj(vmware, "images.vmware")?;
+        out.vmware_ova = Some(OvaArtifact {
+            release: build.clone(),
+            location: format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                req_str(vmware, "path", "images.vmware")?
+            ),
+            sha256: req_str(vmware, "sha256", "images.vmware")?.to_ascii_lowercase(),
+        });
     }
     let mut architectures = BTreeMap::new();
     architectures.insert(legacy_arch(root), out);
@@ -1304,5 +1348,51 @@ data:
         let _ = parse_stream_document(&[0xff, 0xfe, 0x00]);
         let _ = parse_stream_document("{\"a\":".repeat(10_000).as_bytes());
         let _ = parse_stream_document("- ".repeat(10_000).as_bytes());
+    }
+    #[test]
+    fn the_vmware_ova_of_every_stream_with_a_vmware_artifact() {
+        let s = parse_fixture("stream/rhcos-4.18.json");
+        let ova = s.default.architectures[&Arch::X86_64]
+            .vmware_ova
+            .clone()
+            .unwrap();
+        let rel = ova.release.to_string();
+        assert!(rel.starts_with("418.94."), "{rel}");
+        assert!(ova
+            .location
+            .ends_with(&format!("/rhcos-{rel}-vmware.x86_64.ova")));
+        assert!(ova
+            .sha256
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let legacy = parse_fixture("stream/legacy/rhcos-4.3-at-4cb41cd581.json");
+        let ova = legacy.default.architectures[&Arch::X86_64]
+            .vmware_ova
+            .clone()
+            .unwrap();
+        assert_eq!(ova.location, "https://releases-art-rhcos.svc.ci.openshift.org/art/storage/releases/rhcos-4.3/43.81.202001142154.0/x86_64/rhcos-43.81.202001142154.0-vmware.x86_64.ova");
+        assert_eq!(
+            ova.sha256,
+            "29b98763bc538ec0b7ad39774b643ef69dc0c0fdad25bd0da3078e54ab86253b"
+        );
+        // Every x86_64 stream that names a vmware release names its OVA (4.8 → 4.22, rhel-10).
+        for f in [
+            "rhcos-4.8.json",
+            "rhcos-4.12.json",
+            "rhcos-4.21.json",
+            "coreos-rhel-10-4.22.json",
+            "coreos-rhel-9-4.22.json",
+        ] {
+            let s = parse_fixture(&format!("stream/{f}"));
+            let a = &s.default.architectures[&Arch::X86_64];
+            let ova = a
+                .vmware_ova
+                .as_ref()
+                .unwrap_or_else(|| panic!("{f}: no ova"));
+            assert_eq!(Some(&ova.release), a.artifacts.get("vmware"), "{f}");
+            assert_eq!(ova.sha256.len(), 64, "{f}");
+        }
+        // aarch64 has no vmware artifact: no OVA.
+        assert!(s.default.architectures[&Arch::Aarch64].vmware_ova.is_none());
     }
 }
