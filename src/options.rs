@@ -301,6 +301,48 @@ pub struct GateParams {
     pub allow_progressing: bool,
 }
 
+/// How to reach vCenter (`vsphere_template`, and `rollback` to delete the templates a run
+/// imported). The names are vmware.vmware_rest's; community.vmware's `hostname`,
+/// `username`, `password` and `port` are accepted as aliases, and its `VMWARE_*`
+/// environment variables as fallbacks. (Its `validate_certs` is the Kubernetes API's
+/// option here: vCenter's is `vcenter_validate_certs`, env `VMWARE_VALIDATE_CERTS`.)
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct VsphereParams {
+    /// The vCenter to talk to. Default: each MachineSet's `workspace.server` (and each
+    /// failure domain's `server`); when given, only templates on this vCenter are made.
+    #[schemars(extend("x-env" = ["VMWARE_HOST"], "x-aliases" = ["hostname"]))]
+    #[arg(long, env = "VMWARE_HOST", value_name = "HOST")]
+    pub vcenter_hostname: Option<String>,
+    /// vCenter user name (e.g. `administrator@vsphere.local`).
+    #[schemars(extend("x-env" = ["VMWARE_USER"], "x-aliases" = ["username"]))]
+    #[arg(long, env = "VMWARE_USER", value_name = "USER")]
+    pub vcenter_username: Option<String>,
+    /// vCenter password. Never logged.
+    #[schemars(extend("x-env" = ["VMWARE_PASSWORD"], "x-aliases" = ["password"], "x-no-log" = true))]
+    #[arg(
+        long,
+        env = "VMWARE_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub vcenter_password: Option<String>,
+    /// vCenter's HTTPS port (default 443).
+    #[schemars(extend("x-env" = ["VMWARE_PORT"], "x-aliases" = ["port"]))]
+    #[arg(long, env = "VMWARE_PORT", value_name = "PORT")]
+    pub vcenter_port: Option<u16>,
+    /// Whether to verify vCenter's TLS certificate (default true). `false` accepts any
+    /// certificate (a lab vCenter with a self-signed one).
+    #[schemars(extend("x-env" = ["VMWARE_VALIDATE_CERTS"]))]
+    #[arg(long, env = "VMWARE_VALIDATE_CERTS", value_name = "BOOL")]
+    pub vcenter_validate_certs: Option<bool>,
+    /// Take the user name and password from the cluster's Secret `kube-system/vsphere-creds`
+    /// (keys `<server>.username`, `<server>.password`) when they are not given. Needs `get`
+    /// on that Secret (the optional rule in `deploy/rbac.yaml`).
+    #[serde(default)]
+    #[arg(long)]
+    pub vcenter_credentials_from_cluster: bool,
+}
+
 impl StreamParams {
     /// `image_builds` as a map (a later pair for the same image wins).
     pub fn image_builds(&self) -> BTreeMap<String, String> {

@@ -22,6 +22,10 @@ use crate::record::{RecordEntry, Run};
 /// The record kind of local files (stub_ignition `path`).
 pub const FILE_KIND: &str = "File";
 
+/// The record kind of the vSphere templates `vsphere_template` imported (namespace: the
+/// vCenter; name: the template's inventory path).
+pub const TEMPLATE_KIND: &str = "VSphereTemplate";
+
 /// The module whose own record entries are never rolled back.
 const ROLLBACK_MODULE: &str = "rollback";
 
@@ -287,6 +291,94 @@ pub fn file_entry(
     }
 }
 
+/// The record entry of a vSphere template `module` is about to import (written before the
+/// import starts: a run stopped half-way leaves an entry `rollback` deletes it by).
+pub fn template_entry(
+    run_id: &str,
+    time: &str,
+    module: &str,
+    server: &str,
+    path: &str,
+    build: &str,
+) -> RecordEntry {
+    RecordEntry {
+        run_id: run_id.to_string(),
+        seq: 0,
+        time: time.to_string(),
+        module: module.to_string(),
+        api_version: "vim25".into(),
+        kind: TEMPLATE_KIND.into(),
+        namespace: Some(server.to_string()),
+        name: path.to_string(),
+        field: String::new(),
+        old: Value::Null,
+        new: serde_json::json!({ "build": build }),
+        secret: false,
+        rolled_back: None,
+    }
+}
+
+/// What `rollback` does with a template a run imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateRemoval {
+    /// No MachineSet names it once the run is rolled back: deleted.
+    Delete,
+    /// A MachineSet still names it: kept.
+    KeepReferenced,
+    /// Already gone.
+    Gone,
+    /// What is at the path now is not the template the run imported (another build, or not
+    /// marked by this tool): left alone.
+    KeepNotOurs,
+}
+
+/// Whether a MachineSet's `template` (a name or an inventory path) names `path`.
+pub fn names_template(template: &str, path: &str) -> bool {
+    template == path || path.rsplit('/').next() == Some(template)
+}
+
+/// Decides about one imported template: `build` is what the run recorded, `found` what
+/// vCenter holds at the path now (the build of this tool's mark, if any, and whether it is
+/// a template; None: nothing there), `templates_after` every MachineSet's template once
+/// the rollback is done. A VM without the mark that is no template is the run's own
+/// import stopped half-way (the entry was written before the import, when nothing was
+/// there): deleted too. Pure.
+pub fn template_removal(
+    path: &str,
+    build: Option<&str>,
+    found: Option<(Option<&str>, bool)>,
+    templates_after: &[String],
+) -> (TemplateRemoval, Option<String>) {
+    let users: Vec<&String> = templates_after
+        .iter()
+        .filter(|t| names_template(t, path))
+        .collect();
+    match found {
+        None => (TemplateRemoval::Gone, None),
+        Some((Some(f), _)) if Some(f) != build => (
+            TemplateRemoval::KeepNotOurs,
+            Some(format!(
+                "holds build {f} now, not the run's {}: left alone",
+                build.unwrap_or("?")
+            )),
+        ),
+        Some((None, true)) => (
+            TemplateRemoval::KeepNotOurs,
+            Some("a template without this tool's build mark: left alone".into()),
+        ),
+        Some(_) if !users.is_empty() => (
+            TemplateRemoval::KeepReferenced,
+            Some(format!(
+                "still named by {} MachineSet(s) (as {}): kept",
+                users.len(),
+                users[0]
+            )),
+        ),
+        Some(_) => (TemplateRemoval::Delete, None),
+    }
+}
+
 /// An object of the record: (kind, namespace, name).
 pub type ObjectKey = (String, Option<String>, String);
 
@@ -305,6 +397,8 @@ pub struct RunEntries<'r> {
     pub objects: Vec<ObjectEntries<'r>>,
     /// Local files (stub_ignition `path`).
     pub files: Vec<ObjectEntries<'r>>,
+    /// vSphere templates a run imported.
+    pub templates: Vec<ObjectEntries<'r>>,
 }
 
 /// The entries of `run` not rolled back yet (only of `kinds` when given; never those a
@@ -332,8 +426,13 @@ pub fn run_entries<'r>(run: &'r Run, kinds: &[String]) -> RunEntries<'r> {
             g.entries.push(e);
         }
     }
-    let (files, objects) = groups.into_iter().partition(|g| g.key.0 == FILE_KIND);
-    RunEntries { objects, files }
+    let (files, rest): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| g.key.0 == FILE_KIND);
+    let (templates, objects) = rest.into_iter().partition(|g| g.key.0 == TEMPLATE_KIND);
+    RunEntries {
+        objects,
+        files,
+        templates,
+    }
 }
 
 impl RunEntries<'_> {
@@ -629,5 +728,62 @@ mod tests {
         let ms = (resources::MACHINE_SET, "a".to_string());
         let with_ms: Vec<_> = objects.iter().cloned().chain([ms]).collect();
         assert_eq!(entries_done(&reports, &with_ms, &planned), vec![1]);
+    }
+
+    #[test]
+    fn an_imported_template_is_deleted_only_when_nothing_names_it_and_it_is_still_the_runs() {
+        let p = "/DC0/vm/f/418.94.202501221327-0-infra-rhcos";
+        let b = Some("418.94.202501221327-0");
+        let ours = Some((b, true));
+        assert_eq!(template_removal(p, b, ours, &[]).0, TemplateRemoval::Delete);
+        assert_eq!(template_removal(p, b, None, &[]).0, TemplateRemoval::Gone);
+        // Named by a MachineSet, as a path or as a bare name: kept.
+        for named in [
+            p.to_string(),
+            "418.94.202501221327-0-infra-rhcos".to_string(),
+        ] {
+            let (r, why) = template_removal(p, b, ours, &["other".into(), named]);
+            assert_eq!(r, TemplateRemoval::KeepReferenced);
+            assert!(why.unwrap().contains("1 MachineSet"));
+        }
+        // Another build, or a template not marked by this tool: never deleted.
+        let other = Some((Some("9.6.20251023-0"), true));
+        assert_eq!(
+            template_removal(p, b, other, &[]).0,
+            TemplateRemoval::KeepNotOurs
+        );
+        assert_eq!(
+            template_removal(p, b, Some((None, true)), &[]).0,
+            TemplateRemoval::KeepNotOurs
+        );
+        // An unmarked VM that is no template: the run's own import stopped half-way.
+        assert_eq!(
+            template_removal(p, b, Some((None, false)), &[]).0,
+            TemplateRemoval::Delete
+        );
+    }
+
+    #[test]
+    fn template_entries_are_grouped_apart_from_objects_and_files() {
+        let mut run = Run::new("r1", "2026-12-04T00:00:00Z");
+        run.append(vec![template_entry(
+            "r1",
+            "t",
+            "vsphere_template",
+            "vc",
+            "/DC0/vm/t",
+            "b",
+        )]);
+        let e = run_entries(&run, &[]);
+        assert!(e.objects.is_empty() && e.files.is_empty());
+        assert_eq!(e.templates.len(), 1);
+        assert_eq!(
+            e.templates[0].key,
+            (
+                TEMPLATE_KIND.to_string(),
+                Some("vc".into()),
+                "/DC0/vm/t".into()
+            )
+        );
     }
 }
