@@ -343,6 +343,41 @@ pub struct VsphereParams {
     pub vcenter_credentials_from_cluster: bool,
 }
 
+/// The swap's guards, shared by `machineset_bootimage` and `vsphere_template` (which
+/// makes templates only for the MachineSets the swap will move).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
+pub struct SwapGuardParams {
+    /// Accept a target from a newer OpenShift minor than the cluster's (unsupported: boot
+    /// images must not be newer than the cluster).
+    #[serde(default)]
+    #[arg(long)]
+    pub allow_newer: bool,
+    /// Also change MachineSets whose boot images the Machine Config Operator manages
+    /// (MachineConfiguration `managedBootImages`); by default they are skipped so the tool
+    /// never fights MCO.
+    #[serde(default)]
+    #[arg(long)]
+    pub include_mco_managed: bool,
+    /// Also change MachineSets another controller manages and would write back: a Hive
+    /// machine pool (label `hive.openshift.io/machine-pool`, or `hive.openshift.io/managed:
+    /// "true"`), an Argo CD application (annotation `argocd.argoproj.io/tracking-id`, or
+    /// label `app.kubernetes.io/instance`). By default they are skipped with the
+    /// controller's name: change the image where that controller takes it from. (Not
+    /// `rollback`'s `force`, which restores over later changes.)
+    #[serde(default)]
+    #[arg(long)]
+    pub allow_other_controllers: bool,
+    /// Allow moving a MachineSet to another OS stream: an explicit `image` that is another
+    /// OS stream's build, or an unlabelled MachineSet whose image is a `rhel-9` build given
+    /// the `rhel-10` default by `os_stream` (or the reverse). By default such a MachineSet
+    /// is skipped with the reason: a MachineSet never moves across OS streams (RHEL 9 ↔ 10)
+    /// unless asked. Labelling it `machineconfiguration.openshift.io/osstream: <stream>`
+    /// is the other way to move it.
+    #[serde(default)]
+    #[arg(long)]
+    pub allow_stream_change: bool,
+}
+
 impl StreamParams {
     /// `image_builds` as a map (a later pair for the same image wins).
     pub fn image_builds(&self) -> BTreeMap<String, String> {

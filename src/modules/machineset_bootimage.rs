@@ -18,7 +18,7 @@ use crate::cluster::{resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::{Observation, RunRecord, Step};
 use crate::kube::client::get;
 use crate::options::ConnectionParams;
-use crate::options::{GateParams, SelectionParams, StreamParams, WriteParams};
+use crate::options::{GateParams, SelectionParams, StreamParams, SwapGuardParams, WriteParams};
 use crate::plan::swap::{
     plan_swap, plan_swaps, settle_swaps, swap_context, SwapOptions, SwapReport,
 };
@@ -42,34 +42,11 @@ pub struct Params {
     /// `publisher:offer:sku:version` or a resource id; GCP `projects/<p>/global/images/<n>`.
     #[schemars(extend("x-ansible-type" = "raw"))]
     pub image: Option<Value>,
-    /// Accept a target from a newer OpenShift minor than the cluster's (unsupported: boot
-    /// images must not be newer than the cluster).
-    #[serde(default)]
-    pub allow_newer: bool,
-    /// Also change MachineSets whose boot images the Machine Config Operator manages
-    /// (MachineConfiguration `managedBootImages`); by default they are skipped so the tool
-    /// never fights MCO.
-    #[serde(default)]
-    pub include_mco_managed: bool,
-    /// Also change MachineSets another controller manages and would write back: a Hive
-    /// machine pool (label `hive.openshift.io/machine-pool`, or `hive.openshift.io/managed:
-    /// "true"`), an Argo CD application (annotation `argocd.argoproj.io/tracking-id`, or
-    /// label `app.kubernetes.io/instance`). By default they are skipped with the
-    /// controller's name: change the image where that controller takes it from. (Not
-    /// `rollback`'s `force`, which restores over later changes.)
-    #[serde(default)]
-    pub allow_other_controllers: bool,
+    #[serde(flatten)]
+    pub guards: SwapGuardParams,
     /// Also change the ControlPlaneMachineSet `cluster`.
     #[serde(default)]
     pub include_control_plane: bool,
-    /// Allow moving a MachineSet to another OS stream: an explicit `image` that is another
-    /// OS stream's build, or an unlabelled MachineSet whose image is a `rhel-9` build given
-    /// the `rhel-10` default by `os_stream` (or the reverse). By default such a MachineSet
-    /// is skipped with the reason: a MachineSet never moves across OS streams (RHEL 9 ↔ 10)
-    /// unless asked. Labelling it `machineconfiguration.openshift.io/osstream: <stream>`
-    /// is the other way to move it.
-    #[serde(default)]
-    pub allow_stream_change: bool,
     /// Plan as if every spec 2.x stub Ignition secret had been migrated already, to preview
     /// in check mode what an update that runs `stub_ignition` first would change (as
     /// `audit.yml` does). Check mode only: a real run always skips a MachineSet whose stub
@@ -158,7 +135,7 @@ as a real run; a second run changes nothing.
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let (sel, mut options) = selection_and_options(&params.selection, &params.stream)?;
-        options.allow_newer_stream = params.allow_newer;
+        options.allow_newer_stream = params.guards.allow_newer;
         let swap = swap_options(&params, ctx.meta.check_mode)?;
         let (mut reads, needed) = reads_and_needs(&params.stream);
         // Single-arch ClusterVersions never name the architecture: read a control-plane
@@ -236,10 +213,10 @@ fn swap_options(params: &Params, check_mode: bool) -> Result<SwapOptions> {
     }
     Ok(SwapOptions {
         images: images_option(params.image.as_ref())?,
-        allow_newer: params.allow_newer,
-        include_mco_managed: params.include_mco_managed,
-        allow_stream_change: params.allow_stream_change,
-        allow_other_controllers: params.allow_other_controllers,
+        allow_newer: params.guards.allow_newer,
+        include_mco_managed: params.guards.include_mco_managed,
+        allow_stream_change: params.guards.allow_stream_change,
+        allow_other_controllers: params.guards.allow_other_controllers,
         assume_stubs_migrated: params.assume_stubs_migrated,
     })
 }
