@@ -34,7 +34,7 @@ use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
 };
 use crate::options::ConnectionParams;
-use crate::options::{NamespaceParams, RecordParams};
+use crate::options::{NamespaceParams, RecordParams, VsphereParams};
 use crate::plan::rollback::{
     conflict_warnings, entries_done, file_entry, plan_file, planned_objects, run_entries,
     EntryReport, ObjectEntries, ObjectKey, RollbackError, RunEntries,
@@ -42,6 +42,8 @@ use crate::plan::rollback::{
 use crate::plan::step::Plan;
 use crate::plan::ObjectChange;
 use crate::record::{Run, RunState, RunSummary};
+
+mod templates;
 
 /// Options of `rollback`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -59,6 +61,11 @@ pub struct Params {
     /// (someone changed it since). Default: report a conflict and leave it.
     #[serde(default)]
     pub force: bool,
+    /// vCenter credentials, to delete the templates a `vsphere_template` run imported
+    /// (once no MachineSet names them). Without them such templates are left, with a
+    /// warning, and the run stays partially rolled back.
+    #[serde(flatten)]
+    pub vcenter: VsphereParams,
 }
 
 /// Return values of `rollback`.
@@ -164,7 +171,7 @@ async fn restore_run(
     };
     out.record = store.run_location(&run.summary.run_id);
     let entries = run_entries(&run, &params.kinds);
-    if conn.is_none() && !entries.objects.is_empty() {
+    if conn.is_none() && !(entries.objects.is_empty() && entries.templates.is_empty()) {
         conn = Some(params.connection.connect().await?);
     }
     let writer = store.rollback_writer(&rollback_run_id, &run.summary.run_id);
@@ -175,6 +182,8 @@ async fn restore_run(
         writer: &writer,
         force: params.force,
         meta: &ctx.meta,
+        vcenter: &params.vcenter,
+        ns: &params.ns.namespace,
     };
     let (files, files_changed) = restore.files(&entries.files).await?;
     let current = read_objects(conn.as_ref(), &entries.objects).await?;
@@ -184,6 +193,23 @@ async fn restore_run(
     Ok(restore
         .execute(&run, &entries, plan, files_changed, out)
         .await)
+}
+
+/// MachineSet name → the template the rollback puts back (the old values of the
+/// `template` entries it restores or finds restored), so that check mode judges the
+/// templates on the MachineSets as they will be.
+fn restored_templates(run: &Run, reports: &[EntryReport]) -> BTreeMap<String, String> {
+    use crate::plan::rollback::EntryResult;
+    let restored: std::collections::HashSet<u64> = reports
+        .iter()
+        .filter(|r| matches!(r.result, EntryResult::Restored | EntryResult::AlreadyRestored))
+        .map(|r| r.seq)
+        .collect();
+    run.entries
+        .iter()
+        .filter(|e| restored.contains(&e.seq) && e.field.ends_with("/providerSpec/value/template"))
+        .filter_map(|e| Some((e.name.clone(), e.old.as_str()?.to_string())))
+        .collect()
 }
 
 /// What rollback changes, for `msg`.
@@ -301,6 +327,9 @@ struct Restore<'a> {
     writer: &'a RunWriter,
     force: bool,
     meta: &'a AnsibleMeta,
+    vcenter: &'a VsphereParams,
+    /// The MachineSets' namespace (which of them still name a template).
+    ns: &'a str,
 }
 
 impl Restore<'_> {
@@ -327,14 +356,36 @@ impl Restore<'_> {
         let nothing_planned = changes.is_empty();
         // A real run hands the changes to the applier (no copy: the outcome of a real
         // run is made from what was applied); check mode reports the plan.
-        let (planned, applied) = if self.meta.check_mode {
-            (changes, None)
+        let (planned, applied, mut done) = if self.meta.check_mode {
+            (changes, None, Vec::new())
         } else {
-            let applied = self
-                .apply(run, entries, changes, &reports, &mut warnings)
-                .await;
-            (Vec::new(), Some(applied))
+            let (applied, done) = self.apply(entries, changes, &reports).await;
+            (Vec::new(), Some(applied), done)
         };
+        let mut reports = reports;
+        // Templates after the MachineSets: only then is it known which none names.
+        let mut templates_changed = false;
+        if !entries.templates.is_empty() {
+            let restored = restored_templates(run, &reports);
+            match templates::remove(self.conn, self.ns, self.vcenter, &entries.templates, &restored, self.meta.check_mode).await {
+                Ok(t) => {
+                    templates_changed = t.changed;
+                    done.extend(t.done);
+                    reports.extend(t.reports);
+                    warnings.extend(t.warnings);
+                }
+                Err(e) => warnings.push(format!(
+                    "the templates the run imported were not removed: {e:#}"
+                )),
+            }
+        }
+        if let Some(a) = &applied {
+            if let Err(e) = self.note_done(run, done, a.error.is_some()).await {
+                warnings.push(format!(
+                    "restored, but the record could not note it (a second rollback notes it): {e:#}"
+                ));
+            }
+        }
         out.entries = reports;
         let mut o = outcome(
             self.meta.diff,
@@ -344,7 +395,7 @@ impl Restore<'_> {
             out,
             warnings,
         );
-        o.changed |= files_changed;
+        o.changed |= files_changed || templates_changed;
         if files_changed && applied.is_some() && nothing_planned {
             o.msg = "restored the file(s) of the run".into();
         }
@@ -401,16 +452,13 @@ impl Restore<'_> {
     }
 
     /// Applies the restores of the cluster objects (record first; a 409 re-reads and
-    /// re-plans the object), then notes the entries now restored in this rollback's
-    /// record and sets the restored run's state.
+    /// re-plans the object); returns what was applied and the entries now restored.
     async fn apply(
         &self,
-        run: &Run,
         entries: &RunEntries<'_>,
         changes: Vec<ObjectChange>,
         reports: &[EntryReport],
-        warnings: &mut Vec<String>,
-    ) -> ApplyOutcome {
+    ) -> (ApplyOutcome, Vec<u64>) {
         let planned = planned_objects(&changes);
         let applied = match self.conn {
             Some(conn) if !changes.is_empty() => {
@@ -427,12 +475,7 @@ impl Restore<'_> {
             _ => ApplyOutcome::default(),
         };
         let done = entries_done(reports, &planned, &applied.applied);
-        if let Err(e) = self.note_done(run, done, applied.error.is_some()).await {
-            warnings.push(format!(
-                "restored, but the record could not note it (a second rollback notes it): {e:#}"
-            ));
-        }
-        applied
+        (applied, done)
     }
 
     /// Notes the entries `done` (by seq) as restored, in this rollback's own record, and

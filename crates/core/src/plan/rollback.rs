@@ -39,6 +39,9 @@ pub enum EntryResult {
     AlreadyRestored,
     /// The object holds neither the written nor the old value (changed since): left alone.
     Conflict,
+    /// A template the run imported that a MachineSet still names: kept (the entry stays
+    /// open; a later rollback deletes it once nothing names it).
+    Kept,
 }
 
 /// One entry's outcome (values are not shown: they may be secret).

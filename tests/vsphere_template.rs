@@ -1,0 +1,405 @@
+//! `vsphere_template` end to end (issue 14): the built binary, run as Ansible runs it,
+//! against a vSphere-shaped cluster (the shipped dump made vSphere: Infrastructure
+//! `VSphere`, the installer's 4.9 vSphere MachineSet placed in vcsim's inventory) in the
+//! in-process test API server (or a real one, `OCP_BOOTIMAGE_TEST_KUBECONFIG`) and a real
+//! vSphere SOAP API: govmomi's vcsim (`tests/vcsim`; SKIP without it). The OVA is a small
+//! test OVA served by an in-process HTTP server; the stream file is the real 4.18 stream
+//! with its `vmware` OVA location and sha256 pointed at it.
+
+mod common;
+mod vcsim;
+
+use std::path::{Path, PathBuf};
+
+use common::{objects_in, objects_under, root, run_module, with_v3_stubs, TestCluster};
+use serde_json::{json, Value};
+use vcsim::{make_ova, FileServer, Spoil, Vcsim};
+
+const INFRA_ID: &str = "ocp-cl02-xdqkk";
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// The target build of the 4.18 stream fixture's vmware artifact.
+fn target_build() -> String {
+    let s: Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/fixtures/stream/rhcos-4.18.json")).unwrap(),
+    )
+    .unwrap();
+    s["architectures"]["x86_64"]["artifacts"]["vmware"]["release"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The 4.18 stream with its OVA at `url` with `sha256`.
+fn stream_file(dir: &Path, url: &str, sha256: &str) -> PathBuf {
+    let mut s: Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/fixtures/stream/rhcos-4.18.json")).unwrap(),
+    )
+    .unwrap();
+    let disk = &mut s["architectures"]["x86_64"]["artifacts"]["vmware"]["formats"]["ova"]["disk"];
+    disk["location"] = json!(url);
+    disk["sha256"] = json!(sha256);
+    let p = dir.join("stream.json");
+    std::fs::write(&p, serde_json::to_vec(&s).unwrap()).unwrap();
+    p
+}
+
+/// The installer's vSphere MachineSet, named `name`, placed in vcsim's inventory.
+fn vsphere_machineset(name: &str, datastore: &str) -> Value {
+    let mut ms = objects_in(&root().join(
+        "tests/fixtures/machinesets/vsphere/installer-generated-4.9-ocp-cl02-worker-machineset-0.yaml",
+    ))
+    .remove(0);
+    ms["metadata"]["name"] = json!(name);
+    let sel = format!("{INFRA_ID}-{name}");
+    ms["spec"]["selector"]["matchLabels"]["machine.openshift.io/cluster-api-machineset"] = json!(sel);
+    ms["spec"]["template"]["metadata"]["labels"]["machine.openshift.io/cluster-api-machineset"] =
+        json!(sel);
+    let v = &mut ms["spec"]["template"]["spec"]["providerSpec"]["value"];
+    v["workspace"] = json!({"server": "127.0.0.1", "datacenter": "DC0", "datastore": datastore,
+                            "folder": "/DC0/vm", "resourcePool": "/DC0/host/DC0_C0/Resources"});
+    v["network"]["devices"][0]["networkName"] = json!("VM Network");
+    ms
+}
+
+/// The shipped dump, made a vSphere cluster with `machinesets` (and `failure_domains`).
+fn vsphere_cluster(machinesets: &[Value], failure_domains: Value) -> Vec<Value> {
+    let mut objects = with_v3_stubs(objects_under(&root().join("examples/cluster-dump")));
+    objects.retain(|o| o["kind"] != "MachineSet" && o["kind"] != "MachineAutoscaler");
+    for o in objects.iter_mut() {
+        if o["kind"] == "Infrastructure" {
+            o["status"]["platform"] = json!("VSphere");
+            o["status"]["platformStatus"] = json!({"type": "VSphere"});
+            o["status"]["infrastructureName"] = json!(INFRA_ID);
+            o["spec"]["platformSpec"] = json!({"type": "VSphere", "vsphere": {"failureDomains": failure_domains}});
+        }
+    }
+    objects.extend(machinesets.iter().cloned());
+    objects
+}
+
+/// Everything one test needs: vcsim, the OVA and its server, the stream, the cluster.
+struct Env {
+    vc: Vcsim,
+    ova: FileServer,
+    sha: String,
+    stream: PathBuf,
+    cluster: TestCluster,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn start(vcsim_args: &[&str], machinesets: &[Value], fds: Value) -> Option<Env> {
+        let vc = Vcsim::start_with(vcsim_args)?;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, sha) = make_ova(dir.path(), "test.ova", 1 << 20, 7, Spoil::None);
+        let ova = FileServer::serve(path);
+        let stream = stream_file(dir.path(), &ova.url, &sha);
+        let mut cluster = TestCluster::start();
+        cluster.load(&vsphere_cluster(machinesets, fds));
+        Some(Env {
+            vc,
+            ova,
+            sha,
+            stream,
+            cluster,
+            dir,
+        })
+    }
+
+    fn args(&self, extra: Value) -> Value {
+        let mut a = json!({
+            "kubeconfig": self.cluster.kubeconfig(),
+            "record_path": self.dir.path().join("record.json"),
+            "stream_file": self.stream,
+            "cache_dir": self.dir.path().join("cache"),
+            "hostname": self.vc.host,
+            "port": self.vc.port,
+            "username": self.vc.username,
+            "password": self.vc.password,
+            "vcenter_validate_certs": false,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            a[k] = v.clone();
+        }
+        a
+    }
+
+    fn run(&self, module: &str, extra: Value) -> Value {
+        let r = run_module(module, &self.args(extra));
+        assert!(
+            !r.stdout.contains(&self.vc.password),
+            "the vCenter password leaked: {}",
+            r.stdout
+        );
+        r.json
+    }
+
+    /// What vCenter holds in `/DC0/vm`.
+    fn vms(&self) -> Vec<String> {
+        block(async {
+            let s = self.vc.session().await;
+            let mut v = s.vms_in_folder("/DC0/vm").await.unwrap();
+            v.sort();
+            v
+        })
+    }
+
+    fn find(&self, path: &str) -> Option<ocp_bootimage::vsphere::VmInfo> {
+        block(async { self.vc.session().await.find_vm(path).await.unwrap() })
+    }
+}
+
+fn template_path() -> String {
+    format!("/DC0/vm/{}-{INFRA_ID}-rhcos", target_build())
+}
+
+#[test]
+fn first_import_makes_the_template_and_a_rerun_does_nothing() {
+    let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let before = env.vms();
+    let r = env.run("vsphere_template", json!({"_ansible_diff": true}));
+    assert_eq!(r["failed"], false, "{r}");
+    assert_eq!(r["changed"], true, "{r}");
+    let path = template_path();
+    assert_eq!(r["images"]["worker"], json!(path), "{r}");
+    assert_eq!(r["image_builds"][&path], json!(target_build()));
+    let t = &r["templates"][0];
+    assert_eq!(t["action"], "import");
+    assert_eq!(t["datastore"], "LocalDS_0");
+    assert_eq!(r["ova"][0]["sha256"], json!(env.sha));
+    assert_eq!(r["ova"][0]["cached"], false);
+    // The diff: the MachineSet's template now and after the swap.
+    assert_eq!(r["diff"][0]["before"]["worker"], json!(format!("{INFRA_ID}-rhcos")));
+    assert_eq!(r["diff"][0]["after"]["worker"], json!(path));
+    // vCenter holds a template of the build, in the folder, on the datastore.
+    let vm = env.find(&path).expect("the template");
+    assert!(vm.is_template);
+    assert_eq!(vm.build.as_deref(), Some(target_build().as_str()));
+    assert!(vm.datastores.iter().any(|d| d == "LocalDS_0"), "{:?}", vm.datastores);
+    assert_eq!(env.vms().len(), before.len() + 1);
+    // Recorded before the import.
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(env.dir.path().join("record.json")).unwrap()).unwrap();
+    let entries = record.to_string();
+    assert!(entries.contains("VSphereTemplate") && entries.contains(&path), "{entries}");
+    // A rerun: nothing imported, nothing downloaded.
+    let downloads = env.ova.count();
+    let again = env.run("vsphere_template", json!({}));
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["templates"][0]["action"], "present");
+    assert_eq!(again["images"]["worker"], json!(path));
+    assert_eq!(env.ova.count(), downloads);
+    assert_eq!(env.vms().len(), before.len() + 1);
+}
+
+#[test]
+fn check_mode_uploads_nothing_and_shows_the_same_result() {
+    let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let before = env.vms();
+    let r = env.run("vsphere_template", json!({"_ansible_check_mode": true, "_ansible_diff": true}));
+    assert_eq!(r["failed"], false, "{r}");
+    assert_eq!(r["changed"], true);
+    assert_eq!(r["templates"][0]["action"], "import");
+    assert_eq!(r["images"]["worker"], json!(template_path()));
+    assert_eq!(r["diff"][0]["after"]["worker"], json!(template_path()));
+    assert_eq!(env.vms(), before, "check mode changed vCenter");
+    assert_eq!(env.ova.count(), 0, "check mode downloaded");
+    assert!(!env.dir.path().join("record.json").exists());
+}
+
+#[test]
+fn a_wrong_sha256_is_refused_before_any_upload() {
+    let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let before = env.vms();
+    let wrong = "0".repeat(64);
+    let r = env.run("vsphere_template", json!({"ova_sha256": wrong}));
+    assert_eq!(r["failed"], true, "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.contains(&wrong) && msg.contains(&env.sha), "{msg}");
+    assert_eq!(env.vms(), before);
+    assert!(env.find(&template_path()).is_none());
+    assert!(
+        std::fs::read_dir(env.dir.path().join("cache"))
+            .map(|d| d.flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".ova")))
+            .unwrap_or(true),
+        "a bad download was kept"
+    );
+}
+
+#[test]
+fn a_template_of_another_build_at_the_path_is_refused_not_overwritten() {
+    let Some(env) = Env::start(
+        &[],
+        &[
+            vsphere_machineset("worker", "LocalDS_0"),
+            vsphere_machineset("infra", "LocalDS_0"),
+        ],
+        json!([]),
+    ) else {
+        return;
+    };
+    // A template of another build, imported by hand under the name this run wants.
+    let name = format!("{}-{INFRA_ID}-rhcos", target_build());
+    block(async {
+        let s = env.vc.session().await;
+        let (ova, _) = {
+            let (p, _) = make_ova(env.dir.path(), "other.ova", 4096, 9, Spoil::None);
+            ocp_bootimage::vsphere::ova::fetch_ova(
+                &ocp_bootimage::vsphere::ova::OvaSource::Path(p),
+                None,
+                env.dir.path(),
+                false,
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap()
+        };
+        let req = ocp_bootimage::vsphere::ImportRequest {
+            location: vcsim::default_location(),
+            name: name.clone(),
+            build: "412.86.202212081411-0".into(),
+            thin: true,
+        };
+        s.import_template(&req, &ova, &mut |_, _| {}).await.unwrap();
+    });
+    let before = env.vms();
+    let r = env.run("vsphere_template", json!({}));
+    assert_eq!(r["failed"], true, "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.contains("412.86.202212081411-0") && msg.contains("never overwritten"), "{msg}");
+    assert_eq!(env.vms(), before);
+    assert_eq!(
+        env.find(&template_path()).unwrap().build.as_deref(),
+        Some("412.86.202212081411-0")
+    );
+    assert_eq!(env.ova.count(), 0);
+}
+
+#[test]
+fn two_failure_domains_get_two_templates() {
+    let fd = |name: &str, ds: &str| {
+        json!({"name": name, "region": "r", "zone": name, "server": "127.0.0.1",
+               "topology": {"datacenter": "DC0", "computeCluster": "/DC0/host/DC0_C0",
+                            "datastore": format!("/DC0/datastore/{ds}"), "networks": ["VM Network"],
+                            "folder": "/DC0/vm"}})
+    };
+    let Some(env) = Env::start(
+        &["-ds", "2"],
+        &[vsphere_machineset("worker", "LocalDS_0")],
+        json!([fd("fd-a", "LocalDS_0"), fd("fd-b", "LocalDS_1")]),
+    ) else {
+        return;
+    };
+    let r = env.run("vsphere_template", json!({}));
+    assert_eq!(r["failed"], false, "{r}");
+    let b = target_build();
+    let a_path = format!("/DC0/vm/{b}-{INFRA_ID}-rhcos-fd-a");
+    let b_path = format!("/DC0/vm/{b}-{INFRA_ID}-rhcos-fd-b");
+    assert_eq!(r["images"]["worker"], json!(a_path));
+    assert_eq!(r["templates"].as_array().unwrap().len(), 2, "{r}");
+    let a = env.find(&a_path).unwrap();
+    let bb = env.find(&b_path).unwrap();
+    assert!(a.is_template && bb.is_template);
+    assert!(a.datastores.iter().any(|d| d == "LocalDS_0"), "{:?}", a.datastores);
+    assert!(bb.datastores.iter().any(|d| d == "LocalDS_1"), "{:?}", bb.datastores);
+    // One download for both.
+    assert_eq!(r["ova"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn rollback_deletes_an_unreferenced_template_and_keeps_a_referenced_one() {
+    let Some(mut env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let run_id = json!({"run_id": "vs-1"});
+    let t = env.run("vsphere_template", run_id.clone());
+    assert_eq!(t["changed"], true, "{t}");
+    let path = template_path();
+    let swap = env.run(
+        "machineset_bootimage",
+        json!({"run_id": "vs-1", "image": t["images"].clone()}),
+    );
+    assert_eq!(swap["changed"], true, "{swap}");
+    let ms = env.cluster.get("MachineSet", Some("openshift-machine-api"), "worker").unwrap();
+    assert_eq!(ms["spec"]["template"]["spec"]["providerSpec"]["value"]["template"], json!(path));
+    // Another MachineSet, made later by someone else, names the template too: kept.
+    let mut other = vsphere_machineset("later", "LocalDS_0");
+    other["spec"]["template"]["spec"]["providerSpec"]["value"]["template"] = json!(path);
+    env.cluster.load(&[other]);
+    let check = env.run("rollback", json!({"run_id": "vs-1", "_ansible_check_mode": true}));
+    assert_eq!(check["failed"], false, "{check}");
+    let kept = env.run("rollback", json!({"run_id": "vs-1"}));
+    assert_eq!(kept["failed"], false, "{kept}");
+    let ms = env.cluster.get("MachineSet", Some("openshift-machine-api"), "worker").unwrap();
+    assert_eq!(
+        ms["spec"]["template"]["spec"]["providerSpec"]["value"]["template"],
+        json!(format!("{INFRA_ID}-rhcos"))
+    );
+    assert!(env.find(&path).is_some(), "a referenced template was deleted");
+    let entry = kept["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "VSphereTemplate")
+        .unwrap();
+    assert_eq!(entry["result"], "kept", "{kept}");
+    // Once nothing names it (the later MachineSet moved back, by another run), a second
+    // rollback deletes it.
+    let moved = env.run(
+        "machineset_bootimage",
+        json!({"run_id": "vs-2", "machinesets": ["later"], "image": format!("{INFRA_ID}-rhcos")}),
+    );
+    assert_eq!(moved["changed"], true, "{moved}");
+    let again = env.run("rollback", json!({"run_id": "vs-1"}));
+    assert_eq!(again["changed"], true, "{again}");
+    assert!(env.find(&path).is_none(), "the unreferenced template is still there");
+    let third = env.run("rollback", json!({"run_id": "vs-1"}));
+    assert_eq!(third["changed"], false, "{third}");
+}
+
+#[test]
+fn a_wrong_password_or_no_vcenter_fails_clearly_and_changes_nothing() {
+    let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let before = env.vms();
+    let r = env.run("vsphere_template", json!({"password": "not-the-password-42"}));
+    assert_eq!(r["failed"], true, "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.to_lowercase().contains("login") || msg.contains("password"), "{msg}");
+    assert!(!msg.contains("not-the-password-42"), "{msg}");
+    assert_eq!(env.vms(), before);
+    let down = env.run("vsphere_template", json!({"port": vcsim::free_port()}));
+    assert_eq!(down["failed"], true, "{down}");
+    assert!(down["msg"].as_str().unwrap().contains("refused"), "{down}");
+    assert!(!env.dir.path().join("record.json").exists());
+}
+
+#[test]
+fn no_credentials_is_a_clear_error_naming_the_options() {
+    let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+        return;
+    };
+    let mut a = env.args(json!({}));
+    let o = a.as_object_mut().unwrap();
+    o.remove("username");
+    o.remove("password");
+    let r = run_module("vsphere_template", &a);
+    assert_eq!(r.json["failed"], true);
+    let msg = r.json["msg"].as_str().unwrap();
+    assert!(msg.contains("vcenter_username") && msg.contains("VMWARE_USER"), "{msg}");
+}
