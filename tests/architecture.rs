@@ -88,6 +88,7 @@ fn shell_layers_import_one_way() {
             "options.rs",
             &["ansible", "modules", "cli", "execute", "kube"],
         ),
+        ("vsphere", &["ansible", "modules", "cli", "execute", "kube"]),
         ("execute", &["cli", "modules"]),
         ("modules", &["cli"]),
         ("ansible", &["cli"]),
