@@ -59,7 +59,8 @@ fn vsphere_machineset(name: &str, datastore: &str) -> Value {
     .remove(0);
     ms["metadata"]["name"] = json!(name);
     let sel = format!("{INFRA_ID}-{name}");
-    ms["spec"]["selector"]["matchLabels"]["machine.openshift.io/cluster-api-machineset"] = json!(sel);
+    ms["spec"]["selector"]["matchLabels"]["machine.openshift.io/cluster-api-machineset"] =
+        json!(sel);
     ms["spec"]["template"]["metadata"]["labels"]["machine.openshift.io/cluster-api-machineset"] =
         json!(sel);
     let v = &mut ms["spec"]["template"]["spec"]["providerSpec"]["value"];
@@ -78,7 +79,8 @@ fn vsphere_cluster(machinesets: &[Value], failure_domains: Value) -> Vec<Value> 
             o["status"]["platform"] = json!("VSphere");
             o["status"]["platformStatus"] = json!({"type": "VSphere"});
             o["status"]["infrastructureName"] = json!(INFRA_ID);
-            o["spec"]["platformSpec"] = json!({"type": "VSphere", "vsphere": {"failureDomains": failure_domains}});
+            o["spec"]["platformSpec"] =
+                json!({"type": "VSphere", "vsphere": {"failureDomains": failure_domains}});
         }
     }
     objects.extend(machinesets.iter().cloned());
@@ -114,18 +116,26 @@ impl Env {
         })
     }
 
-    fn args(&self, extra: Value) -> Value {
+    /// The arguments of `module`: the cluster and the record; the stream for the modules
+    /// that read one; vCenter (community.vmware's names) for those that talk to it.
+    fn args_of(&self, module: &str, extra: Value) -> Value {
         let mut a = json!({
             "kubeconfig": self.cluster.kubeconfig(),
             "record_path": self.dir.path().join("record.json"),
-            "stream_file": self.stream,
-            "cache_dir": self.dir.path().join("cache"),
-            "hostname": self.vc.host,
-            "port": self.vc.port,
-            "username": self.vc.username,
-            "password": self.vc.password,
-            "vcenter_validate_certs": false,
         });
+        if module != "rollback" {
+            a["stream_file"] = json!(self.stream);
+        }
+        if module == "vsphere_template" {
+            a["cache_dir"] = json!(self.dir.path().join("cache"));
+        }
+        if module == "vsphere_template" || module == "rollback" {
+            a["hostname"] = json!(self.vc.host);
+            a["port"] = json!(self.vc.port);
+            a["username"] = json!(self.vc.username);
+            a["password"] = json!(self.vc.password);
+            a["vcenter_validate_certs"] = json!(false);
+        }
         for (k, v) in extra.as_object().unwrap() {
             a[k] = v.clone();
         }
@@ -133,7 +143,7 @@ impl Env {
     }
 
     fn run(&self, module: &str, extra: Value) -> Value {
-        let r = run_module(module, &self.args(extra));
+        let r = run_module(module, &self.args_of(module, extra));
         assert!(
             !r.stdout.contains(&self.vc.password),
             "the vCenter password leaked: {}",
@@ -179,19 +189,30 @@ fn first_import_makes_the_template_and_a_rerun_does_nothing() {
     assert_eq!(r["ova"][0]["sha256"], json!(env.sha));
     assert_eq!(r["ova"][0]["cached"], false);
     // The diff: the MachineSet's template now and after the swap.
-    assert_eq!(r["diff"][0]["before"]["worker"], json!(format!("{INFRA_ID}-rhcos")));
-    assert_eq!(r["diff"][0]["after"]["worker"], json!(path));
+    assert_eq!(
+        r["diff"]["before"]["worker"],
+        json!(format!("{INFRA_ID}-rhcos"))
+    );
+    assert_eq!(r["diff"]["after"]["worker"], json!(path));
     // vCenter holds a template of the build, in the folder, on the datastore.
     let vm = env.find(&path).expect("the template");
     assert!(vm.is_template);
     assert_eq!(vm.build.as_deref(), Some(target_build().as_str()));
-    assert!(vm.datastores.iter().any(|d| d == "LocalDS_0"), "{:?}", vm.datastores);
+    assert!(
+        vm.datastores.iter().any(|d| d == "LocalDS_0"),
+        "{:?}",
+        vm.datastores
+    );
     assert_eq!(env.vms().len(), before.len() + 1);
     // Recorded before the import.
     let record: Value =
-        serde_json::from_slice(&std::fs::read(env.dir.path().join("record.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(env.dir.path().join("record.json")).unwrap())
+            .unwrap();
     let entries = record.to_string();
-    assert!(entries.contains("VSphereTemplate") && entries.contains(&path), "{entries}");
+    assert!(
+        entries.contains("VSphereTemplate") && entries.contains(&path),
+        "{entries}"
+    );
     // A rerun: nothing imported, nothing downloaded.
     let downloads = env.ova.count();
     let again = env.run("vsphere_template", json!({}));
@@ -208,12 +229,15 @@ fn check_mode_uploads_nothing_and_shows_the_same_result() {
         return;
     };
     let before = env.vms();
-    let r = env.run("vsphere_template", json!({"_ansible_check_mode": true, "_ansible_diff": true}));
+    let r = env.run(
+        "vsphere_template",
+        json!({"_ansible_check_mode": true, "_ansible_diff": true}),
+    );
     assert_eq!(r["failed"], false, "{r}");
     assert_eq!(r["changed"], true);
     assert_eq!(r["templates"][0]["action"], "import");
     assert_eq!(r["images"]["worker"], json!(template_path()));
-    assert_eq!(r["diff"][0]["after"]["worker"], json!(template_path()));
+    assert_eq!(r["diff"]["after"]["worker"], json!(template_path()));
     assert_eq!(env.vms(), before, "check mode changed vCenter");
     assert_eq!(env.ova.count(), 0, "check mode downloaded");
     assert!(!env.dir.path().join("record.json").exists());
@@ -234,7 +258,9 @@ fn a_wrong_sha256_is_refused_before_any_upload() {
     assert!(env.find(&template_path()).is_none());
     assert!(
         std::fs::read_dir(env.dir.path().join("cache"))
-            .map(|d| d.flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".ova")))
+            .map(|d| d
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().ends_with(".ova")))
             .unwrap_or(true),
         "a bad download was kept"
     );
@@ -280,7 +306,10 @@ fn a_template_of_another_build_at_the_path_is_refused_not_overwritten() {
     let r = env.run("vsphere_template", json!({}));
     assert_eq!(r["failed"], true, "{r}");
     let msg = r["msg"].as_str().unwrap();
-    assert!(msg.contains("412.86.202212081411-0") && msg.contains("never overwritten"), "{msg}");
+    assert!(
+        msg.contains("412.86.202212081411-0") && msg.contains("never overwritten"),
+        "{msg}"
+    );
     assert_eq!(env.vms(), before);
     assert_eq!(
         env.find(&template_path()).unwrap().build.as_deref(),
@@ -314,15 +343,24 @@ fn two_failure_domains_get_two_templates() {
     let a = env.find(&a_path).unwrap();
     let bb = env.find(&b_path).unwrap();
     assert!(a.is_template && bb.is_template);
-    assert!(a.datastores.iter().any(|d| d == "LocalDS_0"), "{:?}", a.datastores);
-    assert!(bb.datastores.iter().any(|d| d == "LocalDS_1"), "{:?}", bb.datastores);
+    assert!(
+        a.datastores.iter().any(|d| d == "LocalDS_0"),
+        "{:?}",
+        a.datastores
+    );
+    assert!(
+        bb.datastores.iter().any(|d| d == "LocalDS_1"),
+        "{:?}",
+        bb.datastores
+    );
     // One download for both.
     assert_eq!(r["ova"].as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn rollback_deletes_an_unreferenced_template_and_keeps_a_referenced_one() {
-    let Some(mut env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
+    let Some(mut env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([]))
+    else {
         return;
     };
     let run_id = json!({"run_id": "vs-1"});
@@ -334,22 +372,37 @@ fn rollback_deletes_an_unreferenced_template_and_keeps_a_referenced_one() {
         json!({"run_id": "vs-1", "image": t["images"].clone()}),
     );
     assert_eq!(swap["changed"], true, "{swap}");
-    let ms = env.cluster.get("MachineSet", Some("openshift-machine-api"), "worker").unwrap();
-    assert_eq!(ms["spec"]["template"]["spec"]["providerSpec"]["value"]["template"], json!(path));
+    let ms = env
+        .cluster
+        .get("MachineSet", Some("openshift-machine-api"), "worker")
+        .unwrap();
+    assert_eq!(
+        ms["spec"]["template"]["spec"]["providerSpec"]["value"]["template"],
+        json!(path)
+    );
     // Another MachineSet, made later by someone else, names the template too: kept.
     let mut other = vsphere_machineset("later", "LocalDS_0");
     other["spec"]["template"]["spec"]["providerSpec"]["value"]["template"] = json!(path);
     env.cluster.load(&[other]);
-    let check = env.run("rollback", json!({"run_id": "vs-1", "_ansible_check_mode": true}));
+    let check = env.run(
+        "rollback",
+        json!({"run_id": "vs-1", "_ansible_check_mode": true}),
+    );
     assert_eq!(check["failed"], false, "{check}");
     let kept = env.run("rollback", json!({"run_id": "vs-1"}));
     assert_eq!(kept["failed"], false, "{kept}");
-    let ms = env.cluster.get("MachineSet", Some("openshift-machine-api"), "worker").unwrap();
+    let ms = env
+        .cluster
+        .get("MachineSet", Some("openshift-machine-api"), "worker")
+        .unwrap();
     assert_eq!(
         ms["spec"]["template"]["spec"]["providerSpec"]["value"]["template"],
         json!(format!("{INFRA_ID}-rhcos"))
     );
-    assert!(env.find(&path).is_some(), "a referenced template was deleted");
+    assert!(
+        env.find(&path).is_some(),
+        "a referenced template was deleted"
+    );
     let entry = kept["entries"]
         .as_array()
         .unwrap()
@@ -366,7 +419,10 @@ fn rollback_deletes_an_unreferenced_template_and_keeps_a_referenced_one() {
     assert_eq!(moved["changed"], true, "{moved}");
     let again = env.run("rollback", json!({"run_id": "vs-1"}));
     assert_eq!(again["changed"], true, "{again}");
-    assert!(env.find(&path).is_none(), "the unreferenced template is still there");
+    assert!(
+        env.find(&path).is_none(),
+        "the unreferenced template is still there"
+    );
     let third = env.run("rollback", json!({"run_id": "vs-1"}));
     assert_eq!(third["changed"], false, "{third}");
 }
@@ -377,10 +433,16 @@ fn a_wrong_password_or_no_vcenter_fails_clearly_and_changes_nothing() {
         return;
     };
     let before = env.vms();
-    let r = env.run("vsphere_template", json!({"password": "not-the-password-42"}));
+    let r = env.run(
+        "vsphere_template",
+        json!({"password": "not-the-password-42"}),
+    );
     assert_eq!(r["failed"], true, "{r}");
     let msg = r["msg"].as_str().unwrap();
-    assert!(msg.to_lowercase().contains("login") || msg.contains("password"), "{msg}");
+    assert!(
+        msg.to_lowercase().contains("login") || msg.contains("password"),
+        "{msg}"
+    );
     assert!(!msg.contains("not-the-password-42"), "{msg}");
     assert_eq!(env.vms(), before);
     let down = env.run("vsphere_template", json!({"port": vcsim::free_port()}));
@@ -394,12 +456,15 @@ fn no_credentials_is_a_clear_error_naming_the_options() {
     let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
         return;
     };
-    let mut a = env.args(json!({}));
+    let mut a = env.args_of("vsphere_template", json!({}));
     let o = a.as_object_mut().unwrap();
     o.remove("username");
     o.remove("password");
     let r = run_module("vsphere_template", &a);
     assert_eq!(r.json["failed"], true);
     let msg = r.json["msg"].as_str().unwrap();
-    assert!(msg.contains("vcenter_username") && msg.contains("VMWARE_USER"), "{msg}");
+    assert!(
+        msg.contains("vcenter_username") && msg.contains("VMWARE_USER"),
+        "{msg}"
+    );
 }

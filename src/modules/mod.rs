@@ -14,6 +14,7 @@ pub mod mcs_cert_info;
 pub mod rollback;
 pub mod skew_enforcement;
 pub mod stub_ignition;
+pub mod vsphere_template;
 
 use schemars::Schema;
 
@@ -32,6 +33,7 @@ pub const MODULES: &[ModuleEntry] = &[
     ModuleEntry::of::<bootimage_canary::BootimageCanary>(),
     ModuleEntry::of::<bootimage_runs::BootimageRuns>().without_diff(),
     ModuleEntry::of::<skew_enforcement::SkewEnforcement>(),
+    ModuleEntry::of::<vsphere_template::VsphereTemplate>(),
 ];
 
 /// The module called `name`.

@@ -202,7 +202,12 @@ fn restored_templates(run: &Run, reports: &[EntryReport]) -> BTreeMap<String, St
     use crate::plan::rollback::EntryResult;
     let restored: std::collections::HashSet<u64> = reports
         .iter()
-        .filter(|r| matches!(r.result, EntryResult::Restored | EntryResult::AlreadyRestored))
+        .filter(|r| {
+            matches!(
+                r.result,
+                EntryResult::Restored | EntryResult::AlreadyRestored
+            )
+        })
         .map(|r| r.seq)
         .collect();
     run.entries
@@ -367,7 +372,16 @@ impl Restore<'_> {
         let mut templates_changed = false;
         if !entries.templates.is_empty() {
             let restored = restored_templates(run, &reports);
-            match templates::remove(self.conn, self.ns, self.vcenter, &entries.templates, &restored, self.meta.check_mode).await {
+            match templates::remove(
+                self.conn,
+                self.ns,
+                self.vcenter,
+                &entries.templates,
+                &restored,
+                self.meta.check_mode,
+            )
+            .await
+            {
                 Ok(t) => {
                     templates_changed = t.changed;
                     done.extend(t.done);

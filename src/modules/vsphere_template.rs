@@ -33,8 +33,8 @@ use crate::plan::vsphere_template::{
     TemplateSpec,
 };
 use crate::record::RunState;
-use crate::vsphere::ova::{fetch_ova, FetchReport, Ova, OvaSource};
 use crate::vsphere::credentials::credentials_for;
+use crate::vsphere::ova::{fetch_ova, FetchReport, Ova, OvaSource};
 use crate::vsphere::{ImportRequest, Location, Session};
 
 /// Options of `vsphere_template`.
@@ -203,18 +203,7 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
         }
         let (sel, mut options) = selection_and_options(&params.selection, &params.stream)?;
         options.allow_newer_stream = params.guards.allow_newer;
-        let no_stream_file = params.stream.stream_file.is_none();
-        let mut needed = vec![
-            SnapshotPart::Infrastructure,
-            SnapshotPart::ClusterVersion,
-            SnapshotPart::MachineConfiguration,
-        ];
-        needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
-        let reads = Reads {
-            stream_configmap: no_stream_file,
-            control_plane_arch: options.architecture.is_none(),
-            ..Reads::MIN
-        };
+        let (reads, needed) = reads_and_needs(&params.stream, options.architecture.is_none());
         let observation = Observation {
             selection: &sel,
             reads,
@@ -254,16 +243,7 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
             return Err(anyhow::anyhow!("{}", plan.refusals.join("; ")).into());
         }
         if let Some(only) = &params.vcenter.vcenter_hostname {
-            plan.templates.retain(|t| {
-                let keep = t.placement.server == *only;
-                if !keep {
-                    warnings.push(format!(
-                        "template {} is on vCenter {}, not {only} (vcenter_hostname): not made",
-                        t.path, t.placement.server
-                    ));
-                }
-                keep
-            });
+            only_on(only, &mut plan.templates, &mut warnings);
         }
         let result = run_templates(&params, &mut step, plan.templates, check).await;
         let (templates, ova) = match result {
@@ -283,6 +263,38 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
             step.run_record(),
         ))
     }
+}
+
+/// What the planner reads (no Secrets: a template needs no stub), and what its guards
+/// need: the swap's.
+fn reads_and_needs(stream: &StreamParams, arch_unknown: bool) -> (Reads, Vec<SnapshotPart>) {
+    let no_stream_file = stream.stream_file.is_none();
+    let mut needed = vec![
+        SnapshotPart::Infrastructure,
+        SnapshotPart::ClusterVersion,
+        SnapshotPart::MachineConfiguration,
+    ];
+    needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
+    let reads = Reads {
+        stream_configmap: no_stream_file,
+        control_plane_arch: arch_unknown,
+        ..Reads::MIN
+    };
+    (reads, needed)
+}
+
+/// Keeps the templates on vCenter `only` (`vcenter_hostname`), with a warning per other.
+fn only_on(only: &str, templates: &mut Vec<TemplateSpec>, warnings: &mut Vec<String>) {
+    templates.retain(|t| {
+        let keep = t.placement.server == only;
+        if !keep {
+            warnings.push(format!(
+                "template {} is on vCenter {}, not {only} (vcenter_hostname): not made",
+                t.path, t.placement.server
+            ));
+        }
+        keep
+    });
 }
 
 /// The module's outcome from what was done.
@@ -338,10 +350,8 @@ fn finish(
             .filter(|m| m.template.is_some())
             .map(|m| (m.name.clone(), json!(m.current)))
             .collect();
-        let after: serde_json::Map<String, Value> = images
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let after: serde_json::Map<String, Value> =
+            images.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         vec![DiffEntry {
             before_header: "MachineSet templates (now)".into(),
             after_header: "MachineSet templates (for machineset_bootimage)".into(),
@@ -424,9 +434,11 @@ async fn run_templates(
     check: bool,
 ) -> Result<(Vec<TemplateReport>, Vec<OvaReport>)> {
     let looked = look(params, step, templates).await?;
-    let refused = looked
-        .iter()
-        .any(|l| l.planned.iter().any(|(_, a, _)| *a == TemplateAction::Refuse));
+    let refused = looked.iter().any(|l| {
+        l.planned
+            .iter()
+            .any(|(_, a, _)| *a == TemplateAction::Refuse)
+    });
     let mut reports = Vec::new();
     let mut ovas: BTreeMap<String, (Ova, OvaReport)> = BTreeMap::new();
     let mut recorded = false;

@@ -316,6 +316,16 @@ impl Session {
         }
     }
 
+    /// MarkAsTemplate of the VM at `inventory_path` (an import a run stopped before marking).
+    pub async fn mark_as_template(&self, inventory_path: &str) -> Result<(), VsphereError> {
+        let vm = self
+            .expect(inventory_path, &["VirtualMachine"], "virtual machine")
+            .await?;
+        self.call("MarkAsTemplate", &vm.xml("_this"))
+            .await
+            .map(|_| ())
+    }
+
     /// Destroy_Task of `vm` and wait for it.
     pub(crate) async fn destroy(&self, vm: &MoRef, path: &str) -> Result<(), VsphereError> {
         let r = self.call("Destroy_Task", &vm.xml("_this")).await?;

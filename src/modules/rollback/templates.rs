@@ -55,7 +55,14 @@ async fn templates_after(
             None => out.extend(now.map(str::to_string)),
         }
     }
-    if let Some(cpms) = get(conn, resources::CONTROL_PLANE_MACHINE_SET, Some(ns), "cluster").await? {
+    if let Some(cpms) = get(
+        conn,
+        resources::CONTROL_PLANE_MACHINE_SET,
+        Some(ns),
+        "cluster",
+    )
+    .await?
+    {
         out.extend(
             cpms.pointer(CPMS_TEMPLATE_POINTER)
                 .and_then(Value::as_str)
@@ -74,7 +81,8 @@ pub(super) async fn remove(
     restored: &BTreeMap<String, String>,
     check: bool,
 ) -> Result<Removed> {
-    let conn = conn.context("the record's templates need the cluster, to see which MachineSets name them")?;
+    let conn = conn
+        .context("the record's templates need the cluster, to see which MachineSets name them")?;
     let after = templates_after(conn, ns, restored).await?;
     let mut out = Removed::default();
     let mut by_server: BTreeMap<&str, Vec<&ObjectEntries>> = BTreeMap::new();
@@ -134,7 +142,8 @@ pub(super) async fn remove(
                 out.done.extend(t.entries.iter().map(|e| e.seq));
             }
             if let Some(why) = &reason {
-                out.warnings.push(format!("template {path} on {server}: {why}"));
+                out.warnings
+                    .push(format!("template {path} on {server}: {why}"));
             }
             out.reports.extend(t.entries.iter().map(|e| EntryReport {
                 seq: e.seq,
