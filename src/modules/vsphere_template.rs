@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::inputs::{audit_input, load_streams, selection_and_options};
+use super::inputs::{audit_input, credentials_for, load_streams, selection_and_options};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Reads, SnapshotPart};
 use crate::execute::{Observation, RunRecord, Step};
@@ -33,7 +33,6 @@ use crate::plan::vsphere_template::{
     TemplateSpec,
 };
 use crate::record::RunState;
-use crate::vsphere::credentials::credentials_for;
 use crate::vsphere::ova::{fetch_ova, FetchReport, Ova, OvaSource};
 use crate::vsphere::{ImportRequest, Location, Session};
 

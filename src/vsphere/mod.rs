@@ -11,15 +11,11 @@
 //! - `import`: `import_template` (CreateImportSpec → ImportVApp → lease upload →
 //!   complete → ReconfigVM → MarkAsTemplate; on failure, nothing half-created is left);
 //! - `ova`: fetching (cache, resume, sha256) and reading the OVA in place (tar entries);
-//! - `xml`: the XML tree of an answer; `error`: `VsphereError`;
-//! - `credentials`: the user name and password from the options, or the cluster's
-//!   `kube-system/vsphere-creds` (the one place here that reads the cluster).
+//! - `xml`: the XML tree of an answer; `error`: `VsphereError`.
 //!
-//! It must not import `modules/`, `ansible/`, `cli/` or `execute/` (only `credentials`
-//! uses `kube/` and `options`). The password lives in
+//! It must not import `modules/`, `ansible/`, `cli/` or `execute/`. The password lives in
 //! a `SecretString` and is written only into the Login request body.
 
-pub mod credentials;
 mod error;
 mod import;
 mod inventory;

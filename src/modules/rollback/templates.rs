@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::cluster::resources;
 use crate::kube::client::{get, list};
 use crate::kube::connection::Connection;
+use crate::modules::inputs::credentials_for;
 use crate::options::VsphereParams;
 use crate::plan::rollback::{
     template_removal, EntryReport, EntryResult, ObjectEntries, TemplateRemoval,
 };
-use crate::vsphere::credentials::credentials_for;
 use crate::vsphere::Session;
 
 /// What the template part of a rollback did.
