@@ -6,6 +6,7 @@
 //! a disk of pseudo-random bytes, streamed, so a 1 GiB one costs no memory) and an
 //! in-process HTTP file server with Range support, a request log and a mid-body failure.
 //! Without vcsim, `Vcsim::start` prints a SKIP line and the test returns.
+//! `OCP_BOOTIMAGE_VCSIM_LOG=<file>` keeps vcsim's log (its NFC lines show the bytes received).
 
 #![allow(dead_code)]
 
@@ -48,6 +49,19 @@ fn vcsim_binary() -> Option<PathBuf> {
     })
 }
 
+/// vcsim's log: the file `OCP_BOOTIMAGE_VCSIM_LOG` names (appended), else nowhere.
+fn log_to() -> Stdio {
+    std::env::var_os("OCP_BOOTIMAGE_VCSIM_LOG")
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -83,7 +97,7 @@ impl Vcsim {
             .args(["-username", &username, "-password", &password])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_to())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         let sim = Vcsim {
@@ -103,7 +117,9 @@ impl Vcsim {
 
     fn external(url: &str) -> Vcsim {
         let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-        let (auth, hostport) = rest.split_once('@').expect("user:pass@ in OCP_BOOTIMAGE_TEST_VCSIM");
+        let (auth, hostport) = rest
+            .split_once('@')
+            .expect("user:pass@ in OCP_BOOTIMAGE_TEST_VCSIM");
         let (username, password) = auth.split_once(':').expect("user:pass");
         let hostport = hostport.split('/').next().unwrap();
         let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "443"));
@@ -180,7 +196,9 @@ struct Noise {
 
 impl Read for Noise {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         for chunk in buf[..n].chunks_mut(8) {
             self.state ^= self.state << 13;
             self.state ^= self.state >> 7;
@@ -196,7 +214,13 @@ impl Read for Noise {
 /// Writes `dir/name` — an OVA of `tests/fixtures/vsphere/test-rhcos.ovf` (its `ovf:size`
 /// set to `disk_bytes`) and `disk.vmdk` of `disk_bytes` pseudo-random bytes (`seed`) —
 /// and returns its path and sha256.
-pub fn make_ova(dir: &Path, name: &str, disk_bytes: u64, seed: u64, spoil: Spoil) -> (PathBuf, String) {
+pub fn make_ova(
+    dir: &Path,
+    name: &str,
+    disk_bytes: u64,
+    seed: u64,
+    spoil: Spoil,
+) -> (PathBuf, String) {
     let ovf = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vsphere/test-rhcos.ovf"),
     )
@@ -209,7 +233,8 @@ pub fn make_ova(dir: &Path, name: &str, disk_bytes: u64, seed: u64, spoil: Spoil
     h.set_size(ovf.len() as u64);
     h.set_mode(0o644);
     h.set_cksum();
-    tar.append_data(&mut h, "rhcos.ovf", ovf.as_bytes()).unwrap();
+    tar.append_data(&mut h, "rhcos.ovf", ovf.as_bytes())
+        .unwrap();
     if spoil != Spoil::NoDisk {
         let mut h = tar::Header::new_ustar();
         h.set_size(disk_bytes);
@@ -339,7 +364,10 @@ fn handle(
         len - from
     );
     if start.is_some() {
-        head.push_str(&format!("Content-Range: bytes {from}-{}/{len}\r\n", len - 1));
+        head.push_str(&format!(
+            "Content-Range: bytes {from}-{}/{len}\r\n",
+            len - 1
+        ));
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
