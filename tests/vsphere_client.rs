@@ -319,6 +319,14 @@ async fn an_ova_without_its_disk_fails_the_import_and_leaves_no_vm() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains(needle), "{spoil:?}: {err}");
+        // Both fail after ImportVApp created the VM: the cleanup is what removed it.
+        match spoil {
+            Spoil::NoDisk => assert!(
+                matches!(err, VsphereError::Ova(OvaError::MissingEntry { .. })),
+                "{err:?}"
+            ),
+            _ => assert!(matches!(err, VsphereError::Upload { .. }), "{err:?}"),
+        }
         assert_eq!(
             s.find_vm(&format!("/DC0/vm/{name}")).await.unwrap(),
             None,

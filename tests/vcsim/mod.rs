@@ -6,6 +6,7 @@
 //! a disk of pseudo-random bytes, streamed, so a 1 GiB one costs no memory) and an
 //! in-process HTTP file server with Range support, a request log and a mid-body failure.
 //! Without vcsim, `Vcsim::start` prints a SKIP line and the test returns.
+//! `OCP_BOOTIMAGE_VCSIM_LOG=<file>` keeps vcsim's log (its NFC lines show the bytes received).
 
 #![allow(dead_code)]
 
@@ -48,6 +49,19 @@ fn vcsim_binary() -> Option<PathBuf> {
     })
 }
 
+/// vcsim's log: the file `OCP_BOOTIMAGE_VCSIM_LOG` names (appended), else nowhere.
+fn log_to() -> Stdio {
+    std::env::var_os("OCP_BOOTIMAGE_VCSIM_LOG")
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -83,7 +97,7 @@ impl Vcsim {
             .args(["-username", &username, "-password", &password])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_to())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         let sim = Vcsim {
