@@ -6,6 +6,7 @@
 //! test OVA served by an in-process HTTP server; the stream file is the real 4.18 stream
 //! with its `vmware` OVA location and sha256 pointed at it.
 
+mod ansible_harness;
 mod common;
 mod vcsim;
 
@@ -467,4 +468,119 @@ fn no_credentials_is_a_clear_error_naming_the_options() {
         msg.contains("vcenter_username") && msg.contains("VMWARE_USER"),
         "{msg}"
     );
+}
+
+/// The template a MachineSet names now.
+fn template_of(c: &TestCluster, ms: &str) -> String {
+    c.get("MachineSet", Some("openshift-machine-api"), ms)
+        .unwrap()["spec"]["template"]["spec"]["providerSpec"]["value"]["template"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Issue 14's "Done when": `ansible-playbook ocp.bootimage.update` takes a vSphere cluster
+/// from outdated to current with no manual vSphere step (vCenter credentials the
+/// community.vmware way: `VMWARE_*`), a second run changes nothing, `--check` first
+/// changes nothing anywhere, and `rollback.yml` puts the MachineSets back and deletes the
+/// template.
+#[test]
+fn update_yml_takes_a_vsphere_cluster_from_outdated_to_current() {
+    let _serial = ansible_harness::serial();
+    let Some(ansibles) =
+        ansible_harness::ansibles("update_yml_takes_a_vsphere_cluster_from_outdated_to_current")
+    else {
+        return;
+    };
+    let machinesets = [
+        vsphere_machineset("worker", "LocalDS_0"),
+        vsphere_machineset("infra", "LocalDS_0"),
+    ];
+    for a in &ansibles {
+        let Some(env) = Env::start(&[], &machinesets, json!([])) else {
+            return;
+        };
+        let objects = vsphere_cluster(&machinesets, json!([]));
+        let mut ctx = ansible_harness::Ctx::new(a, env.cluster.kubeconfig(), &objects);
+        ctx.env = vec![
+            ("VMWARE_HOST".into(), env.vc.host.clone()),
+            ("VMWARE_PORT".into(), env.vc.port.to_string()),
+            ("VMWARE_USER".into(), env.vc.username.clone()),
+            ("VMWARE_PASSWORD".into(), env.vc.password.clone()),
+            ("VMWARE_VALIDATE_CERTS".into(), "false".into()),
+        ];
+        ctx.secrets
+            .push(("vCenter password".into(), env.vc.password.clone()));
+        let record = ctx.path("record.json");
+        let cache = ctx.path("ova-cache");
+        let vars = [
+            "-e".to_string(),
+            format!("stream_file={}", env.stream.display()),
+            "-e".into(),
+            format!("record_path={}", record.display()),
+            "-e".into(),
+            format!("ova_cache_dir={}", cache.display()),
+        ];
+        let vars: Vec<&str> = vars.iter().map(String::as_str).collect();
+        let before_vms = env.vms();
+        let path = template_path();
+
+        // --check: the plan names the template, nothing is downloaded or written.
+        let mut check = vars.clone();
+        check.extend(["--check", "--diff"]);
+        let r = ctx.playbook("ocp.bootimage.update", &check);
+        r.assert_ok();
+        assert_eq!(env.vms(), before_vms, "{}", r.out);
+        assert_eq!(env.ova.count(), 0);
+        assert_eq!(
+            template_of(&env.cluster, "worker"),
+            format!("{INFRA_ID}-rhcos")
+        );
+
+        // The update: template imported, both MachineSets point at it.
+        let mut run = vars.clone();
+        run.extend(["-e", "run_id=vs-update"]);
+        let r = ctx.playbook("ocp.bootimage.update", &run);
+        r.assert_ok()
+            .assert_contains("Import the vSphere templates");
+        let vm = env.find(&path).expect("update.yml made no template");
+        assert!(vm.is_template);
+        assert_eq!(template_of(&env.cluster, "worker"), path);
+        assert_eq!(template_of(&env.cluster, "infra"), path);
+        assert_eq!(env.ova.count(), 1, "one download for both MachineSets");
+        // The audit: both MachineSets on the stream's build now (the build read from the
+        // template's name).
+        let audit = env.run("bootimage_info", json!({"gather_subset": ["min"]}));
+        for name in ["worker", "infra"] {
+            let m = common::machineset(&audit, name);
+            assert_eq!(m["status"], "current", "{m}");
+            assert_eq!(m["current_build"], json!(target_build()), "{m}");
+        }
+
+        // Again: nothing changes, nothing is downloaded.
+        let r = ctx.playbook("ocp.bootimage.update", &vars);
+        r.assert_ok();
+        assert_eq!(r.count("changed"), 0, "{}", r.out);
+        assert_eq!(env.ova.count(), 1);
+
+        // rollback.yml: the MachineSets are back and the template is gone.
+        let rb = [
+            "-e".to_string(),
+            "run_id=vs-update".into(),
+            "-e".into(),
+            format!("record_path={}", record.display()),
+        ];
+        let rb: Vec<&str> = rb.iter().map(String::as_str).collect();
+        ctx.playbook("ocp.bootimage.rollback", &rb).assert_ok();
+        assert_eq!(
+            template_of(&env.cluster, "worker"),
+            format!("{INFRA_ID}-rhcos")
+        );
+        assert_eq!(
+            template_of(&env.cluster, "infra"),
+            format!("{INFRA_ID}-rhcos")
+        );
+        assert!(env.find(&path).is_none(), "rollback.yml left the template");
+        assert_eq!(env.vms(), before_vms);
+    }
 }

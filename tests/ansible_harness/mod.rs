@@ -438,6 +438,8 @@ pub struct Ctx {
     pub scratch: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     pub secrets: Vec<(String, String)>,
+    /// More environment for every run (e.g. `VMWARE_USER`), set after the clean one.
+    pub env: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -450,6 +452,7 @@ impl Ctx {
                 .unwrap(),
             kubeconfig,
             secrets: fixture_secrets(objects),
+            env: Vec::new(),
         }
     }
 
@@ -460,6 +463,7 @@ impl Ctx {
     pub fn run(&self, tool: &str, args: &[&str]) -> Run {
         let mut cmd = venv_command(&self.a.venv, tool, self.scratch.path(), &self.a.collections);
         cmd.env("K8S_AUTH_KUBECONFIG", &self.kubeconfig).args(args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let what = format!("ansible-core {}: {tool} {}", self.a.version, args.join(" "));
         let (code, stdout, stderr, secs) = run_command(cmd);
         let out = format!("{stdout}\n--- stderr ---\n{stderr}");
