@@ -12,7 +12,9 @@ mod vcsim;
 
 use std::path::{Path, PathBuf};
 
-use common::{objects_in, objects_under, root, run_module, with_v3_stubs, TestCluster};
+use common::{
+    objects_in, objects_under, root, run_module, spawn_module, with_v3_stubs, TestCluster,
+};
 use serde_json::{json, Value};
 use vcsim::{make_ova, FileServer, Spoil, Vcsim};
 
@@ -100,9 +102,19 @@ struct Env {
 
 impl Env {
     fn start(vcsim_args: &[&str], machinesets: &[Value], fds: Value) -> Option<Env> {
+        Env::start_sized(vcsim_args, machinesets, fds, 1 << 20)
+    }
+
+    /// With a test OVA whose disk has `disk_bytes`.
+    fn start_sized(
+        vcsim_args: &[&str],
+        machinesets: &[Value],
+        fds: Value,
+        disk_bytes: u64,
+    ) -> Option<Env> {
         let vc = Vcsim::start_with(vcsim_args)?;
         let dir = tempfile::tempdir().unwrap();
-        let (path, sha) = make_ova(dir.path(), "test.ova", 1 << 20, 7, Spoil::None);
+        let (path, sha) = make_ova(dir.path(), "test.ova", disk_bytes, 7, Spoil::None);
         let ova = FileServer::serve(path);
         let stream = stream_file(dir.path(), &ova.url, &sha);
         let mut cluster = TestCluster::start();
@@ -321,11 +333,12 @@ fn a_template_of_another_build_at_the_path_is_refused_not_overwritten() {
 
 #[test]
 fn two_failure_domains_get_two_templates() {
+    // No `folder` in the topology (optional; a real API server's CRD wants a folder below
+    // `/<dc>/vm/`, which vcsim's default inventory has none of): `/DC0/vm` is assumed.
     let fd = |name: &str, ds: &str| {
         json!({"name": name, "region": "r", "zone": name, "server": "127.0.0.1",
                "topology": {"datacenter": "DC0", "computeCluster": "/DC0/host/DC0_C0",
-                            "datastore": format!("/DC0/datastore/{ds}"), "networks": ["VM Network"],
-                            "folder": "/DC0/vm"}})
+                            "datastore": format!("/DC0/datastore/{ds}"), "networks": ["VM Network"]}})
     };
     let Some(env) = Env::start(
         &["-ds", "2"],
@@ -468,6 +481,102 @@ fn no_credentials_is_a_clear_error_naming_the_options() {
         msg.contains("vcenter_username") && msg.contains("VMWARE_USER"),
         "{msg}"
     );
+}
+
+#[test]
+fn credentials_from_the_clusters_vsphere_creds_secret() {
+    let Some(mut env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([]))
+    else {
+        return;
+    };
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let host = env.vc.host.clone();
+    env.cluster.load(&[json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "vsphere-creds", "namespace": "kube-system"},
+        "data": {format!("{host}.username"): b64(&env.vc.username),
+                 format!("{host}.password"): b64(&env.vc.password)}})]);
+    let mut a = env.args_of(
+        "vsphere_template",
+        json!({"vcenter_credentials_from_cluster": true}),
+    );
+    let o = a.as_object_mut().unwrap();
+    o.remove("username");
+    o.remove("password");
+    let r = run_module("vsphere_template", &a);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+    assert!(!r.stdout.contains(&env.vc.password));
+    assert!(env.find(&template_path()).unwrap().is_template);
+    // Without the option the Secret is never read: a clear error instead.
+    let mut a = env.args_of("vsphere_template", json!({}));
+    a.as_object_mut().unwrap().remove("password");
+    let r = run_module("vsphere_template", &a);
+    assert_eq!(r.json["failed"], true);
+    assert!(r.json["msg"]
+        .as_str()
+        .unwrap()
+        .contains("vcenter_credentials_from_cluster"));
+}
+
+/// Kill -9 while the disk uploads: the VM ImportVApp made is left, unmarked and no
+/// template. The next run (another run id) finds it where the record of the unfinished
+/// run says it was importing, deletes it and imports again; rollback then removes it.
+#[test]
+fn a_run_killed_during_the_upload_is_finished_by_the_next_and_rolled_back() {
+    let Some(env) = Env::start_sized(
+        &[],
+        &[vsphere_machineset("worker", "LocalDS_0")],
+        json!([]),
+        256 << 20,
+    ) else {
+        return;
+    };
+    let path = template_path();
+    let before = env.vms();
+    let module = spawn_module(
+        "vsphere_template",
+        &env.args_of("vsphere_template", json!({"run_id": "vs-kill-1"})),
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut half = None;
+    while std::time::Instant::now() < deadline {
+        if let Some(vm) = env.find(&path) {
+            half = Some(vm);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let half = half.expect("the import never created its VM");
+    assert!(
+        module.kill(),
+        "the run ended before it could be killed mid-upload"
+    );
+    let vm = env.find(&path).unwrap();
+    assert!(!vm.is_template && vm.build.is_none(), "{half:?} {vm:?}");
+    // The record holds the import, written before it started.
+    let record = std::fs::read_to_string(env.dir.path().join("record.json")).unwrap();
+    assert!(record.contains(&path), "{record}");
+
+    let r = env.run("vsphere_template", json!({"run_id": "vs-kill-2"}));
+    assert_eq!(r["failed"], false, "{r}");
+    assert_eq!(r["templates"][0]["action"], "reimport", "{r}");
+    let vm = env.find(&path).unwrap();
+    assert!(vm.is_template);
+    assert_eq!(vm.build.as_deref(), Some(target_build().as_str()));
+    assert_eq!(env.vms().len(), before.len() + 1);
+    // A third run: present.
+    let again = env.run("vsphere_template", json!({"run_id": "vs-kill-3"}));
+    assert_eq!(again["changed"], false, "{again}");
+
+    let rb = env.run("rollback", json!({"run_id": "vs-kill-2"}));
+    assert_eq!(rb["failed"], false, "{rb}");
+    assert!(env.find(&path).is_none());
+    let rb = env.run("rollback", json!({"run_id": "vs-kill-1"}));
+    assert_eq!(rb["failed"], false, "{rb}");
+    assert_eq!(env.vms(), before);
 }
 
 /// The template a MachineSet names now.

@@ -26,7 +26,7 @@ use crate::options::{
     ConnectionParams, GateParams, SelectionParams, StreamParams, SwapGuardParams, VsphereParams,
     WriteParams,
 };
-use crate::plan::rollback::template_entry;
+use crate::plan::rollback::{template_entry, TEMPLATE_KIND};
 use crate::plan::swap::{swap_context, SwapOptions};
 use crate::plan::vsphere_template::{
     decide, plan_templates, Found, MachineSetTemplate, TemplateAction, TemplateOptions,
@@ -394,6 +394,7 @@ async fn look(params: &Params, step: &Step, templates: Vec<TemplateSpec>) -> Res
             .or_default()
             .push(t);
     }
+    let interrupted = interrupted_imports(step).await?;
     let mut looked = Vec::new();
     for (server, specs) in by_server {
         let creds = credentials_for(&params.vcenter, &server, &step.conn).await?;
@@ -410,8 +411,9 @@ async fn look(params: &Params, step: &Step, templates: Vec<TemplateSpec>) -> Res
                     is_template: vm.is_template,
                     build: vm.build,
                 });
-            let (action, reason) = decide(&spec, found.as_ref());
-            if action == TemplateAction::Import {
+            let was_importing = interrupted.contains(&(server.clone(), spec.path.clone()));
+            let (action, reason) = decide(&spec, found.as_ref(), was_importing);
+            if matches!(action, TemplateAction::Import | TemplateAction::Reimport) {
                 session
                     .check_location(&location(&spec))
                     .await
@@ -422,6 +424,29 @@ async fn look(params: &Params, step: &Step, templates: Vec<TemplateSpec>) -> Res
         looked.push(Looked { session, planned });
     }
     Ok(looked)
+}
+
+/// (vCenter, path) of every template import a run of this tool recorded and never
+/// finished (the run is still `applying` or `partially-applied`, the entry open).
+async fn interrupted_imports(step: &Step) -> Result<std::collections::BTreeSet<(String, String)>> {
+    let runs = step.store.runs().await?;
+    let mut out = std::collections::BTreeSet::new();
+    let unfinished = runs.list.iter().filter(|r| {
+        matches!(r.state, RunState::Applying | RunState::PartiallyApplied)
+            && r.modules.iter().any(|m| m == VsphereTemplate::NAME)
+    });
+    for summary in unfinished {
+        let Some(run) = step.store.load_run(&runs, &summary.run_id)? else {
+            continue;
+        };
+        out.extend(
+            run.entries
+                .iter()
+                .filter(|e| e.kind == TEMPLATE_KIND && e.rolled_back.is_none())
+                .filter_map(|e| Some((e.namespace.clone()?, e.name.clone()))),
+        );
+    }
+    Ok(out)
 }
 
 /// Asks each vCenter what is at each template's path; unless something is refused or in
@@ -446,7 +471,7 @@ async fn run_templates(
             let mut r = report(&spec, action.clone(), reason);
             let acts = matches!(
                 action,
-                TemplateAction::Import | TemplateAction::MarkAsTemplate
+                TemplateAction::Import | TemplateAction::Reimport | TemplateAction::MarkAsTemplate
             );
             if acts && !refused {
                 r.changed = true;
@@ -478,7 +503,8 @@ async fn make(
     ovas: &mut BTreeMap<String, (Ova, OvaReport)>,
 ) -> Result<()> {
     // The OVA first (downloaded and checked: nothing is recorded for a bad download).
-    if *action == TemplateAction::Import && !ovas.contains_key(&spec.build) {
+    let imports = matches!(action, TemplateAction::Import | TemplateAction::Reimport);
+    if imports && !ovas.contains_key(&spec.build) {
         let got = fetch(params, spec).await?;
         ovas.insert(spec.build.clone(), got);
     }
@@ -496,6 +522,12 @@ async fn make(
             .mark_as_template(&spec.path)
             .await
             .with_context(|| format!("marking {} as a template", spec.path));
+    }
+    if *action == TemplateAction::Reimport {
+        session
+            .destroy_vm(&spec.path)
+            .await
+            .with_context(|| format!("deleting the half-done import at {}", spec.path))?;
     }
     let (ova, _) = ovas
         .get(&spec.build)

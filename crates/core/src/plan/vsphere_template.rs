@@ -410,14 +410,27 @@ pub enum TemplateAction {
     /// A VM of the build that an earlier run imported but did not mark as a template
     /// (it stopped in between): mark it.
     MarkAsTemplate,
+    /// A VM without the build mark, not a template, where a run of this tool that never
+    /// finished was importing (its record says so): that run's half-done import, deleted
+    /// and imported again.
+    Reimport,
     /// Something else is at the path: never overwritten.
     Refuse,
 }
 
-/// What to do at a template's path, and why (for [`TemplateAction::Refuse`]). Pure.
-pub fn decide(spec: &TemplateSpec, found: Option<&Found>) -> (TemplateAction, Option<String>) {
+/// What to do at a template's path, and why. `interrupted`: a run of this tool that never
+/// finished recorded an import at this path. Pure.
+pub fn decide(
+    spec: &TemplateSpec,
+    found: Option<&Found>,
+    interrupted: bool,
+) -> (TemplateAction, Option<String>) {
     match found {
         None => (TemplateAction::Import, None),
+        Some(f) if f.build.is_none() && !f.is_template && interrupted => (
+            TemplateAction::Reimport,
+            Some("the half-done import of a run that stopped (its record names this path): deleted and imported again".into()),
+        ),
         Some(f) if f.build.as_deref() == Some(spec.build.as_str()) && f.is_template => {
             (TemplateAction::Present, None)
         }
@@ -648,20 +661,30 @@ mod tests {
             is_template,
             build: build.map(str::to_string),
         };
-        assert_eq!(decide(t, None).0, TemplateAction::Import);
+        assert_eq!(decide(t, None, false).0, TemplateAction::Import);
         assert_eq!(
-            decide(t, Some(&found(true, Some(&t.build)))).0,
+            decide(t, Some(&found(true, Some(&t.build))), false).0,
             TemplateAction::Present
         );
         assert_eq!(
-            decide(t, Some(&found(false, Some(&t.build)))).0,
+            decide(t, Some(&found(false, Some(&t.build))), false).0,
             TemplateAction::MarkAsTemplate
         );
-        let (a, why) = decide(t, Some(&found(true, Some("412.86.202212081411-0"))));
+        let (a, why) = decide(t, Some(&found(true, Some("412.86.202212081411-0"))), true);
         assert_eq!(a, TemplateAction::Refuse);
         assert!(why.unwrap().contains("of build 412.86.202212081411-0"));
         assert_eq!(
-            decide(t, Some(&found(false, None))).0,
+            decide(t, Some(&found(false, None)), false).0,
+            TemplateAction::Refuse
+        );
+        // An unmarked VM where an unfinished run was importing: that run's half import.
+        assert_eq!(
+            decide(t, Some(&found(false, None)), true).0,
+            TemplateAction::Reimport
+        );
+        // Never a template without the mark, even there.
+        assert_eq!(
+            decide(t, Some(&found(true, None)), true).0,
             TemplateAction::Refuse
         );
     }
