@@ -53,7 +53,7 @@ impl PlatformSpec for Vsphere {
         artifact_target(
             arch,
             "vmware",
-            "import the stream's OVA as a new template and name it in the MachineSet",
+            "import the stream's OVA as a template (ocp.bootimage.vsphere_template does it and returns the `image` to give)",
         )
     }
 
