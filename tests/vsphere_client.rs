@@ -111,7 +111,8 @@ async fn check_location_names_the_first_missing_part() {
     relative.resource_pool = "DC0_C0".into();
     relative.folder = "".into();
     s.check_location(&relative).await.unwrap();
-    let cases: Vec<(fn(&mut Location), &str, &str)> = vec![
+    type Case = (fn(&mut Location), &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (|l| l.datacenter = "DC9".into(), "datacenter", "/DC9"),
         (|l| l.datastore = "nope-ds".into(), "datastore", "nope-ds"),
         (

@@ -352,9 +352,9 @@ async fn download(
     let status = resp.status().as_u16();
     let resumed_from = if status == 206 && have > 0 {
         have
-    } else if status == 200 || status == 416 && have == 0 {
+    } else if status == 200 {
         0
-    } else if status == 416 {
+    } else if status == 416 && have > 0 {
         // The .part is complete or longer than the file: start again.
         tokio::fs::remove_file(&part).await.map_err(io_err(&part))?;
         return Box::pin(download(
