@@ -188,6 +188,35 @@ fn secret_rules_name_their_secrets() {
         .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == RECORD_NS));
 }
 
+/// The opt-in deploy/rbac-vsphere-creds.yaml (`vcenter_credentials_from_cluster`) grants
+/// exactly `get` of the one Secret `kube-system/vsphere-creds`, to the update account only.
+#[test]
+fn the_vsphere_creds_opt_in_reads_one_secret_only() {
+    let objects = objects_of("deploy/rbac-vsphere-creds.yaml");
+    let roles: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Role").collect();
+    assert_eq!(roles.len(), 1);
+    assert!(objects
+        .iter()
+        .all(|o| o["kind"] != "ClusterRole" && o["kind"] != "ClusterRoleBinding"));
+    let rules = roles[0]["rules"].as_array().unwrap();
+    assert_eq!(roles[0]["metadata"]["namespace"], "kube-system");
+    assert_eq!(
+        rules,
+        &vec![json!({"apiGroups": [""], "resources": ["secrets"],
+                     "resourceNames": ["vsphere-creds"], "verbs": ["get"]})]
+    );
+    let subjects: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "RoleBinding")
+        .flat_map(|b| b["subjects"].as_array().unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(
+        subjects[0]["name"], "ocp-bootimage",
+        "only the update account"
+    );
+}
+
 /// Creates (or replaces) the RBAC objects as admin, deletes them on drop.
 struct Rbac<'a> {
     rt: &'a tokio::runtime::Runtime,

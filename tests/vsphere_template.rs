@@ -251,6 +251,10 @@ fn check_mode_uploads_nothing_and_shows_the_same_result() {
     assert_eq!(r["templates"][0]["action"], "import");
     assert_eq!(r["images"]["worker"], json!(template_path()));
     assert_eq!(r["diff"]["after"]["worker"], json!(template_path()));
+    // It says what it would download, and that it is not in the cache yet.
+    assert_eq!(r["ova"][0]["source"], json!(env.ova.url), "{r}");
+    assert_eq!(r["ova"][0]["sha256"], json!(env.sha));
+    assert_eq!(r["ova"][0]["cached"], false);
     assert_eq!(env.vms(), before, "check mode changed vCenter");
     assert_eq!(env.ova.count(), 0, "check mode downloaded");
     assert!(!env.dir.path().join("record.json").exists());
@@ -692,4 +696,60 @@ fn update_yml_takes_a_vsphere_cluster_from_outdated_to_current() {
         assert!(env.find(&path).is_none(), "rollback.yml left the template");
         assert_eq!(env.vms(), before_vms);
     }
+}
+
+/// A benchmark, not a test (`#[ignore]`; `bench/vsphere-template.sh` runs it): the module —
+/// the binary `OCP_BOOTIMAGE_BENCH_BIN` (default: this test build's) as the CLI runs it —
+/// downloads a test OVA of `OCP_BOOTIMAGE_BENCH_OVA_MIB` MiB (default 1024) from the
+/// in-process file server into an empty cache, checks its sha256 and imports it into
+/// vcsim, under `/usr/bin/time -v`: prints the wall time, the download's seconds and the
+/// process's peak RSS. Memory must not grow with the OVA.
+#[test]
+#[ignore]
+fn bench_module_import() {
+    let mib: u64 = std::env::var("OCP_BOOTIMAGE_BENCH_OVA_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let Some(env) = Env::start_sized(
+        &[],
+        &[vsphere_machineset("worker", "LocalDS_0")],
+        json!([]),
+        mib << 20,
+    ) else {
+        return;
+    };
+    let bin = std::env::var("OCP_BOOTIMAGE_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| common::binary());
+    let args = env.args_of("vsphere_template", json!({}));
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(&bin)
+        .args(["vsphere_template", "--args", &args.to_string()])
+        .output()
+        .expect("/usr/bin/time");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(r["changed"], true, "{r}");
+    let field = |name: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let rss_kib: f64 = field("Maximum resident set size (kbytes):")
+        .parse()
+        .unwrap_or(0.0);
+    println!(
+        "BENCH vsphere_template {mib} MiB OVA ({}): wall {}, download+sha256 {:.1} s, import {:.1} s, peak RSS {:.1} MiB",
+        bin.display(),
+        field("Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+        r["ova"][0]["seconds"].as_f64().unwrap_or(0.0),
+        r["templates"][0]["seconds"].as_f64().unwrap_or(0.0),
+        rss_kib / 1024.0
+    );
 }

@@ -33,7 +33,7 @@ use crate::plan::vsphere_template::{
     TemplateSpec,
 };
 use crate::record::RunState;
-use crate::vsphere::ova::{fetch_ova, FetchReport, Ova, OvaSource};
+use crate::vsphere::ova::{cache_path, fetch_ova, FetchReport, Ova, OvaSource};
 use crate::vsphere::{ImportRequest, Location, Session};
 
 /// Options of `vsphere_template`.
@@ -136,7 +136,8 @@ pub struct Output {
     pub images: BTreeMap<String, String>,
     /// Template path → build: pass it as `image_builds` (the build is also in the name).
     pub image_builds: BTreeMap<String, String>,
-    /// The OVAs downloaded or read (none when every template is there).
+    /// The OVAs downloaded or read (none when every template is there); in check mode the
+    /// ones an import would use, `cached` telling whether a download would be needed.
     pub ova: Vec<OvaReport>,
     #[serde(flatten)]
     pub run: RunRecord,
@@ -466,6 +467,7 @@ async fn run_templates(
     let mut reports = Vec::new();
     let mut ovas: BTreeMap<String, (Ova, OvaReport)> = BTreeMap::new();
     let mut recorded = false;
+    let mut previews: Vec<OvaReport> = Vec::new();
     for Looked { session, planned } in looked {
         for (spec, action, reason) in planned {
             let mut r = report(&spec, action.clone(), reason);
@@ -475,6 +477,10 @@ async fn run_templates(
             );
             if acts && !refused {
                 r.changed = true;
+                let imports = action != TemplateAction::MarkAsTemplate;
+                if check && imports && !previews.iter().any(|o: &OvaReport| o.build == spec.build) {
+                    previews.push(ova_preview(params, &spec)?);
+                }
                 if !check {
                     recorded = true;
                     let start = Instant::now();
@@ -489,7 +495,8 @@ async fn run_templates(
     if recorded {
         step.writer.settle(&[], RunState::Applied).await?;
     }
-    Ok((reports, ovas.into_values().map(|(_, r)| r).collect()))
+    previews.extend(ovas.into_values().map(|(_, r)| r));
+    Ok((reports, previews))
 }
 
 /// Makes one template: fetches the OVA of its build (once per build), records the
@@ -549,8 +556,8 @@ async fn make(
     Ok(())
 }
 
-/// Downloads (or reads, or finds in the cache) the OVA of `spec`'s build.
-async fn fetch(params: &Params, spec: &TemplateSpec) -> Result<(Ova, OvaReport)> {
+/// Where the OVA of `spec`'s build comes from, and the sha256 it must have.
+fn ova_source(params: &Params, spec: &TemplateSpec) -> Result<(OvaSource, String)> {
     let stream_ova = spec.ova.as_ref();
     let source = match (&params.ova_path, &params.ova_url, stream_ova) {
         (Some(p), _, _) => OvaSource::Path(p.clone()),
@@ -563,7 +570,8 @@ async fn fetch(params: &Params, spec: &TemplateSpec) -> Result<(Ova, OvaReport)>
     };
     let sha = params
         .ova_sha256
-        .clone()
+        .as_deref()
+        .map(str::to_ascii_lowercase)
         .or_else(|| stream_ova.map(|o| o.sha256.clone()))
         .with_context(|| {
             format!(
@@ -571,6 +579,37 @@ async fn fetch(params: &Params, spec: &TemplateSpec) -> Result<(Ova, OvaReport)>
                 spec.build
             )
         })?;
+    Ok((source, sha))
+}
+
+/// What check mode says of the OVA an import would use: from where, and whether it is in
+/// the cache already (then nothing would be downloaded).
+fn ova_preview(params: &Params, spec: &TemplateSpec) -> Result<OvaReport> {
+    let (source, sha) = ova_source(params, spec)?;
+    let (name, cached) = match &source {
+        OvaSource::Url(u) => {
+            let p = cache_path(&cache_dir(params.cache_dir.as_ref()), u, Some(&sha));
+            let there = p.is_file();
+            (u.clone(), there.then(|| p.display().to_string()))
+        }
+        OvaSource::Path(p) => (p.display().to_string(), Some(p.display().to_string())),
+    };
+    Ok(OvaReport {
+        build: spec.build.clone(),
+        source: name,
+        sha256: sha,
+        cached: cached.is_some(),
+        path: cached,
+        size: None,
+        downloaded_bytes: 0,
+        resumed_from: 0,
+        seconds: 0.0,
+    })
+}
+
+/// Downloads (or reads, or finds in the cache) the OVA of `spec`'s build.
+async fn fetch(params: &Params, spec: &TemplateSpec) -> Result<(Ova, OvaReport)> {
+    let (source, sha) = ova_source(params, spec)?;
     let cache = cache_dir(params.cache_dir.as_ref());
     let validate = params.vcenter.vcenter_validate_certs.unwrap_or(true);
     let (ova, rep): (Ova, FetchReport) = fetch_ova(

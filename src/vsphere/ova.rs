@@ -209,6 +209,12 @@ fn check(source_name: &str, expected: Option<&str>, actual: &str) -> Result<(), 
     }
 }
 
+/// Where [`fetch_ova`] keeps the download of `url` in `cache_dir` (whether or not it is
+/// there yet).
+pub fn cache_path(cache_dir: &Path, url: &str, expected_sha256: Option<&str>) -> PathBuf {
+    cache_dir.join(cache_name(url, expected_sha256))
+}
+
 /// The cache file's name for `url`: `<sha256>.ova`, else the URL's last path segment
 /// (made safe), else `download.ova`.
 fn cache_name(url: &str, expected: Option<&str>) -> String {
