@@ -470,6 +470,33 @@ fn a_wrong_password_or_no_vcenter_fails_clearly_and_changes_nothing() {
 }
 
 #[test]
+fn vcenter_hostname_limits_the_run_to_that_vcenters_templates() {
+    let mut elsewhere = vsphere_machineset("elsewhere", "LocalDS_0");
+    elsewhere["spec"]["template"]["spec"]["providerSpec"]["value"]["workspace"]["server"] =
+        json!("vcenter-b.example.com");
+    let Some(env) = Env::start(
+        &[],
+        &[vsphere_machineset("worker", "LocalDS_0"), elsewhere],
+        json!([]),
+    ) else {
+        return;
+    };
+    let r = env.run("vsphere_template", json!({}));
+    assert_eq!(r["failed"], false, "{r}");
+    assert_eq!(r["images"], json!({"worker": template_path()}), "{r}");
+    let other = common::machineset(&r, "elsewhere");
+    assert_eq!(other["template"], Value::Null);
+    assert!(
+        other["reason"]
+            .as_str()
+            .unwrap()
+            .contains("vcenter-b.example.com"),
+        "{other}"
+    );
+    assert!(r["warnings"].to_string().contains("not made"), "{r}");
+}
+
+#[test]
 fn no_credentials_is_a_clear_error_naming_the_options() {
     let Some(env) = Env::start(&[], &[vsphere_machineset("worker", "LocalDS_0")], json!([])) else {
         return;

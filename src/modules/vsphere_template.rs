@@ -243,7 +243,12 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
             return Err(anyhow::anyhow!("{}", plan.refusals.join("; ")).into());
         }
         if let Some(only) = &params.vcenter.vcenter_hostname {
-            only_on(only, &mut plan.templates, &mut warnings);
+            only_on(
+                only,
+                &mut plan.templates,
+                &mut plan.machinesets,
+                &mut warnings,
+            );
         }
         let result = run_templates(&params, &mut step, plan.templates, check).await;
         let (templates, ova) = match result {
@@ -283,8 +288,14 @@ fn reads_and_needs(stream: &StreamParams, arch_unknown: bool) -> (Reads, Vec<Sna
     (reads, needed)
 }
 
-/// Keeps the templates on vCenter `only` (`vcenter_hostname`), with a warning per other.
-fn only_on(only: &str, templates: &mut Vec<TemplateSpec>, warnings: &mut Vec<String>) {
+/// Keeps the templates on vCenter `only` (`vcenter_hostname`), with a warning per other;
+/// a MachineSet whose template is elsewhere gets none (it is not in `images`).
+fn only_on(
+    only: &str,
+    templates: &mut Vec<TemplateSpec>,
+    machinesets: &mut [MachineSetTemplate],
+    warnings: &mut Vec<String>,
+) {
     templates.retain(|t| {
         let keep = t.placement.server == only;
         if !keep {
@@ -292,6 +303,17 @@ fn only_on(only: &str, templates: &mut Vec<TemplateSpec>, warnings: &mut Vec<Str
                 "template {} is on vCenter {}, not {only} (vcenter_hostname): not made",
                 t.path, t.placement.server
             ));
+            for m in machinesets.iter_mut() {
+                if t.machinesets.contains(&m.name) {
+                    m.template = None;
+                    m.build = None;
+                    m.skipped = true;
+                    m.reason = Some(format!(
+                        "its vCenter is {}, not {only} (vcenter_hostname)",
+                        t.placement.server
+                    ));
+                }
+            }
         }
         keep
     });
