@@ -702,6 +702,9 @@ fn update_yml_takes_a_vsphere_cluster_from_outdated_to_current() {
         r.assert_ok();
         assert_eq!(r.count("changed"), 0, "{}", r.out);
         assert_eq!(env.ova.count(), 1);
+        // The MachineSets are named with their own (current) template: the swap keeps them,
+        // it does not skip them asking for a template.
+        assert!(!r.out.contains("then give it as"), "{}", r.out);
 
         // rollback.yml: the MachineSets are back and the template is gone.
         let rb = [

@@ -130,9 +130,12 @@ pub struct OvaReport {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Output {
     pub templates: Vec<TemplateReport>,
-    /// Per selected MachineSet: the template it is to name (null: skipped, or current).
+    /// Per selected MachineSet: the template it is to name (its own when already current;
+    /// null: skipped).
     pub machinesets: Vec<MachineSetTemplate>,
-    /// MachineSet name → template path: pass it as `machineset_bootimage`'s `image`.
+    /// MachineSet name → template path: pass it as `machineset_bootimage`'s `image` (a
+    /// MachineSet already on a template of the build is named with its own, so the swap
+    /// keeps it).
     pub images: BTreeMap<String, String>,
     /// Template path → build: pass it as `image_builds` (the build is also in the name).
     pub image_builds: BTreeMap<String, String>,
@@ -347,13 +350,18 @@ fn finish(
     } else {
         "imported"
     };
+    // The MachineSets that will move (a current one is in `images` as it is).
+    let moving: Vec<&MachineSetTemplate> = machinesets
+        .iter()
+        .filter(|m| m.template.is_some() && m.template != m.current)
+        .collect();
     let mut msg = format!(
-        "{made} template(s) {verb}, {} present, for {} MachineSet(s)",
+        "{made} template(s) {verb}, {} present, for {} MachineSet(s) to move",
         templates
             .iter()
             .filter(|t| t.action == TemplateAction::Present)
             .count(),
-        images.len()
+        moving.len()
     );
     let failed = !refused.is_empty();
     if failed {
@@ -366,14 +374,15 @@ fn finish(
                 .join("; ")
         );
     }
-    let diff = if meta.diff && !images.is_empty() {
-        let before: serde_json::Map<String, Value> = machinesets
+    let diff = if meta.diff && !moving.is_empty() {
+        let before: serde_json::Map<String, Value> = moving
             .iter()
-            .filter(|m| m.template.is_some())
             .map(|m| (m.name.clone(), json!(m.current)))
             .collect();
-        let after: serde_json::Map<String, Value> =
-            images.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let after: serde_json::Map<String, Value> = moving
+            .iter()
+            .map(|m| (m.name.clone(), json!(m.template)))
+            .collect();
         vec![DiffEntry {
             before_header: "MachineSet templates (now)".into(),
             after_header: "MachineSet templates (for machineset_bootimage)".into(),

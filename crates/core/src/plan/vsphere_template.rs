@@ -69,7 +69,8 @@ pub struct MachineSetTemplate {
     pub name: String,
     /// The template it names now.
     pub current: Option<String>,
-    /// The template (inventory path) it is to name; null when skipped or already current.
+    /// The template (inventory path) it is to name — the one it names when already current;
+    /// null when skipped.
     pub template: Option<String>,
     /// That template's build.
     pub build: Option<String>,
@@ -307,7 +308,10 @@ pub fn plan_templates(
                 .as_deref()
                 .is_some_and(crate::platform::vsphere::installer_made),
             Status::Current => {
+                // Named in `images` as it is, so the swap says "already the target image".
                 report.skipped = false;
+                report.template = r.current_image.clone();
+                report.build = r.current_build.clone();
                 why(&mut report, "already the stream's build".into());
                 plan.machinesets.push(report);
                 continue;
