@@ -10,7 +10,8 @@
 //!   `execute`: the one executor of every mutating step.
 //! - `ansible`: the binary-module protocol (args file in, one JSON object out) and the
 //!   module docs; `modules`: one file per Ansible module; `cli`: the human front end.
-//! - `vsphere`: the vSphere SOAP client (vCenter, vcsim) and the RHCOS OVA file.
+//! - `vsphere`: the vSphere SOAP client (vCenter, vcsim) and the RHCOS OVA file;
+//!   `transport`: why an HTTP request got no answer, shared by `kube` and `vsphere`.
 
 pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, record, stream};
 
@@ -23,4 +24,5 @@ pub mod kube;
 pub mod modules;
 pub mod options;
 pub mod stream_file;
+pub mod transport;
 pub mod vsphere;

@@ -89,6 +89,10 @@ fn shell_layers_import_one_way() {
             &["ansible", "modules", "cli", "execute", "kube"],
         ),
         ("vsphere", &["ansible", "modules", "cli", "execute", "kube"]),
+        (
+            "transport.rs",
+            &["ansible", "modules", "cli", "execute", "kube", "vsphere"],
+        ),
         ("execute", &["cli", "modules"]),
         ("modules", &["cli"]),
         ("ansible", &["cli"]),

@@ -87,49 +87,21 @@ pub fn explain(
     }
 }
 
-/// Why a request did not get an answer, in words a person can act on: the TLS
-/// certificate is not trusted (names `ca_cert` / `validate_certs`), the name does not
-/// resolve, nothing listens on the port, no answer in time; else the whole source chain
-/// of the error (kube's own Display stops at "ServiceError: client error (Connect)").
+/// Why a request to the API server got no answer ([`crate::transport::cause`], naming
+/// `ca_cert` / `validate_certs` / `host` and `OCP_BOOTIMAGE_TIMEOUT_SECS`).
 pub fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = Vec::new();
-    let mut io_kind = None;
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind = io_kind.or(Some(io.kind()));
-        }
-        let text = e.to_string();
-        if !chain.contains(&text) {
-            chain.push(text);
-        }
-        cur = e.source();
-    }
-    let all = chain.join(": ");
-    let lower = all.to_ascii_lowercase();
-    use std::io::ErrorKind as K;
-    let why = if lower.contains("certificate") || lower.contains("unknownissuer") {
-        "the server's TLS certificate is not trusted: give the CA that signed it with \
-         `ca_cert` (or the kubeconfig's certificate-authority), or set `validate_certs: false` \
-         (insecure)"
-    } else if lower.contains("dns error")
-        || lower.contains("failed to lookup address")
-        || lower.contains("name or service not known")
-    {
-        "the server's name does not resolve (DNS): check the host in `host` or the kubeconfig"
-    } else if io_kind == Some(K::ConnectionRefused) || lower.contains("connection refused") {
-        "connection refused: nothing listens there (wrong host or port, or the API server is down)"
-    } else if io_kind == Some(K::TimedOut)
-        || lower.contains("timed out")
-        || lower.contains("deadline has elapsed")
-        || lower.contains("elapsed")
-    {
-        "no answer in time (a firewall, a proxy, or an overloaded API server; \
-         OCP_BOOTIMAGE_TIMEOUT_SECS sets how long to wait)"
-    } else {
-        return all;
-    };
-    format!("{why} ({all})")
+    crate::transport::cause(
+        err,
+        &crate::transport::Hints {
+            untrusted: "the server's TLS certificate is not trusted: give the CA that signed it with \
+                `ca_cert` (or the kubeconfig's certificate-authority), or set `validate_certs: false` \
+                (insecure)",
+            dns: "the server's name does not resolve (DNS): check the host in `host` or the kubeconfig",
+            refused: "connection refused: nothing listens there (wrong host or port, or the API server is down)",
+            timeout: "no answer in time (a firewall, a proxy, or an overloaded API server; \
+                OCP_BOOTIMAGE_TIMEOUT_SECS sets how long to wait)",
+        },
+    )
 }
 
 /// How many times a request is tried in all (the first try included).

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 
-use crate::cluster::{resources, LabelSelector, Selection, Snapshot};
+use crate::cluster::{resources, LabelSelector, Reads, Selection, Snapshot, SnapshotPart};
 use crate::kube::connection::Connection;
 use crate::options::{SelectionParams, StreamParams, VsphereParams};
 use crate::plan::{AuditInput, AuditOptions, StreamSource};
@@ -119,6 +119,25 @@ pub fn audit_input<'a>(
         options,
         now: std::time::SystemTime::now(),
     }
+}
+
+/// What a module that plans MachineSets against the stream reads, and what its safety
+/// checks need: the managed-cluster guard (Infrastructure), the cluster version, MCO
+/// management (MachineConfiguration), and the stream ConfigMap when no `stream_file` is
+/// given. Each module adds its own reads.
+pub fn stream_reads(stream: &StreamParams) -> (Reads, Vec<SnapshotPart>) {
+    let no_stream_file = stream.stream_file.is_none();
+    let mut needed = vec![
+        SnapshotPart::Infrastructure,
+        SnapshotPart::ClusterVersion,
+        SnapshotPart::MachineConfiguration,
+    ];
+    needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
+    let reads = Reads {
+        stream_configmap: no_stream_file,
+        ..Reads::MIN
+    };
+    (reads, needed)
 }
 
 /// The Secret the installer leaves vCenter credentials in.

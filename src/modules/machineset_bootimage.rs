@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::inputs::{audit_input, load_streams, selection_and_options};
+use super::inputs::{audit_input, load_streams, selection_and_options, stream_reads};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::{Observation, RunRecord, Step};
@@ -184,22 +184,11 @@ as a real run; a second run changes nothing.
     }
 }
 
-/// What a swap reads, and what its safety checks need: managed status, cluster version,
-/// MCO management, the stream when no `stream_file` is given — and every user-data
-/// secret (the stub guard: a 2.x stub cannot boot a new image).
+/// What a swap reads: [`stream_reads`] — and every user-data secret (the stub guard: a
+/// 2.x stub cannot boot a new image).
 fn reads_and_needs(stream: &StreamParams) -> (Reads, Vec<SnapshotPart>) {
-    let no_stream_file = stream.stream_file.is_none();
-    let mut needed = vec![
-        SnapshotPart::Infrastructure,
-        SnapshotPart::ClusterVersion,
-        SnapshotPart::MachineConfiguration,
-    ];
-    needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
-    let reads = Reads {
-        user_data_secrets: true,
-        stream_configmap: no_stream_file,
-        ..Reads::MIN
-    };
+    let (mut reads, needed) = stream_reads(stream);
+    reads.user_data_secrets = true;
     (reads, needed)
 }
 

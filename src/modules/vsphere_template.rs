@@ -17,7 +17,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::inputs::{audit_input, credentials_for, load_streams, selection_and_options};
+use super::inputs::{
+    audit_input, credentials_for, load_streams, selection_and_options, stream_reads,
+};
 use crate::ansible::{DiffEntry, Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::cluster::{Reads, SnapshotPart};
 use crate::execute::{Observation, RunRecord, Step};
@@ -273,21 +275,11 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
     }
 }
 
-/// What the planner reads (no Secrets: a template needs no stub), and what its guards
-/// need: the swap's.
+/// What the planner reads: [`stream_reads`] (no Secrets: a template needs no stub), and a
+/// control-plane node's architecture when ClusterVersion does not name it.
 fn reads_and_needs(stream: &StreamParams, arch_unknown: bool) -> (Reads, Vec<SnapshotPart>) {
-    let no_stream_file = stream.stream_file.is_none();
-    let mut needed = vec![
-        SnapshotPart::Infrastructure,
-        SnapshotPart::ClusterVersion,
-        SnapshotPart::MachineConfiguration,
-    ];
-    needed.extend(no_stream_file.then_some(SnapshotPart::BootimagesConfigMap));
-    let reads = Reads {
-        stream_configmap: no_stream_file,
-        control_plane_arch: arch_unknown,
-        ..Reads::MIN
-    };
+    let (mut reads, needed) = stream_reads(stream);
+    reads.control_plane_arch = arch_unknown;
     (reads, needed)
 }
 

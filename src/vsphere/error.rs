@@ -55,40 +55,19 @@ pub enum VsphereError {
     Ova(#[from] OvaError),
 }
 
-/// Why a request got no answer, from the error's source chain, in words a person can act
-/// on (the vSphere twin of `kube::client::transport_cause`, naming vSphere's options).
+/// Why a request to vCenter (or an OVA download) got no answer
+/// ([`crate::transport::cause`], naming vSphere's options).
 pub fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain: Vec<String> = Vec::new();
-    let mut io_kind = None;
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind = io_kind.or(Some(io.kind()));
-        }
-        let text = e.to_string();
-        if !chain.contains(&text) {
-            chain.push(text);
-        }
-        cur = e.source();
-    }
-    let all = chain.join(": ");
-    let lower = all.to_ascii_lowercase();
-    use std::io::ErrorKind as K;
-    if lower.contains("certificate") || lower.contains("unknownissuer") {
-        "the server's TLS certificate is not trusted: add the CA that signed it to the \
-         system's trust store, or set `validate_certs: false` (insecure)"
-            .to_string()
-    } else if lower.contains("dns error")
-        || lower.contains("failed to lookup address")
-        || lower.contains("name or service not known")
-    {
-        "the server's name does not resolve (DNS): check `hostname`".to_string()
-    } else if io_kind == Some(K::ConnectionRefused) || lower.contains("connection refused") {
-        "connection refused: nothing listens there (wrong host or port, or vCenter is down)"
-            .to_string()
-    } else if io_kind == Some(K::TimedOut) || lower.contains("timed out") {
-        "no answer in time (a firewall, a proxy, or an overloaded vCenter)".to_string()
-    } else {
-        all
-    }
+    crate::transport::cause(
+        err,
+        &crate::transport::Hints {
+            untrusted: "the server's TLS certificate is not trusted: add the CA that signed it to the \
+                system's trust store, or set `vcenter_validate_certs: false` (insecure; it also applies \
+                to OVA downloads)",
+            dns: "the server's name does not resolve (DNS): check `vcenter_hostname` / the MachineSet's \
+                `workspace.server` (or `ova_url`)",
+            refused: "connection refused: nothing listens there (wrong host or port, or the server is down)",
+            timeout: "no answer in time (a firewall, a proxy, or an overloaded server)",
+        },
+    )
 }

@@ -145,15 +145,11 @@ pub(super) async fn remove(
                 out.warnings
                     .push(format!("template {path} on {server}: {why}"));
             }
-            out.reports.extend(t.entries.iter().map(|e| EntryReport {
-                seq: e.seq,
-                kind: e.kind.clone(),
-                namespace: e.namespace.clone(),
-                name: e.name.clone(),
-                field: e.field.clone(),
-                result,
-                reason: reason.clone(),
-            }));
+            out.reports.extend(
+                t.entries
+                    .iter()
+                    .map(|e| EntryReport::of(e, result, reason.clone())),
+            );
         }
         let _ = session.logout().await;
     }

@@ -59,7 +59,7 @@ pub struct EntryReport {
 
 impl EntryReport {
     /// The report of `e`.
-    fn of(e: &RecordEntry, result: EntryResult, reason: Option<String>) -> EntryReport {
+    pub fn of(e: &RecordEntry, result: EntryResult, reason: Option<String>) -> EntryReport {
         EntryReport {
             seq: e.seq,
             kind: e.kind.clone(),
