@@ -175,6 +175,15 @@ impl Env {
         })
     }
 
+    /// `find`, but an error (vcsim busy with the upload being polled) is "not yet".
+    fn poll_find(&self, path: &str) -> Option<ocp_bootimage::vsphere::VmInfo> {
+        block(async {
+            let creds = self.vc.credentials();
+            let s = ocp_bootimage::vsphere::Session::login(&creds).await.ok()?;
+            s.find_vm(path).await.ok().flatten()
+        })
+    }
+
     fn find(&self, path: &str) -> Option<ocp_bootimage::vsphere::VmInfo> {
         block(async { self.vc.session().await.find_vm(path).await.unwrap() })
     }
@@ -574,7 +583,7 @@ fn a_run_killed_during_the_upload_is_finished_by_the_next_and_rolled_back() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut half = None;
     while std::time::Instant::now() < deadline {
-        if let Some(vm) = env.find(&path) {
+        if let Some(vm) = env.poll_find(&path) {
             half = Some(vm);
             break;
         }
@@ -585,6 +594,8 @@ fn a_run_killed_during_the_upload_is_finished_by_the_next_and_rolled_back() {
         module.kill(),
         "the run ended before it could be killed mid-upload"
     );
+    // vcsim drops the aborted upload's connection; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let vm = env.find(&path).unwrap();
     assert!(!vm.is_template && vm.build.is_none(), "{half:?} {vm:?}");
     // The record holds the import, written before it started.

@@ -56,6 +56,14 @@ pub(crate) struct Managers {
     pub session_manager: MoRef,
 }
 
+/// The calls that only read, which [`Session::call`] may try again.
+const READ_CALLS: &[&str] = &[
+    "RetrieveServiceContent",
+    "RetrieveProperties",
+    "RetrievePropertiesEx",
+    "FindByInventoryPath",
+];
+
 /// A logged-in SOAP session (cookie `vmware_soap_session`). Debug shows no cookie.
 pub struct Session {
     pub(crate) http: reqwest::Client,
@@ -251,16 +259,31 @@ impl Session {
 
     /// One call with this session: `inner` is the method's parameters as XML; the answer
     /// is the `<method>Response` element.
+    /// One call. A read that got no answer (a connection closed or reset under load) is
+    /// tried again, at most twice, 200 ms and 400 ms later — as the Kubernetes client
+    /// retries its reads; a call that changes something is never repeated.
     pub(crate) async fn call(&self, method: &str, inner: &str) -> Result<Node, VsphereError> {
-        post(
-            &self.http,
-            &self.base,
-            &self.server,
-            Some(&self.cookie),
-            method,
-            inner,
-        )
-        .await
-        .map(|a| a.response)
+        let mut attempt: u32 = 0;
+        loop {
+            let answer = post(
+                &self.http,
+                &self.base,
+                &self.server,
+                Some(&self.cookie),
+                method,
+                inner,
+            )
+            .await;
+            match answer {
+                Err(VsphereError::Unreachable { .. })
+                    if READ_CALLS.contains(&method) && attempt < 2 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                other => return other.map(|a| a.response),
+            }
+        }
     }
 }
