@@ -378,6 +378,19 @@ pub struct SwapGuardParams {
     pub allow_stream_change: bool,
 }
 
+impl SwapGuardParams {
+    /// The swap's settings these guards make (no explicit images, no assumed stubs).
+    pub fn swap_options(&self) -> crate::plan::swap::SwapOptions {
+        crate::plan::swap::SwapOptions {
+            allow_newer: self.allow_newer,
+            include_mco_managed: self.include_mco_managed,
+            allow_stream_change: self.allow_stream_change,
+            allow_other_controllers: self.allow_other_controllers,
+            ..Default::default()
+        }
+    }
+}
+
 impl StreamParams {
     /// `image_builds` as a map (a later pair for the same image wins).
     pub fn image_builds(&self) -> BTreeMap<String, String> {

@@ -202,11 +202,8 @@ fn swap_options(params: &Params, check_mode: bool) -> Result<SwapOptions> {
     }
     Ok(SwapOptions {
         images: images_option(params.image.as_ref())?,
-        allow_newer: params.guards.allow_newer,
-        include_mco_managed: params.guards.include_mco_managed,
-        allow_stream_change: params.guards.allow_stream_change,
-        allow_other_controllers: params.guards.allow_other_controllers,
         assume_stubs_migrated: params.assume_stubs_migrated,
+        ..params.guards.swap_options()
     })
 }
 

@@ -29,7 +29,7 @@ use crate::options::{
     WriteParams,
 };
 use crate::plan::rollback::{template_entry, TEMPLATE_KIND};
-use crate::plan::swap::{swap_context, SwapOptions};
+use crate::plan::swap::swap_context;
 use crate::plan::vsphere_template::{
     decide, plan_templates, Found, MachineSetTemplate, TemplateAction, TemplateOptions,
     TemplateSpec,
@@ -227,13 +227,7 @@ and uploads nothing; `diff` shows the MachineSets' `template` values.
         let streams = load_streams(&params.stream, &snapshot)?;
         let machinesets = std::mem::take(&mut snapshot.machinesets);
         let input = audit_input(&snapshot, &streams, &options);
-        let swap = SwapOptions {
-            allow_newer: params.guards.allow_newer,
-            include_mco_managed: params.guards.include_mco_managed,
-            allow_stream_change: params.guards.allow_stream_change,
-            allow_other_controllers: params.guards.allow_other_controllers,
-            ..SwapOptions::default()
-        };
+        let swap = params.guards.swap_options();
         let (msctx, mut warnings) = swap_context(&input, &machinesets, &swap);
         let topts = TemplateOptions {
             name: params.template_name.clone(),

@@ -248,15 +248,20 @@ pub fn plan_templates(
     let infra_id = infra_id.unwrap_or_default();
     // Templates by (server, path).
     let mut templates: BTreeMap<(String, String), TemplateSpec> = BTreeMap::new();
+    // A template's name and inventory path in its placement.
+    let named = |placement: &Placement, fd: Option<&str>, build: &str| {
+        let name = template_name(&pattern, build, &infra_id, fd, &placement.datastore);
+        let path = format!("{}/{name}", placement.folder.trim_end_matches('/'));
+        (name, path)
+    };
     let mut add = |plan: &mut TemplatePlan,
                    placement: Placement,
+                   (name, path): (String, String),
                    fd: Option<&str>,
                    build: &str,
                    ova: Option<OvaArtifact>,
                    ms: Option<&str>|
      -> Result<String, String> {
-        let name = template_name(&pattern, build, &infra_id, fd, &placement.datastore);
-        let path = format!("{}/{name}", placement.folder.trim_end_matches('/'));
         let key = (placement.server.clone(), path.clone());
         let t = templates.entry(key).or_insert_with(|| TemplateSpec {
             placement: placement.clone(),
@@ -337,14 +342,7 @@ pub fn plan_templates(
             }
         };
         let fd = failure_domain_of(&placement, &fds).map(|f| f.name.clone());
-        let name = template_name(
-            &pattern,
-            &build,
-            &infra_id,
-            fd.as_deref(),
-            &placement.datastore,
-        );
-        let path = format!("{}/{name}", placement.folder.trim_end_matches('/'));
+        let (name, path) = named(&placement, fd.as_deref(), &build);
         // The swap's own guards (MCO-managed, other controllers, OS streams, newer than the
         // cluster), as `machineset_bootimage` will apply them; a stub still to migrate does
         // not stop a template from being made.
@@ -360,6 +358,7 @@ pub fn plan_templates(
         match add(
             &mut plan,
             placement,
+            (name, path),
             fd.as_deref(),
             &build,
             ova,
@@ -381,9 +380,11 @@ pub fn plan_templates(
     for build in &builds {
         for fd in &fds {
             let ova = ova_of(ctx, build);
+            let at = named(&fd.placement, Some(&fd.name), build);
             let _ = add(
                 &mut plan,
                 fd.placement.clone(),
+                at,
                 Some(&fd.name),
                 build,
                 ova,
