@@ -6,9 +6,18 @@
 //! JSON shapes, `Status` errors, optimistic concurrency, merge/JSON patches, dry runs,
 //! selectors and watches.
 //! Tests can seed and inspect objects directly, read a log of requests, deny verbs
-//! (403) and inject faults (error codes, delays, connection resets). An opt-in
-//! simulation ([`TestApiServer::simulate_machine_lifecycle`]) answers MachineSet scaling
-//! with Machines, Nodes and machine-config-daemon pods, the way a cluster would.
+//! (403) and inject faults (error codes, delays, connection resets).
+//!
+//! Opt-in simulations of cluster controllers react to client writes the way a cluster
+//! would (their own writes are never logged as requests):
+//!
+//! - [`TestApiServer::simulate_machine_lifecycle`] answers MachineSet scaling with
+//!   Machines, Nodes and machine-config-daemon pods;
+//! - [`TestApiServer::simulate_mcs_daemonset`] replaces deleted machine-config-server
+//!   pods (Pending, then Running and Ready), as their DaemonSet would;
+//!   [`TestApiServer::add_mcs_pods`] seeds such pods;
+//! - [`TestApiServer::revert_patches`] writes an object another controller owns back
+//!   after each PATCH.
 //!
 //! ```no_run
 //! use test_apiserver::TestApiServer;
@@ -25,6 +34,7 @@ mod faults;
 mod kinds;
 mod load;
 mod machines;
+mod mcs_pods;
 mod patch;
 mod router;
 mod selector;
@@ -44,6 +54,7 @@ use serde_json::Value;
 
 pub use faults::{Fault, FaultAction};
 pub use machines::MachineLifecycle;
+pub use mcs_pods::McsDaemonSet;
 pub use router::POD_LOG_ANNOTATION;
 
 /// The bearer token the written kubeconfig carries.
@@ -96,6 +107,8 @@ pub(crate) struct Shared {
     pub pod_logs: Mutex<HashMap<PodLogKey, String>>,
     /// The machine lifecycle simulation, while enabled.
     pub lifecycle: Mutex<Option<Arc<MachineLifecycle>>>,
+    /// The machine-config-server DaemonSet simulation, while enabled.
+    pub mcs: Mutex<Option<Arc<McsDaemonSet>>>,
     /// Objects (kind, name) another controller owns: every PATCH of one is written back
     /// ([`TestApiServer::revert_patches`]).
     pub reverting: Mutex<Vec<(String, String)>>,
@@ -142,6 +155,7 @@ impl TestApiServer {
             user: Mutex::new(DEFAULT_USER.to_string()),
             pod_logs: Mutex::new(HashMap::new()),
             lifecycle: Mutex::new(None),
+            mcs: Mutex::new(None),
             reverting: Mutex::new(Vec::new()),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
@@ -438,6 +452,44 @@ impl TestApiServer {
     /// Disables the simulated machine lifecycle; pending delayed steps do nothing.
     pub fn stop_machine_lifecycle(&self) {
         *lock(&self.shared.lifecycle) = None;
+    }
+
+    /// Enables (or reconfigures) the simulated machine-config-server (MCS) DaemonSet,
+    /// which replaces the MCS pods clients delete.
+    ///
+    /// After each client write (not a dry run) that removes a pod labelled
+    /// `k8s-app=machine-config-server` in `openshift-machine-config-operator` — a DELETE,
+    /// a deletecollection, or the write that clears the last finalizer of a pod being
+    /// deleted — a replacement is stored at once: `machine-config-server-<5 random>`
+    /// (a name not in use), with the deleted pod's labels, `metadata.ownerReferences` and
+    /// `spec` (so the same `spec.nodeName`), `status.phase: Pending` and condition
+    /// `Ready=False`. [`McsDaemonSet::ready_delay`] later it is `Running` with conditions
+    /// `Ready=True` and `ContainersReady=True` and a ready container status (named after
+    /// its first container, `machine-config-server` for pods of
+    /// [`TestApiServer::add_mcs_pods`]). Other pods are left alone.
+    ///
+    /// As with [`TestApiServer::simulate_machine_lifecycle`], simulated writes go through
+    /// the store (resourceVersions, watch events) but are not requests:
+    /// [`TestApiServer::requests`] and [`TestApiServer::write_count`] never count them.
+    /// The delayed step acts only if its pod still exists (same uid), is not being
+    /// deleted, and the simulation is enabled when it fires.
+    pub fn simulate_mcs_daemonset(&self, cfg: McsDaemonSet) {
+        *lock(&self.shared.mcs) = Some(Arc::new(cfg));
+    }
+
+    /// Disables the simulated MCS DaemonSet; pending delayed steps do nothing.
+    pub fn stop_mcs_daemonset(&self) {
+        *lock(&self.shared.mcs) = None;
+    }
+
+    /// Stores `n` Running, Ready machine-config-server pods, as the MCS DaemonSet runs
+    /// them on control-plane nodes: `machine-config-server-<5 random>` in
+    /// `openshift-machine-config-operator`, label `k8s-app=machine-config-server`, owner
+    /// DaemonSet `machine-config-server` (not itself stored), `spec.nodeName`
+    /// `master-0`, `master-1`, … (Nodes are not created), one container
+    /// `machine-config-server`. Returns their names in that node order. Not a request.
+    pub fn add_mcs_pods(&self, n: usize) -> anyhow::Result<Vec<String>> {
+        mcs_pods::seed_pods(&mut lock(&self.shared.store), n)
     }
 
     /// Stops the server (also done on drop).

@@ -19,12 +19,12 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::conn::ConnInfo;
 use crate::faults::{self, FaultAction};
 use crate::kinds::{self, KindInfo};
-use crate::machines;
 use crate::patch;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{meta_str, Event, EventType, Preconditions, Target};
 use crate::{discovery, lock, RequestRecord, Shared};
+use crate::{machines, mcs_pods};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 << 20;
@@ -417,7 +417,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
             let body = parse_body(req)?;
             let obj = lock(&shared.store).create(kind, ns, body, req.dry_run)?;
             if !req.dry_run {
-                machines::observe(shared, kind, &obj, false);
+                simulate(shared, kind, &obj, false);
             }
             Ok(Reply::Json(201, obj))
         }
@@ -426,7 +426,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
             let (obj, gone) =
                 lock(&shared.store).update(kind, ns, name, body, target, req.dry_run)?;
             if !req.dry_run {
-                machines::observe(shared, kind, &obj, gone);
+                simulate(shared, kind, &obj, gone);
             }
             Ok(Reply::Json(200, obj))
         }
@@ -435,7 +435,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
             let pre = preconditions(&req.body);
             let (obj, gone) = lock(&shared.store).delete(kind, ns, name, &pre, req.dry_run)?;
             if gone && !req.dry_run {
-                machines::observe(shared, kind, &obj, true);
+                simulate(shared, kind, &obj, true);
             }
             Ok(Reply::Json(
                 if gone || req.dry_run { 200 } else { 202 },
@@ -467,12 +467,19 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
             let doc = list_doc(kind, store.current_rv(), items, None);
             drop(store);
             for obj in &removed {
-                machines::observe(shared, kind, obj, true);
+                simulate(shared, kind, obj, true);
             }
             Ok(Reply::Json(200, doc))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// Lets the opt-in simulations react to a successful, non-dry-run client write: `obj`
+/// is the object as written (or as deleted, when `gone`). Call with the store unlocked.
+fn simulate(shared: &Arc<Shared>, kind: &'static KindInfo, obj: &Value, gone: bool) {
+    machines::observe(shared, kind, obj, gone);
+    mcs_pods::observe(shared, kind, obj, gone);
 }
 
 /// A JSON (or YAML, by content type) request body.
@@ -690,7 +697,7 @@ fn patch_object(
     }
     drop(store);
     if !req.dry_run {
-        machines::observe(shared, kind, &obj, gone);
+        simulate(shared, kind, &obj, gone);
     }
     Ok(Reply::Json(200, obj))
 }
