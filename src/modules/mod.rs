@@ -11,6 +11,7 @@ pub mod bootimage_runs;
 pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;
+pub mod mcs_certificate;
 pub mod rollback;
 pub mod skew_enforcement;
 pub mod stub_ignition;
@@ -30,6 +31,7 @@ pub const MODULES: &[ModuleEntry] = &[
     ModuleEntry::of::<stub_ignition::StubIgnition>(),
     ModuleEntry::of::<autoscaling::Autoscaling>(),
     ModuleEntry::of::<mcs_cert_info::McsCertInfo>().without_diff(),
+    ModuleEntry::of::<mcs_certificate::McsCertificate>(),
     ModuleEntry::of::<bootimage_canary::BootimageCanary>(),
     ModuleEntry::of::<bootimage_runs::BootimageRuns>().without_diff(),
     ModuleEntry::of::<skew_enforcement::SkewEnforcement>(),

@@ -43,6 +43,7 @@ use crate::plan::step::Plan;
 use crate::plan::ObjectChange;
 use crate::record::{Run, RunState, RunSummary};
 
+mod key_secrets;
 mod templates;
 
 /// Options of `rollback`.
@@ -171,7 +172,11 @@ async fn restore_run(
     };
     out.record = store.run_location(&run.summary.run_id);
     let entries = run_entries(&run, &params.kinds);
-    if conn.is_none() && !(entries.objects.is_empty() && entries.templates.is_empty()) {
+    if conn.is_none()
+        && !(entries.objects.is_empty()
+            && entries.templates.is_empty()
+            && entries.key_secrets.is_empty())
+    {
         conn = Some(params.connection.connect().await?);
     }
     let writer = store.rollback_writer(&rollback_run_id, &run.summary.run_id);
@@ -216,6 +221,9 @@ fn restored_templates(run: &Run, reports: &[EntryReport]) -> BTreeMap<String, St
         .filter_map(|e| Some((e.name.clone(), e.old.as_str()?.to_string())))
         .collect()
 }
+
+/// How long a rollback waits for restarted machine-config-server pods to be Ready.
+const MCS_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What rollback changes, for `msg`.
 const WHAT: &str = "object(s)";
@@ -359,6 +367,11 @@ impl Restore<'_> {
         out.conflicts = conflicts.len();
         warnings.extend(conflicts);
         let nothing_planned = changes.is_empty();
+        // Secrets with keys first (the old certificate is served again while the stubs
+        // still carry both CAs), then the other objects, then the MCS pods.
+        let (keys_changed, key_done) = self
+            .restore_keys(&entries.key_secrets, &mut warnings, &mut out)
+            .await;
         // A real run hands the changes to the applier (no copy: the outcome of a real
         // run is made from what was applied); check mode reports the plan.
         let (planned, applied, mut done) = if self.meta.check_mode {
@@ -367,7 +380,16 @@ impl Restore<'_> {
             let (applied, done) = self.apply(entries, changes, &reports).await;
             (Vec::new(), Some(applied), done)
         };
-        let mut reports = reports;
+        let mut reports = std::mem::take(&mut out.entries)
+            .into_iter()
+            .chain(reports)
+            .collect::<Vec<_>>();
+        done.extend(key_done);
+        if keys_changed && !self.meta.check_mode {
+            if let Some(conn) = self.conn {
+                self.restart_mcs(conn, &mut warnings).await;
+            }
+        }
         // Templates after the MachineSets: only then is it known which none names.
         let mut templates_changed = false;
         if !entries.templates.is_empty() {
@@ -409,11 +431,55 @@ impl Restore<'_> {
             out,
             warnings,
         );
-        o.changed |= files_changed || templates_changed;
+        o.changed |= files_changed || templates_changed || keys_changed;
         if files_changed && applied.is_some() && nothing_planned {
             o.msg = "restored the file(s) of the run".into();
         }
         o
+    }
+
+    /// Restores the Secrets with keys of the run (see [`key_secrets`]): whether one
+    /// changed, and the entries now restored; their reports go into `out`.
+    async fn restore_keys(
+        &self,
+        groups: &[ObjectEntries<'_>],
+        warnings: &mut Vec<String>,
+        out: &mut Output,
+    ) -> (bool, Vec<u64>) {
+        let Some(conn) = self.conn.filter(|_| !groups.is_empty()) else {
+            return (false, Vec::new());
+        };
+        let check = self.meta.check_mode;
+        match key_secrets::restore(conn, self.writer, groups, self.force, check).await {
+            Ok(k) => {
+                let conflicts = conflict_warnings(&k.reports);
+                out.conflicts += conflicts.len();
+                warnings.extend(k.warnings);
+                warnings.extend(conflicts);
+                out.entries.extend(k.reports);
+                (k.changed, k.done)
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "the machine-config-server certificate Secrets were not restored: {e:#}"
+                ));
+                (false, Vec::new())
+            }
+        }
+    }
+
+    /// Restarts the machine-config-server pods so they serve the restored certificate, and
+    /// waits for them (problems are warnings: the Secrets are restored).
+    async fn restart_mcs(&self, conn: &Connection, warnings: &mut Vec<String>) {
+        let restarted = async {
+            let pods = crate::kube::mcs_pods::list_pods(conn).await?;
+            crate::kube::mcs_pods::restart(conn, &pods, None, MCS_WAIT, warnings).await
+        };
+        if let Err(e) = restarted.await {
+            warnings.push(format!(
+                "the machine-config-server pods were not restarted: {e:#}; delete them (oc -n openshift-machine-config-operator delete pods -l k8s-app=machine-config-server)"
+            ));
+        }
     }
 
     /// Restores the run's local files (stub_ignition `path`), each only if it still

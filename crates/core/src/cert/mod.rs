@@ -11,7 +11,9 @@
 //! skipped unread), or put input bytes into errors or output.
 
 mod analyze;
+pub mod bundle;
 mod data_url;
+pub mod issue;
 mod pem;
 
 pub use analyze::{analyze_mcs_certificate, McsCertificateReport};

@@ -11,6 +11,7 @@ pub mod control_plane;
 pub mod controllers;
 pub mod machineset;
 pub mod mcs;
+pub mod mcs_certificate;
 pub mod observed;
 pub mod os_stream;
 pub mod rollback;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::change::without_volatile;
+pub use super::mcs_certificate::KEY_SECRET_KIND;
 use super::step::Plan;
 use super::ObjectChange;
 use crate::cluster::resources::{self, Kind};
@@ -321,6 +322,94 @@ pub fn template_entry(
     }
 }
 
+/// What `rollback` does with a Secret holding a private key that a run wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySecretRestore {
+    /// Nothing (already restored, or a conflict: see the reports).
+    Nothing,
+    /// The run created it: delete it.
+    Delete,
+    /// Put back the content of backup Secret `backup` (then delete the backup).
+    FromBackup { backup: String },
+}
+
+/// Decides about one Secret with a key (`entries` newest first, as [`run_entries`] groups
+/// them): it goes back to what the oldest entry found, but only while it holds what one of
+/// the entries wrote (or is gone) and the backup holds exactly the old content — unless
+/// `force`. `current` and `backup` are as read now.
+pub fn plan_key_secret(
+    entries: &[&RecordEntry],
+    current: Option<&Value>,
+    backup: Option<&Value>,
+    force: bool,
+) -> (KeySecretRestore, Vec<EntryReport>) {
+    let digest = |v: &Value| super::mcs_certificate::secret_content_digest(v);
+    let sha = |v: &Value| v.get("sha256").and_then(Value::as_str).map(str::to_string);
+    let Some(oldest) = entries.last() else {
+        return (KeySecretRestore::Nothing, Vec::new());
+    };
+    let now = current.map(digest);
+    let written = now.as_ref().is_some_and(|d| {
+        entries
+            .iter()
+            .any(|e| sha(&e.new).as_deref() == Some(d.as_str()))
+    });
+    let (action, result, reason) = if oldest.old.is_null() {
+        match current {
+            None => (
+                KeySecretRestore::Nothing,
+                EntryResult::AlreadyRestored,
+                None,
+            ),
+            Some(_) if written || force => (KeySecretRestore::Delete, EntryResult::Restored, None),
+            Some(_) => (
+                KeySecretRestore::Nothing,
+                EntryResult::Conflict,
+                Some("the Secret changed since the run created it".to_string()),
+            ),
+        }
+    } else {
+        let old = sha(&oldest.old);
+        let backup_name = oldest.old.get("backup").and_then(Value::as_str);
+        if now.is_some() && now == old {
+            (
+                KeySecretRestore::Nothing,
+                EntryResult::AlreadyRestored,
+                None,
+            )
+        } else if written || current.is_none() || force {
+            match (backup_name, backup) {
+                (Some(name), Some(b)) if Some(digest(b)) == old => (
+                    KeySecretRestore::FromBackup {
+                        backup: name.to_string(),
+                    },
+                    EntryResult::Restored,
+                    None,
+                ),
+                (name, _) => (
+                    KeySecretRestore::Nothing,
+                    EntryResult::Conflict,
+                    Some(format!(
+                        "its backup Secret {} is missing or does not hold the old content",
+                        name.unwrap_or("(none recorded)")
+                    )),
+                ),
+            }
+        } else {
+            (
+                KeySecretRestore::Nothing,
+                EntryResult::Conflict,
+                Some("the Secret changed since the run wrote it".to_string()),
+            )
+        }
+    };
+    let reports = entries
+        .iter()
+        .map(|e| EntryReport::of(e, result, reason.clone()))
+        .collect();
+    (action, reports)
+}
+
 /// What `rollback` does with a template a run imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -402,6 +491,8 @@ pub struct RunEntries<'r> {
     pub files: Vec<ObjectEntries<'r>>,
     /// vSphere templates a run imported.
     pub templates: Vec<ObjectEntries<'r>>,
+    /// Secrets holding a private key (`mcs_certificate`): restored from their backups.
+    pub key_secrets: Vec<ObjectEntries<'r>>,
 }
 
 /// The entries of `run` not rolled back yet (only of `kinds` when given; never those a
@@ -430,11 +521,14 @@ pub fn run_entries<'r>(run: &'r Run, kinds: &[String]) -> RunEntries<'r> {
         }
     }
     let (files, rest): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| g.key.0 == FILE_KIND);
-    let (templates, objects) = rest.into_iter().partition(|g| g.key.0 == TEMPLATE_KIND);
+    let (templates, rest): (Vec<_>, Vec<_>) =
+        rest.into_iter().partition(|g| g.key.0 == TEMPLATE_KIND);
+    let (key_secrets, objects) = rest.into_iter().partition(|g| g.key.0 == KEY_SECRET_KIND);
     RunEntries {
         objects,
         files,
         templates,
+        key_secrets,
     }
 }
 

@@ -1,0 +1,1049 @@
+//! `mcs_certificate`: the pure planner of regenerating the machine-config-server's
+//! serving certificate and rolling its CA out to the stubs, compatibly with `oc adm
+//! ocp-certificates regenerate-machine-config-server-serving-cert` (and MCO 4.19+'s
+//! rotation), whose objects it reads and writes:
+//!
+//! - Secret `openshift-machine-config-operator/machine-config-server-ca` (the signer,
+//!   `kubernetes.io/tls`, label `auth.openshift.io/managed-certificate-type=signer`),
+//!   reused while valid beyond the renewal window, else made anew;
+//! - ConfigMap `…/machine-config-server-ca` (`ca-bundle.crt`: the signer and every still
+//!   valid CA the stubs and the old bundle carried);
+//! - Secret `…/machine-config-server-tls` (`kubernetes.io/tls`, `tls.crt` = certificate +
+//!   signer, SANs = the host of `apiServerInternalURI` and the platform's
+//!   `apiServerInternalIPs`);
+//! - the stub Ignition secrets (first `certificateAuthorities` entry = the bundle) and,
+//!   on bare metal, `kube-system/root-ca`.
+//!
+//! Whether anything is to be done is decided from what is there, so a run stopped
+//! half-way is completed by the next (the signer it made is reused) and a finished one
+//! plans nothing. Secrets holding a private key are planned as [`KeySecretWrite`]s: their
+//! old content goes to a backup Secret beside them, and the record holds only digests.
+//! Pure: keys, serial numbers and `now` are parameters.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::change::ObjectChange;
+use crate::cert::bundle::{ca_bundle, cert_facts, CertFacts};
+use crate::cert::issue::{
+    all_pem_certificates, issue_serving, issue_signer, usable_rsa_key, CertAndKey, IssueError,
+    TEN_YEARS,
+};
+use crate::cert::{analyze_mcs_certificate, ca_pems_from_ignition};
+use crate::cluster::name_of;
+use crate::cluster::resources::{self, CONFIG_MAP, SECRET};
+use crate::ignition::decode_secret_user_data;
+use crate::record::RecordEntry;
+
+/// The signer Secret and CA bundle ConfigMap (both named so by oc and the MCO).
+pub const CA_NAME: &str = "machine-config-server-ca";
+/// Where bare metal keeps a copy of the root CA.
+pub const ROOT_CA_NAMESPACE: &str = "kube-system";
+pub const ROOT_CA_NAME: &str = "root-ca";
+/// The label oc and library-go put on the signer (`signer`) and bundle (`ca-bundle`).
+pub const CERT_TYPE_LABEL: &str = "auth.openshift.io/managed-certificate-type";
+/// The annotation marking an object the MCO manages (4.19+ rotates the MCS CA itself).
+pub const OWNING_COMPONENT: &str = "openshift.io/owning-component";
+pub const MCO_COMPONENT: &str = "Machine Config Operator";
+/// The annotation naming the run that wrote an object.
+pub const RUN_ANNOTATION: &str = "ocp-bootimage.openshift.io/run-id";
+/// The annotation of a backup Secret: the digest of what it holds.
+pub const DIGEST_ANNOTATION: &str = "ocp-bootimage.openshift.io/sha256";
+/// The annotation of a backup Secret: the labels and annotations of the Secret it copies.
+pub const ORIGINAL_METADATA_ANNOTATION: &str = "ocp-bootimage.openshift.io/original-metadata";
+/// The label of a backup Secret: the Secret it is a copy of.
+pub const BACKUP_OF_LABEL: &str = "ocp-bootimage.openshift.io/backup-of";
+/// The record kind of a Secret holding a private key (its values are digests; its old
+/// content is in a backup Secret beside it).
+pub const KEY_SECRET_KIND: &str = "SecretWithKey";
+/// The label of the machine-config-server pods.
+pub const MCS_POD_SELECTOR: &str = "k8s-app=machine-config-server";
+
+const TLS_TYPE: &str = "kubernetes.io/tls";
+const NOT_BEFORE: &str = "auth.openshift.io/certificate-not-before";
+const NOT_AFTER: &str = "auth.openshift.io/certificate-not-after";
+const HOSTNAMES: &str = "auth.openshift.io/certificate-hostnames";
+const ISSUER: &str = "auth.openshift.io/certificate-issuer";
+
+/// `state` of `mcs_certificate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum McsState {
+    /// Regenerate when needed: no SAN for the API's internal host, expired, expiring
+    /// within `renew_within_days`, or not verified by the stubs' CA.
+    #[default]
+    Regenerated,
+    /// Make a new CA and certificate now (once per `run_id`: a rerun completes it).
+    Rotated,
+}
+
+/// What the run does, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum McsAction {
+    /// A new certificate (and, when needed, CA) is issued and rolled out.
+    Regenerate,
+    /// The certificate is fine; only its CA is rolled out to stubs that lack it.
+    RollOut,
+    /// Nothing to do.
+    UpToDate,
+    /// The MCO manages the certificate (4.19+): checked, never changed.
+    CheckOnly,
+    /// A hosted control plane: there is no machine-config-server.
+    Skipped,
+}
+
+/// The objects the planner reads.
+#[derive(Debug, Clone, Copy)]
+pub struct McsObjects<'a> {
+    pub infrastructure: Option<&'a Value>,
+    /// Secret `machine-config-server-tls`.
+    pub tls: Option<&'a Value>,
+    /// Secret and ConfigMap `machine-config-server-ca`.
+    pub ca_secret: Option<&'a Value>,
+    pub ca_bundle: Option<&'a Value>,
+    /// ConfigMap `kube-system/root-ca`.
+    pub root_ca: Option<&'a Value>,
+    /// The stub (user-data) secrets, by name.
+    pub stubs: &'a BTreeMap<String, Value>,
+}
+
+/// What the run may use and how it decides.
+#[derive(Debug, Clone)]
+pub struct McsOptions {
+    pub state: McsState,
+    /// Renew what ends within this long.
+    pub renew_within: Duration,
+    pub run_id: String,
+    pub now: SystemTime,
+}
+
+/// Fresh key material the shell drew (used only where a new signer or certificate is
+/// needed). Keys are RSA PEM; serials positive, at most 20 bytes.
+#[derive(Clone)]
+pub struct FreshKeys {
+    pub signer_key: String,
+    pub signer_serial: Vec<u8>,
+    pub serving_key: String,
+    pub serving_serial: Vec<u8>,
+}
+
+impl std::fmt::Debug for FreshKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FreshKeys(hidden)")
+    }
+}
+
+/// Why no plan can be made (nothing is written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum McsError {
+    #[error("Infrastructure `cluster` was not read")]
+    NoInfrastructure,
+    #[error(
+        "Infrastructure `cluster` has no status.apiServerInternalURI: the certificate's host \
+         name is unknown"
+    )]
+    NoInternalUri,
+    #[error(
+        "Secret {}/{} not found: this cluster has no machine-config-server certificate to \
+         regenerate",
+        resources::MCO_NAMESPACE,
+        resources::MCS_TLS_SECRET
+    )]
+    NoTlsSecret,
+    #[error("the certificate could not be issued: {0}")]
+    Issue(#[from] IssueError),
+}
+
+/// A Secret holding a private key, to be written whole (created, replaced, or — when its
+/// `type` changes, which is immutable — deleted and created again), after its old content
+/// is copied to `backup`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeySecretWrite {
+    pub name: String,
+    /// The Secret as read (None: it is created).
+    pub before: Option<Value>,
+    /// The Secret as written.
+    pub after: Value,
+    /// The backup Secret to create first (None: nothing to keep, or it exists already).
+    pub backup: Option<Value>,
+    /// The backup's name (also when it exists already).
+    pub backup_name: Option<String>,
+    /// `type` differs: delete and create.
+    pub recreate: bool,
+}
+
+impl KeySecretWrite {
+    /// The record entry of this write: digests only, and where the old content is kept.
+    pub fn record_entry(&self, run_id: &str, time: &str, module: &str) -> RecordEntry {
+        let old = match &self.before {
+            None => Value::Null,
+            Some(b) => json!({
+                "sha256": secret_content_digest(b),
+                "type": b.get("type").cloned().unwrap_or(Value::Null),
+                "backup": self.backup_name,
+            }),
+        };
+        RecordEntry {
+            run_id: run_id.to_string(),
+            seq: 0,
+            time: time.to_string(),
+            module: module.to_string(),
+            api_version: "v1".into(),
+            kind: KEY_SECRET_KIND.into(),
+            namespace: Some(resources::MCO_NAMESPACE.into()),
+            name: self.name.clone(),
+            field: String::new(),
+            old,
+            new: json!({ "sha256": secret_content_digest(&self.after) }),
+            secret: false,
+            rolled_back: None,
+        }
+    }
+
+    /// The diff entry: digests and certificate fingerprints, never content.
+    pub fn diff_values(&self) -> (Value, Value) {
+        (
+            self.before.as_ref().map_or(Value::Null, secret_summary),
+            secret_summary(&self.after),
+        )
+    }
+}
+
+/// The digest of a Secret's content (`type` and `data`): what a record compares.
+pub fn secret_content_digest(secret: &Value) -> String {
+    let mut data: BTreeMap<String, Value> = BTreeMap::new();
+    if let Some(m) = secret.get("data").and_then(Value::as_object) {
+        for (k, v) in m {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    let ty = secret
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Opaque");
+    let canonical = json!({ "type": ty, "data": data }).to_string();
+    let hex: String = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// A Secret as a diff shows it: type, content digest, certificate fingerprint and end.
+fn secret_summary(secret: &Value) -> Value {
+    let crt = data_bytes(secret, "tls.crt").and_then(|c| cert_facts(&c));
+    json!({
+        "type": secret.get("type").cloned().unwrap_or(Value::Null),
+        "sha256": secret_content_digest(secret),
+        "certificate_sha256": crt.as_ref().map(|c| c.fingerprint_sha256.clone()),
+        "not_after": crt.as_ref().map(|c| rfc3339(c.not_after)),
+    })
+}
+
+/// One stub secret and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct StubCaReport {
+    pub name: String,
+    /// `update`, `unchanged` or `skip`.
+    pub action: String,
+    /// Why it is skipped or what changes.
+    pub reason: Option<String>,
+}
+
+/// The certificate or signer as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CertSummary {
+    pub subject_cn: Option<String>,
+    pub not_after: String,
+    pub fingerprint_sha256: String,
+    /// `existing` (kept), `new` (made by this run).
+    pub source: String,
+}
+
+/// What `mcs_certificate` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct McsReport {
+    pub action: McsAction,
+    /// Why the certificate is (re)issued, or why nothing is done.
+    pub reasons: Vec<String>,
+    /// The hosts the certificate must name.
+    pub hostnames: Vec<String>,
+    /// The serving certificate after the run (null when there is none).
+    pub certificate: Option<CertSummary>,
+    /// The signer after the run (null: none known, e.g. the installer's, whose key is gone).
+    pub signer: Option<CertSummary>,
+    /// How many certificates the CA bundle rolled out holds.
+    pub ca_bundle_certificates: usize,
+    pub stubs: Vec<StubCaReport>,
+    /// `kube-system/root-ca` on bare metal: `update`, `unchanged`, or null (not touched).
+    pub root_ca: Option<String>,
+    /// The backup Secrets holding the old key material (in the MCO namespace).
+    pub backups: Vec<String>,
+}
+
+/// The plan: the key Secrets (signer first, serving certificate last), the other object
+/// changes (bundle ConfigMap, stubs, root-ca; applied between the two), and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McsPlan {
+    pub signer: Option<KeySecretWrite>,
+    pub changes: Vec<ObjectChange>,
+    pub serving: Option<KeySecretWrite>,
+    pub report: McsReport,
+    pub warnings: Vec<String>,
+    /// When the serving certificate in force was written (seconds since the epoch; None:
+    /// unknown): MCS pods started before it still serve the old one.
+    pub serving_since: Option<i64>,
+}
+
+impl McsPlan {
+    /// Whether the plan writes anything.
+    pub fn writes(&self) -> bool {
+        self.signer.is_some() || self.serving.is_some() || !self.changes.is_empty()
+    }
+}
+
+fn text<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+fn annotation<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
+/// A Secret's data value, decoded.
+fn data_bytes(secret: &Value, key: &str) -> Option<Vec<u8>> {
+    let b64 = secret.get("data")?.get(key)?.as_str()?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+}
+
+fn b64(s: &str) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// The hosts the certificate must name: the host of `status.apiServerInternalURI` and,
+/// on platforms with in-cluster load balancing, `apiServerInternalIPs` (as oc does).
+pub fn mcs_hostnames(infra: &Value) -> Result<Vec<String>, McsError> {
+    let uri = text(infra, "/status/apiServerInternalURI")
+        .filter(|u| !u.is_empty())
+        .ok_or(McsError::NoInternalUri)?;
+    let host = uri
+        .split("://")
+        .nth(1)
+        .unwrap_or(uri)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if host.is_empty() {
+        return Err(McsError::NoInternalUri);
+    }
+    let mut out = vec![host.to_string()];
+    let platform = text(infra, "/status/platformStatus/type").unwrap_or_default();
+    let key = match platform {
+        "BareMetal" => "baremetal",
+        "Ovirt" => "ovirt",
+        "OpenStack" => "openstack",
+        "VSphere" => "vsphere",
+        "Nutanix" => "nutanix",
+        _ => return Ok(out),
+    };
+    let status = infra.pointer(&format!("/status/platformStatus/{key}"));
+    let ips: Vec<String> = match status.and_then(|s| s.get("apiServerInternalIPs")) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => status
+            .and_then(|s| s.get("apiServerInternalIP"))
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+    };
+    for ip in ips {
+        if !ip.is_empty() && !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+/// Why the MCO manages the certificate (4.19+ with MachineSets), if it does.
+fn mco_managed(objects: &McsObjects<'_>) -> Option<String> {
+    [
+        ("Secret", objects.ca_secret),
+        ("ConfigMap", objects.ca_bundle),
+    ]
+    .into_iter()
+    .find(|(_, o)| o.and_then(|o| annotation(o, OWNING_COMPONENT)) == Some(MCO_COMPONENT))
+    .map(|(kind, _)| {
+        format!(
+            "the Machine Config Operator rotates this certificate itself ({kind} {CA_NAME} \
+                 carries {OWNING_COMPONENT}: {MCO_COMPONENT}): checked only, never changed"
+        )
+    })
+}
+
+/// The CA PEMs each stub carries (by name).
+fn stub_cas(stubs: &BTreeMap<String, Value>) -> Vec<Vec<u8>> {
+    stubs
+        .values()
+        .filter_map(|s| decode_secret_user_data(s).ok())
+        .filter_map(|u| serde_json::from_slice::<Value>(&u).ok())
+        .flat_map(|ign| ca_pems_from_ignition(&ign))
+        .collect()
+}
+
+/// The existing signer, when it can sign and stays valid beyond the renewal window (and,
+/// when rotating, was made by this run).
+fn reusable_signer(
+    ca_secret: Option<&Value>,
+    options: &McsOptions,
+    rotate: bool,
+) -> Option<(CertAndKey, CertFacts)> {
+    let s = ca_secret?;
+    if rotate && annotation(s, RUN_ANNOTATION) != Some(options.run_id.as_str()) {
+        return None;
+    }
+    let cert = String::from_utf8(data_bytes(s, "tls.crt")?).ok()?;
+    let key = String::from_utf8(data_bytes(s, "tls.key")?).ok()?;
+    let facts = cert_facts(cert.as_bytes())?;
+    let renew_at = unix(options.now) + options.renew_within.as_secs() as i64;
+    if facts.not_after <= renew_at || !usable_rsa_key(&key) {
+        return None;
+    }
+    Some((
+        CertAndKey {
+            cert_pem: cert,
+            key_pem: key,
+        },
+        facts,
+    ))
+}
+
+/// Why the serving certificate must be issued anew (empty: it is fine).
+fn serving_reasons(
+    tls: &Value,
+    hostnames: &[String],
+    stub_cas: &[Vec<u8>],
+    signer: Option<&CertAndKey>,
+    options: &McsOptions,
+) -> Vec<String> {
+    let Some(crt) = data_bytes(tls, "tls.crt") else {
+        return vec!["its tls.crt is missing or not base64".into()];
+    };
+    let mut cas: Vec<Vec<u8>> = stub_cas.to_vec();
+    if let Some(s) = signer {
+        cas.push(s.cert_pem.clone().into_bytes());
+    }
+    let report = match analyze_mcs_certificate(&crt, &cas, options.now) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("it cannot be read: {e}")],
+    };
+    let mut reasons = Vec::new();
+    for host in hostnames {
+        if !report.dns_sans.contains(host) && !report.ip_sans.contains(host) {
+            reasons.push(if report.has_san {
+                format!("it has no Subject Alternative Name for {host}")
+            } else {
+                format!(
+                    "it has no Subject Alternative Name (only CN {}); Ignition in RHCOS 4.6+ \
+                     boot images rejects it",
+                    report.subject_cn.as_deref().unwrap_or("(none)")
+                )
+            });
+            if !report.has_san {
+                break;
+            }
+        }
+    }
+    let end = parse_rfc3339(&report.not_after).unwrap_or(0);
+    let renew_at = unix(options.now) + options.renew_within.as_secs() as i64;
+    if report.expired {
+        reasons.push(format!("it expired at {}", report.not_after));
+    } else if end <= renew_at {
+        reasons.push(format!(
+            "it expires at {}, within the renewal window of {} days",
+            report.not_after,
+            options.renew_within.as_secs() / 86_400
+        ));
+    }
+    if report.ca_verified == Some(false) {
+        reasons.push("no CA the stubs carry verifies it".into());
+    }
+    if options.state == McsState::Rotated
+        && annotation(tls, RUN_ANNOTATION) != Some(options.run_id.as_str())
+    {
+        reasons.push("state: rotated".into());
+    }
+    reasons
+}
+
+/// The signer Secret as oc writes it (and as this run marks it).
+fn signer_secret(existing: Option<&Value>, ca: &CertAndKey, facts: &CertFacts, run: &str) -> Value {
+    let mut s = existing.cloned().unwrap_or_else(|| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CA_NAME, "namespace": resources::MCO_NAMESPACE},
+        })
+    });
+    set_meta(&mut s, "labels", CERT_TYPE_LABEL, "signer");
+    set_meta(
+        &mut s,
+        "annotations",
+        NOT_BEFORE,
+        &rfc3339(facts.not_before),
+    );
+    set_meta(&mut s, "annotations", NOT_AFTER, &rfc3339(facts.not_after));
+    set_meta(&mut s, "annotations", RUN_ANNOTATION, run);
+    s["type"] = json!(TLS_TYPE);
+    s["data"] = json!({"tls.crt": b64(&ca.cert_pem), "tls.key": b64(&ca.key_pem)});
+    s
+}
+
+/// The serving Secret as oc writes it.
+fn serving_secret(
+    existing: &Value,
+    leaf: &CertAndKey,
+    hostnames: &[String],
+    signer_cn: &str,
+    run: &str,
+) -> Value {
+    let mut s = existing.clone();
+    let facts = cert_facts(leaf.cert_pem.as_bytes());
+    if s.get("type").and_then(Value::as_str) != Some(TLS_TYPE) {
+        // Recreated: the old object's server fields go.
+        if let Some(m) = s.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations"));
+        }
+    }
+    set_meta(&mut s, "annotations", HOSTNAMES, &hostnames.join(","));
+    set_meta(&mut s, "annotations", ISSUER, signer_cn);
+    if let Some(f) = &facts {
+        set_meta(&mut s, "annotations", NOT_BEFORE, &rfc3339(f.not_before));
+        set_meta(&mut s, "annotations", NOT_AFTER, &rfc3339(f.not_after));
+    }
+    set_meta(&mut s, "annotations", RUN_ANNOTATION, run);
+    s["type"] = json!(TLS_TYPE);
+    s["data"] = json!({"tls.crt": b64(&leaf.cert_pem), "tls.key": b64(&leaf.key_pem)});
+    s
+}
+
+fn set_meta(obj: &mut Value, map: &str, key: &str, value: &str) {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let meta = &mut obj["metadata"];
+    if !meta.get(map).is_some_and(Value::is_object) {
+        meta[map] = json!({});
+    }
+    meta[map][key] = json!(value);
+}
+
+/// The name of the backup of Secret `name` made by run `run_id`.
+pub fn backup_name(name: &str, run_id: &str) -> String {
+    format!("{name}-backup-{run_id}")
+}
+
+/// The backup Secret of `secret` (same type and data) for run `run_id`.
+fn backup_of(secret: &Value, name: &str, run_id: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": backup_name(name, run_id),
+            "namespace": resources::MCO_NAMESPACE,
+            "labels": {BACKUP_OF_LABEL: name},
+            "annotations": {
+                RUN_ANNOTATION: run_id,
+                DIGEST_ANNOTATION: secret_content_digest(secret),
+                ORIGINAL_METADATA_ANNOTATION: json!({
+                    "labels": secret.pointer("/metadata/labels"),
+                    "annotations": secret.pointer("/metadata/annotations"),
+                }).to_string(),
+            },
+        },
+        "type": secret.get("type").cloned().unwrap_or(json!("Opaque")),
+        "data": secret.get("data").cloned().unwrap_or(json!({})),
+    })
+}
+
+/// The write of one key Secret, with its backup unless it was made by this run (then its
+/// content is this run's own and the backup, if any, exists already).
+fn key_write(
+    name: &str,
+    before: Option<&Value>,
+    after: Value,
+    options: &McsOptions,
+    backups: &BTreeMap<String, Value>,
+) -> KeySecretWrite {
+    let ours = before.and_then(|b| annotation(b, RUN_ANNOTATION)) == Some(options.run_id.as_str());
+    let bname = backup_name(name, &options.run_id);
+    let (backup, backup_name) = match before {
+        None => (None, None),
+        Some(_) if backups.contains_key(&bname) => (None, Some(bname)),
+        Some(_) if ours => (None, None),
+        Some(b) => (Some(backup_of(b, name, &options.run_id)), Some(bname)),
+    };
+    let recreate = before.is_some_and(|b| b.get("type") != after.get("type"));
+    KeySecretWrite {
+        name: name.to_string(),
+        before: before.cloned(),
+        after,
+        backup,
+        backup_name,
+        recreate,
+    }
+}
+
+/// The data URL Ignition reads a CA from (as oc writes it).
+pub fn ca_data_url(bundle: &str) -> String {
+    format!(
+        "data:text/plain;charset=utf-8;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bundle.as_bytes())
+    )
+}
+
+/// The stub's change so that its first `certificateAuthorities` entry is `bundle`.
+fn stub_change(name: &str, stub: &Value, bundle: &str) -> (Option<ObjectChange>, StubCaReport) {
+    let report = |action: &str, reason: Option<String>| StubCaReport {
+        name: name.to_string(),
+        action: action.into(),
+        reason,
+    };
+    if name.ends_with("-user-data-managed") {
+        return (
+            None,
+            report(
+                "skip",
+                Some("managed by the Machine Config Operator, which writes it back".into()),
+            ),
+        );
+    }
+    let Some(mut ign) = decode_secret_user_data(stub)
+        .ok()
+        .and_then(|u| serde_json::from_slice::<Value>(&u).ok())
+        .filter(|v| v.get("ignition").is_some_and(Value::is_object))
+    else {
+        return (
+            None,
+            report(
+                "skip",
+                Some("not an Ignition config (e.g. Windows user data): left alone".into()),
+            ),
+        );
+    };
+    let Some(first) = ign
+        .pointer_mut("/ignition/security/tls/certificateAuthorities")
+        .and_then(Value::as_array_mut)
+        .and_then(|a| a.first_mut())
+        .and_then(Value::as_object_mut)
+    else {
+        return (
+            None,
+            report(
+                "skip",
+                Some("carries no certificateAuthorities entry: left alone".into()),
+            ),
+        );
+    };
+    let want = ca_data_url(bundle);
+    let holds = first
+        .get("source")
+        .and_then(Value::as_str)
+        .is_some_and(|s| {
+            crate::cert::ca_pems_from_ignition(&json!({"ignition": {"security": {"tls": {
+            "certificateAuthorities": [{"source": s}]}}}}))
+            .first()
+            .is_some_and(|p| p == bundle.as_bytes())
+        })
+        && first
+            .get("compression")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+    if holds {
+        return (None, report("unchanged", None));
+    }
+    first.insert("source".into(), Value::String(want));
+    first.remove("compression");
+    if let Some(v) = first.get_mut("verification").and_then(Value::as_object_mut) {
+        v.remove("hash");
+    }
+    let mut after = stub.clone();
+    let text = ign.to_string();
+    if let Some(d) = after.get_mut("stringData").and_then(Value::as_object_mut) {
+        d.remove("userData");
+    }
+    after["data"]["userData"] = b64(&text);
+    let change = ObjectChange::update(
+        SECRET,
+        stub,
+        after,
+        "certificateAuthorities[0] = the machine-config-server CA bundle".into(),
+    );
+    (
+        Some(change),
+        report(
+            "update",
+            Some("gets the machine-config-server CA bundle".into()),
+        ),
+    )
+}
+
+/// The bundle ConfigMap's change (None: it holds `bundle` already).
+fn bundle_change(existing: Option<&Value>, bundle: &str) -> Option<ObjectChange> {
+    if existing.and_then(|c| text(c, "/data/ca-bundle.crt")) == Some(bundle)
+        && existing.and_then(|c| {
+            c.pointer(&format!(
+                "/metadata/labels/{}",
+                CERT_TYPE_LABEL.replace('/', "~1")
+            ))
+        }) == Some(&json!("ca-bundle"))
+    {
+        return None;
+    }
+    let mut after = existing.cloned().unwrap_or_else(|| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CA_NAME, "namespace": resources::MCO_NAMESPACE},
+        })
+    });
+    set_meta(&mut after, "labels", CERT_TYPE_LABEL, "ca-bundle");
+    after["data"] = json!({ "ca-bundle.crt": bundle });
+    let summary = "ca-bundle.crt = the machine-config-server CA bundle".to_string();
+    Some(match existing {
+        Some(e) => ObjectChange::update(CONFIG_MAP, e, after, summary),
+        None => ObjectChange {
+            kind: CONFIG_MAP,
+            namespace: Some(resources::MCO_NAMESPACE.into()),
+            name: CA_NAME.into(),
+            before: None,
+            after,
+            summary: "create with the machine-config-server CA bundle".into(),
+        },
+    })
+}
+
+/// `kube-system/root-ca`'s change on bare metal (None: not bare metal, absent, or holds
+/// `bundle` already).
+fn root_ca_change(
+    infra: &Value,
+    root_ca: Option<&Value>,
+    bundle: &str,
+) -> (Option<ObjectChange>, Option<String>) {
+    if text(infra, "/status/platformStatus/type") != Some("BareMetal") {
+        return (None, None);
+    }
+    let Some(root) = root_ca else {
+        return (None, None);
+    };
+    if text(root, "/data/ca.crt") == Some(bundle) {
+        return (None, Some("unchanged".into()));
+    }
+    let mut after = root.clone();
+    after["data"]["ca.crt"] = json!(bundle);
+    (
+        Some(ObjectChange::update(
+            CONFIG_MAP,
+            root,
+            after,
+            "ca.crt = the machine-config-server CA bundle".into(),
+        )),
+        Some("update".into()),
+    )
+}
+
+fn summary_of(facts: &CertFacts, source: &str) -> CertSummary {
+    CertSummary {
+        subject_cn: facts.subject_cn.clone(),
+        not_after: rfc3339(facts.not_after),
+        fingerprint_sha256: facts.fingerprint_sha256.clone(),
+        source: source.into(),
+    }
+}
+
+/// Plans the run over `objects`. `backups` are the backup Secrets of this run that exist
+/// (by name); `keys` is used only where a new signer or certificate is needed.
+pub fn plan_mcs_certificate(
+    objects: &McsObjects<'_>,
+    backups: &BTreeMap<String, Value>,
+    options: &McsOptions,
+    keys: &FreshKeys,
+) -> Result<McsPlan, McsError> {
+    let infra = objects.infrastructure.ok_or(McsError::NoInfrastructure)?;
+    let mut report = McsReport {
+        action: McsAction::UpToDate,
+        reasons: Vec::new(),
+        hostnames: Vec::new(),
+        certificate: None,
+        signer: None,
+        ca_bundle_certificates: 0,
+        stubs: Vec::new(),
+        root_ca: None,
+        backups: Vec::new(),
+    };
+    let empty = |report: McsReport, warnings: Vec<String>| McsPlan {
+        signer: None,
+        changes: Vec::new(),
+        serving: None,
+        report,
+        warnings,
+        serving_since: None,
+    };
+    if text(infra, "/status/controlPlaneTopology") == Some("External") {
+        report.action = McsAction::Skipped;
+        report.reasons.push(
+            "hosted control plane (controlPlaneTopology: External): there is no \
+             machine-config-server"
+                .into(),
+        );
+        return Ok(empty(report, Vec::new()));
+    }
+    report.hostnames = mcs_hostnames(infra)?;
+    let tls = objects.tls.ok_or(McsError::NoTlsSecret)?;
+    let stub_cas = stub_cas(objects.stubs);
+    let rotate = options.state == McsState::Rotated;
+    let kept_signer = reusable_signer(objects.ca_secret, options, rotate);
+    let mut reasons = serving_reasons(
+        tls,
+        &report.hostnames,
+        &stub_cas,
+        kept_signer.as_ref().map(|(s, _)| s),
+        options,
+    );
+    let tls_facts = data_bytes(tls, "tls.crt").and_then(|c| cert_facts(&c));
+    if let Some(why) = mco_managed(objects) {
+        report.action = McsAction::CheckOnly;
+        let mut warnings: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("the machine-config-server certificate: {r}; the MCO renews it"))
+            .collect();
+        report.reasons = vec![why];
+        report.reasons.append(&mut reasons);
+        report.certificate = tls_facts.as_ref().map(|f| summary_of(f, "existing"));
+        warnings.dedup();
+        return Ok(empty(report, warnings));
+    }
+    let reissue = !reasons.is_empty();
+    // The signer: kept, or new when the certificate is reissued without a usable one.
+    let (signer, signer_facts, signer_is_new) = match (kept_signer, reissue) {
+        (Some((s, f)), _) => (Some(s), Some(f), false),
+        (None, true) => {
+            let cn = format!(
+                "{}_{}@{}",
+                resources::MCO_NAMESPACE,
+                CA_NAME,
+                unix(options.now)
+            );
+            let s = issue_signer(
+                &cn,
+                &keys.signer_key,
+                &keys.signer_serial,
+                options.now,
+                TEN_YEARS,
+            )?;
+            let f = cert_facts(s.cert_pem.as_bytes())
+                .ok_or_else(|| IssueError::Signer("unreadable".into()))?;
+            (Some(s), Some(f), true)
+        }
+        (None, false) => (None, None, false),
+    };
+    let mut plan = empty(report, Vec::new());
+    let (Some(signer), Some(signer_facts)) = (signer, signer_facts) else {
+        // Fine, and no signer this tool or oc made: the installer's CA (key gone) stays.
+        plan.report.certificate = tls_facts.as_ref().map(|f| summary_of(f, "existing"));
+        plan.serving_since = None;
+        return Ok(plan);
+    };
+    let signer_cn = signer_facts.subject_cn.clone().unwrap_or_default();
+    if signer_is_new {
+        plan.signer = Some(key_write(
+            CA_NAME,
+            objects.ca_secret,
+            signer_secret(objects.ca_secret, &signer, &signer_facts, &options.run_id),
+            options,
+            backups,
+        ));
+    }
+    // The bundle: the signer, then every still-valid CA of the old bundle and the stubs.
+    let old_bundle = objects
+        .ca_bundle
+        .and_then(|c| text(c, "/data/ca-bundle.crt"))
+        .unwrap_or_default()
+        .to_string();
+    let signer_pem = all_pem_certificates(&signer.cert_pem)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let mut sources: Vec<&[u8]> = vec![signer_pem.as_bytes(), old_bundle.as_bytes()];
+    sources.extend(stub_cas.iter().map(Vec::as_slice));
+    let (bundle, n) = ca_bundle(&sources, options.now);
+    plan.report.ca_bundle_certificates = n;
+    plan.changes
+        .extend(bundle_change(objects.ca_bundle, &bundle));
+    for (name, stub) in objects.stubs {
+        let (change, r) = stub_change(name, stub, &bundle);
+        plan.changes.extend(change);
+        plan.report.stubs.push(r);
+    }
+    let (root, root_action) = root_ca_change(infra, objects.root_ca, &bundle);
+    plan.changes.extend(root);
+    plan.report.root_ca = root_action;
+    if reissue {
+        let leaf = issue_serving(
+            &signer,
+            &plan.report.hostnames,
+            &keys.serving_key,
+            &keys.serving_serial,
+            options.now,
+            TEN_YEARS,
+        )?;
+        let after = serving_secret(
+            tls,
+            &leaf,
+            &plan.report.hostnames,
+            &signer_cn,
+            &options.run_id,
+        );
+        plan.report.certificate =
+            cert_facts(leaf.cert_pem.as_bytes()).map(|f| summary_of(&f, "new"));
+        plan.serving = Some(key_write(
+            resources::MCS_TLS_SECRET,
+            Some(tls),
+            after,
+            options,
+            backups,
+        ));
+        plan.serving_since = Some(unix(options.now));
+        plan.report.action = McsAction::Regenerate;
+        plan.report.reasons = reasons;
+    } else {
+        plan.report.certificate = tls_facts.as_ref().map(|f| summary_of(f, "existing"));
+        plan.serving_since = serving_written_at(tls);
+        if !plan.changes.is_empty() {
+            plan.report.action = McsAction::RollOut;
+        }
+    }
+    plan.report.signer = Some(summary_of(
+        &signer_facts,
+        if signer_is_new { "new" } else { "existing" },
+    ));
+    plan.report.backups = [&plan.signer, &plan.serving]
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.backup_name.clone())
+        .collect();
+    Ok(plan)
+}
+
+/// When the serving Secret's certificate was written: its `not-before` annotation or the
+/// certificate's start (issued a minute before it was written), plus that minute.
+pub fn serving_written_at(tls: &Value) -> Option<i64> {
+    let from_annotation = annotation(tls, NOT_BEFORE).and_then(parse_rfc3339);
+    let from_cert = data_bytes(tls, "tls.crt")
+        .and_then(|c| cert_facts(&c))
+        .map(|f| f.not_before);
+    from_annotation.or(from_cert).map(|t| t + 60)
+}
+
+/// The MCS pods (names) started before `since` (seconds since the epoch): they still
+/// serve the certificate they loaded at start.
+pub fn stale_mcs_pods(pods: &[Value], since: i64) -> Vec<String> {
+    pods.iter()
+        .filter(|p| {
+            text(p, "/metadata/creationTimestamp")
+                .and_then(parse_rfc3339)
+                .is_none_or(|t| t < since)
+        })
+        .map(|p| name_of(p).to_string())
+        .collect()
+}
+
+/// Whether a pod is Ready (its `Ready` condition is `True`).
+pub fn pod_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Ready")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
+/// A value of `obj` with `data` replaced by digests (what a diff may show of a Secret).
+pub fn masked(obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(d) = out.get_mut("data").and_then(Value::as_object_mut) {
+        let keys: Vec<String> = d.keys().cloned().collect();
+        let mut m = Map::new();
+        for k in keys {
+            m.insert(k, json!("(hidden)"));
+        }
+        *d = m;
+    }
+    out
+}
+
+/// The Secret `name` as it was, from its backup: the backup's type and data, and the
+/// labels and annotations it noted.
+pub fn restored_from_backup(name: &str, backup: &Value) -> Value {
+    let original: Value = annotation(backup, ORIGINAL_METADATA_ANNOTATION)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null);
+    let mut metadata = json!({"name": name, "namespace": resources::MCO_NAMESPACE});
+    for k in ["labels", "annotations"] {
+        if let Some(v) = original.get(k).filter(|v| v.is_object()) {
+            metadata[k] = v.clone();
+        }
+    }
+    let mut out = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": backup.get("type").cloned().unwrap_or(json!("Opaque")),
+    });
+    if let Some(d) = backup.get("data") {
+        out["data"] = d.clone();
+    }
+    out
+}

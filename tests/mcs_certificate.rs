@@ -1,0 +1,335 @@
+//! `mcs_certificate` through the built binary, as Ansible runs it, against the test API
+//! server (or a real one via `OCP_BOOTIMAGE_TEST_KUBECONFIG`): a cluster whose
+//! machine-config-server certificate is CN-only (generated here, as installers up to 4.5
+//! made them: no SAN, signed by a `root-ca` whose key is gone) is regenerated — SANs for
+//! the internal API host, chain verified by the CA every Ignition stub (spec 2.2 and 3.2)
+//! now carries, Windows user data untouched, oc's objects, MCS pods restarted and Ready —
+//! a second run changes nothing, check mode writes nothing, `rollback` restores every
+//! object byte for byte; an MCO-managed CA is only checked; a hosted control plane is
+//! skipped. No key or certificate material ever reaches the output.
+
+mod common;
+
+use base64::Engine;
+use common::{fixture, objects_in, objects_under, root, run_module, TestCluster};
+use ocp_bootimage::cert::{analyze_mcs_certificate, ca_pems_from_ignition};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, PKCS_RSA_SHA256};
+use serde_json::{json, Value};
+
+const MCO: &str = "openshift-machine-config-operator";
+const MAPI: &str = "openshift-machine-api";
+const API_INT: &str = "api-int.vrutkovs.origin-gce.dev.openshift.com";
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn unb64(s: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.as_str().unwrap())
+        .unwrap()
+}
+
+fn rsa_key() -> KeyPair {
+    use rsa::pkcs8::EncodePrivateKey;
+    let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let pem = k.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+    KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &PKCS_RSA_SHA256).unwrap()
+}
+
+/// What an old installer made: a `root-ca` (OU openshift) and a CN-only serving
+/// certificate for `api-int.<domain>` it signed. Returns (CA PEM, leaf PEM, leaf key PEM).
+fn legacy_certificates() -> (String, String, String) {
+    let ca_key = rsa_key();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::OrganizationalUnitName, "openshift");
+    ca.distinguished_name.push(DnType::CommonName, "root-ca");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let leaf_key = rsa_key();
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name.push(DnType::CommonName, API_INT);
+    leaf.subject_alt_names = Vec::new();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
+}
+
+/// A stub secret `name` from an Ignition fixture secret, its CA replaced by `ca_pem`.
+fn stub(path: &str, name: &str, ca_pem: &str) -> Value {
+    let mut s = objects_in(&fixture(path)).remove(0);
+    let mut ign: Value = serde_json::from_slice(&unb64(&s["data"]["userData"])).unwrap();
+    ign["ignition"]["security"]["tls"]["certificateAuthorities"] = json!([{
+        "source": format!("data:text/plain;charset=utf-8;base64,{}", b64(ca_pem.as_bytes()))
+    }]);
+    s["metadata"] = json!({"name": name, "namespace": MAPI});
+    s["data"]["userData"] = json!(b64(ign.to_string().as_bytes()));
+    s
+}
+
+/// The shipped dump with a CN-only certificate, a spec 2.2 worker stub, a spec 3.2 master
+/// stub and a Windows user-data secret; the old serving Secret is `Opaque` (type changes).
+fn legacy_cluster() -> (Vec<Value>, String) {
+    let (ca, leaf, key) = legacy_certificates();
+    let mut objects: Vec<Value> = objects_under(&root().join("examples/cluster-dump"))
+        .into_iter()
+        .filter(|o| !(o["kind"] == "Secret"))
+        .collect();
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "machine-config-server-tls", "namespace": MCO,
+                     "labels": {"installer": "yes"}},
+        "data": {"tls.crt": b64(leaf.as_bytes()), "tls.key": b64(key.as_bytes())},
+    }));
+    objects.push(stub(
+        "ignition/secrets/azure-4.x-spec2.2.0-worker-user-data-secret.yaml",
+        "worker-user-data",
+        &ca,
+    ));
+    objects.push(stub(
+        "ignition/secrets/vsphere-4.9-spec3.2.0-master-user-data-secret.yaml",
+        "master-user-data",
+        &ca,
+    ));
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "windows-user-data", "namespace": MAPI},
+        "data": {"userData": b64(b"<powershell>Write-Host hello</powershell>")},
+    }));
+    (objects, ca)
+}
+
+fn start(objects: &[Value]) -> TestCluster {
+    let mut c = TestCluster::start();
+    c.load(objects);
+    if let Some(s) = c.server() {
+        s.add_mcs_pods(3).unwrap();
+        s.simulate_mcs_daemonset(test_apiserver::McsDaemonSet::default());
+    }
+    c.clear_requests();
+    c
+}
+
+fn args(c: &TestCluster, extra: Value) -> Value {
+    let mut a = json!({
+        "kubeconfig": c.kubeconfig(),
+        "secrets": ["windows-user-data"],
+        "wait_timeout": 20,
+        "revert_check_seconds": 0,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        a[k] = v.clone();
+    }
+    a
+}
+
+/// The CA PEMs a stub secret carries.
+fn stub_cas(c: &TestCluster, name: &str) -> Vec<Vec<u8>> {
+    let s = c.get("Secret", Some(MAPI), name).unwrap();
+    let ign: Value = serde_json::from_slice(&unb64(&s["data"]["userData"])).unwrap();
+    ca_pems_from_ignition(&ign)
+}
+
+fn content(o: &Value) -> Value {
+    json!({"type": o["type"], "data": o["data"], "labels": o["metadata"]["labels"]})
+}
+
+fn assert_no_material(stdout: &str) {
+    for needle in ["PRIVATE KEY", "BEGIN CERTIFICATE", "LS0tLS1CRUdJTi"] {
+        assert!(!stdout.contains(needle), "output holds {needle}: {stdout}");
+    }
+}
+
+#[test]
+fn a_cn_only_certificate_is_regenerated_rolled_out_and_rolled_back() {
+    let (objects, old_ca) = legacy_cluster();
+    let c = start(&objects);
+    let before_tls = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    let before_stubs: Vec<Value> = ["worker-user-data", "master-user-data", "windows-user-data"]
+        .iter()
+        .map(|n| c.get("Secret", Some(MAPI), n).unwrap())
+        .collect();
+
+    // Check mode: the plan, no write.
+    let mut check = args(&c, json!({"run_id": "mcs-test-1"}));
+    check["_ansible_check_mode"] = json!(true);
+    check["_ansible_diff"] = json!(true);
+    let r = run_module("mcs_certificate", &check);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+    assert_eq!(r.json["action"], "regenerate");
+    assert_no_material(&r.stdout);
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "check mode wrote: {w:?}");
+    }
+    assert_eq!(r.json["mcs_pods"]["restarted"].as_array().unwrap().len(), 3);
+
+    // The run.
+    let r = run_module(
+        "mcs_certificate",
+        &args(&c, json!({"run_id": "mcs-test-1"})),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+    assert_no_material(&r.stdout);
+    let reasons = r.json["reasons"].to_string();
+    assert!(reasons.contains("no Subject Alternative Name"), "{reasons}");
+    assert_eq!(r.json["signer"]["source"], "new");
+    let stubs = r.json["stubs"].as_array().unwrap();
+    let action = |n: &str| {
+        stubs
+            .iter()
+            .find(|s| s["name"] == n)
+            .map(|s| s["action"].as_str().unwrap().to_string())
+    };
+    assert_eq!(action("worker-user-data").as_deref(), Some("update"));
+    assert_eq!(action("master-user-data").as_deref(), Some("update"));
+    assert_eq!(action("windows-user-data").as_deref(), Some("skip"));
+
+    // The new certificate: kubernetes.io/tls, SAN for the internal host, verified by the
+    // CA of every Ignition stub; the old CA still in the bundle (valid).
+    let tls = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    assert_eq!(tls["type"], "kubernetes.io/tls");
+    let crt = unb64(&tls["data"]["tls.crt"]);
+    for name in ["worker-user-data", "master-user-data"] {
+        let cas = stub_cas(&c, name);
+        assert_eq!(cas.len(), 1, "{name}");
+        let rep = analyze_mcs_certificate(&crt, &cas, std::time::SystemTime::now()).unwrap();
+        assert_eq!(rep.dns_sans, vec![API_INT.to_string()]);
+        assert_eq!(rep.ca_verified, Some(true), "{name}");
+        assert!(!rep.regeneration_required);
+        assert!(String::from_utf8_lossy(&cas[0]).contains(old_ca.lines().nth(1).unwrap()));
+    }
+    assert_eq!(
+        c.get("Secret", Some(MAPI), "windows-user-data").unwrap()["data"],
+        before_stubs[2]["data"]
+    );
+    let ca = c
+        .get("Secret", Some(MCO), "machine-config-server-ca")
+        .unwrap();
+    assert_eq!(ca["type"], "kubernetes.io/tls");
+    assert_eq!(
+        ca["metadata"]["labels"]["auth.openshift.io/managed-certificate-type"],
+        "signer"
+    );
+    let bundle = c
+        .get("ConfigMap", Some(MCO), "machine-config-server-ca")
+        .unwrap();
+    assert_eq!(
+        bundle["metadata"]["labels"]["auth.openshift.io/managed-certificate-type"],
+        "ca-bundle"
+    );
+    let backup = c
+        .get(
+            "Secret",
+            Some(MCO),
+            "machine-config-server-tls-backup-mcs-test-1",
+        )
+        .unwrap();
+    assert_eq!(backup["data"], before_tls["data"]);
+    assert_eq!(backup["type"], "Opaque");
+    // The record holds digests only.
+    let entries = c.run_entries("mcs-test-1");
+    assert!(!entries
+        .to_vec()
+        .iter()
+        .any(|e| e.to_string().contains("LS0tLS1CRUdJTiBSU0")));
+    if c.server().is_some() {
+        assert_eq!(r.json["mcs_pods"]["restarted"].as_array().unwrap().len(), 3);
+        assert_eq!(r.json["mcs_pods"]["ready"], true);
+    }
+
+    // Again: nothing to do.
+    let again = run_module(
+        "mcs_certificate",
+        &args(&c, json!({"run_id": "mcs-test-2"})),
+    );
+    assert_eq!(again.json["failed"], false, "{}", again.stdout);
+    assert_eq!(again.json["changed"], false, "{}", again.stdout);
+    assert_eq!(again.json["action"], "up_to_date");
+
+    // Rollback restores every object byte for byte and deletes what the run created.
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": c.kubeconfig(), "run_id": "mcs-test-1"}),
+    );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_no_material(&rb.stdout);
+    let tls = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    assert_eq!(content(&tls), content(&before_tls));
+    for b in &before_stubs {
+        let now = c
+            .get(
+                "Secret",
+                Some(MAPI),
+                b["metadata"]["name"].as_str().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(now["data"], b["data"]);
+    }
+    assert!(c
+        .get("Secret", Some(MCO), "machine-config-server-ca")
+        .is_none());
+    assert!(c
+        .get("ConfigMap", Some(MCO), "machine-config-server-ca")
+        .is_none());
+    assert!(c
+        .get(
+            "Secret",
+            Some(MCO),
+            "machine-config-server-tls-backup-mcs-test-1"
+        )
+        .is_none());
+}
+
+#[test]
+fn an_mco_managed_certificate_is_only_checked() {
+    let (mut objects, _) = legacy_cluster();
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "machine-config-server-ca", "namespace": MCO,
+            "annotations": {"openshift.io/owning-component": "Machine Config Operator"}},
+        "data": {"ca-bundle.crt": ""},
+    }));
+    let c = start(&objects);
+    let r = run_module("mcs_certificate", &args(&c, json!({})));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], false);
+    assert_eq!(r.json["action"], "check_only");
+    assert!(r.json["msg"]
+        .as_str()
+        .unwrap()
+        .contains("Machine Config Operator"));
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "{w:?}");
+    }
+}
+
+#[test]
+fn a_hosted_control_plane_is_skipped() {
+    let (objects, _) = legacy_cluster();
+    let objects: Vec<Value> = objects
+        .into_iter()
+        .map(|mut o| {
+            if o["kind"] == "Infrastructure" {
+                o["status"]["controlPlaneTopology"] = json!("External");
+            }
+            o
+        })
+        .collect();
+    let c = start(&objects);
+    let r = run_module("mcs_certificate", &args(&c, json!({})));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], false);
+    assert_eq!(r.json["action"], "skipped");
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "{w:?}");
+    }
+}
