@@ -763,6 +763,9 @@ fn build_corpus(work: &Path, kubeconfig: &Path, cluster_secrets: &mut Vec<Value>
         let mut base = base.as_object().unwrap().clone();
         let props = schema["properties"].as_object().unwrap();
         base.retain(|k, _| props.contains_key(k));
+        if module == "mcs_certificate" {
+            base.insert("state".into(), json!("regenerated"));
+        }
         let mut arg_case = |category: &'static str, label: String, extra: Vec<(String, Value)>| {
             let mut args = base.clone();
             // The message must name the option at fault.

@@ -1047,3 +1047,7 @@ pub fn restored_from_backup(name: &str, backup: &Value) -> Value {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "mcs_certificate_tests.rs"]
+mod tests;
