@@ -333,3 +333,173 @@ fn a_hosted_control_plane_is_skipped() {
         assert!(w.is_empty(), "{w:?}");
     }
 }
+
+/// The end state every completed run must reach: the serving certificate names the
+/// internal host and the CA of every Ignition stub verifies it.
+fn assert_rolled_out(c: &TestCluster) {
+    let tls = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    assert_eq!(tls["type"], "kubernetes.io/tls");
+    let crt = unb64(&tls["data"]["tls.crt"]);
+    for name in ["worker-user-data", "master-user-data"] {
+        let rep = analyze_mcs_certificate(&crt, &stub_cas(c, name), std::time::SystemTime::now())
+            .unwrap();
+        assert_eq!(rep.dns_sans, vec![API_INT.to_string()], "{name}");
+        assert_eq!(rep.ca_verified, Some(true), "{name}");
+    }
+}
+
+/// Every object the run may touch, as stored (what a rollback must give back).
+fn touched(c: &TestCluster) -> Vec<Option<Value>> {
+    let mut out = vec![
+        c.get("Secret", Some(MCO), "machine-config-server-tls")
+            .map(|o| content(&o)),
+        c.get("Secret", Some(MCO), "machine-config-server-ca")
+            .map(|o| content(&o)),
+        c.get("ConfigMap", Some(MCO), "machine-config-server-ca")
+            .map(|o| o["data"].clone()),
+    ];
+    for n in ["worker-user-data", "master-user-data", "windows-user-data"] {
+        out.push(c.get("Secret", Some(MAPI), n).map(|o| content(&o)));
+    }
+    out
+}
+
+#[test]
+fn a_conflict_is_replanned_and_a_failed_write_is_finished_by_the_rerun() {
+    let (objects, _) = legacy_cluster();
+    let c = start(&objects);
+    let Some(server) = c.server() else { return };
+    let original = touched(&c);
+    // A 409 on a stub: re-read, re-planned, written.
+    server.inject(
+        test_apiserver::Fault::status(409)
+            .on_method("PATCH")
+            .on_path("/secrets/worker-user-data")
+            .times(1),
+    );
+    // A 500 on the serving certificate: the run stops, the record says so.
+    server.inject(
+        test_apiserver::Fault::status(500)
+            .on_method("PUT")
+            .on_path("/secrets/machine-config-server-tls")
+            .times(1),
+    );
+    server.inject(
+        test_apiserver::Fault::status(500)
+            .on_method("DELETE")
+            .on_path("/secrets/machine-config-server-tls")
+            .times(1),
+    );
+    let a = args(&c, json!({"run_id": "mcs-fault"}));
+    let r = run_module("mcs_certificate", &a);
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    assert!(r.json["msg"]
+        .as_str()
+        .unwrap()
+        .contains("run again with the same run_id"));
+    assert_no_material(&r.stdout);
+    server.clear_faults();
+    let again = run_module("mcs_certificate", &a);
+    assert_eq!(again.json["failed"], false, "{}", again.stdout);
+    assert_eq!(again.json["changed"], true);
+    assert_eq!(
+        again.json["signer"]["source"], "existing",
+        "the run's own CA is reused"
+    );
+    assert_rolled_out(&c);
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": c.kubeconfig(), "run_id": "mcs-fault"}),
+    );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_eq!(touched(&c), original);
+}
+
+#[test]
+fn a_run_killed_at_any_write_is_finished_by_the_rerun_and_rolled_back_byte_for_byte() {
+    // Learn the writes of an uninterrupted run.
+    let (objects, _) = legacy_cluster();
+    let probe = start(&objects);
+    let Some(server) = probe.server() else { return };
+    let r = run_module(
+        "mcs_certificate",
+        &args(&probe, json!({"run_id": "mcs-kill"})),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let reqs = server.requests();
+    let writes: Vec<(usize, String)> = reqs
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.is_write() && !q.path.contains("/leases"))
+        .map(|(i, q)| (i + 1, format!("{} {}", q.method, q.path)))
+        .collect();
+    assert!(writes.len() >= 8, "{writes:?}");
+    // Kill at each write of the certificate objects, the first stub and the first pod
+    // delete, and at the record's first write.
+    let mut points: Vec<(usize, String)> = Vec::new();
+    let mut stub_seen = false;
+    let mut pod_seen = false;
+    for (k, w) in &writes {
+        let take = if w.contains("/namespaces/ocp-bootimage/") {
+            points.is_empty()
+        } else if w.contains("/pods/") {
+            !std::mem::replace(&mut pod_seen, true)
+        } else if w.contains("openshift-machine-api") {
+            !std::mem::replace(&mut stub_seen, true)
+        } else {
+            true
+        };
+        if take {
+            points.push((*k, w.clone()));
+        }
+    }
+    assert!(points.len() >= 7, "{points:?}");
+    // Each kill point on its own cluster, at once (each rerun waits out its dead run's
+    // Lease, ~15 s).
+    std::thread::scope(|scope| {
+        for (k, what) in &points {
+            let objects = &objects;
+            scope.spawn(move || kill_rerun_roll_back(objects, *k, what));
+        }
+    });
+}
+
+/// Kills a run at its `k`-th request, reruns it, runs it again, rolls it back.
+fn kill_rerun_roll_back(objects: &[Value], k: usize, what: &str) {
+    let c = start(objects);
+    let original = touched(&c);
+    let server = c.server().unwrap();
+    let a = args(&c, json!({"run_id": "mcs-kill", "lock_timeout": 30}));
+    let base = server.request_count();
+    let mut run = common::spawn_module("mcs_certificate", &a, &[]);
+    while server.request_count() - base < k && !run.exited() {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+    run.kill();
+    let rerun = run_module("mcs_certificate", &a);
+    assert_eq!(
+        rerun.json["failed"], false,
+        "killed at {k} ({what}): {}",
+        rerun.stdout
+    );
+    assert_rolled_out(&c);
+    let third = run_module("mcs_certificate", &a);
+    assert_eq!(
+        third.json["changed"], false,
+        "killed at {k} ({what}): {}",
+        third.stdout
+    );
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": c.kubeconfig(), "run_id": "mcs-kill", "lock_timeout": 30}),
+    );
+    assert_eq!(
+        rb.json["failed"], false,
+        "killed at {k} ({what}): {}",
+        rb.stdout
+    );
+    assert_eq!(touched(&c), original, "killed at {k} ({what})");
+    eprintln!("killed at request {k} ({what}): rerun finished, rollback restored");
+}

@@ -839,7 +839,18 @@ pub fn plan_mcs_certificate(
         return Ok(empty(report, Vec::new()));
     }
     report.hostnames = mcs_hostnames(infra)?;
-    let tls = objects.tls.ok_or(McsError::NoTlsSecret)?;
+    // A run of this id killed between deleting the serving Secret and creating it again
+    // (its type changed) left only the backup: the old Secret is taken from there.
+    let from_backup = match objects.tls {
+        Some(_) => None,
+        None => backups
+            .get(&backup_name(resources::MCS_TLS_SECRET, &options.run_id))
+            .map(|b| restored_from_backup(resources::MCS_TLS_SECRET, b)),
+    };
+    let tls = objects
+        .tls
+        .or(from_backup.as_ref())
+        .ok_or(McsError::NoTlsSecret)?;
     let stub_cas = stub_cas(objects.stubs);
     let rotate = options.state == McsState::Rotated;
     let kept_signer = reusable_signer(objects.ca_secret, options, rotate);
@@ -948,7 +959,7 @@ pub fn plan_mcs_certificate(
             cert_facts(leaf.cert_pem.as_bytes()).map(|f| summary_of(&f, "new"));
         plan.serving = Some(key_write(
             resources::MCS_TLS_SECRET,
-            Some(tls),
+            objects.tls,
             after,
             options,
             backups,

@@ -443,3 +443,48 @@ fn a_key_secret_is_restored_only_from_an_intact_backup_of_what_the_run_replaced(
         EntryResult::AlreadyRestored
     );
 }
+
+#[test]
+fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
+    let (mut w, _) = World::legacy("AWS", &[]);
+    let plan = w.plan(McsState::Rotated, "run-1", 365);
+    assert!(plan.serving.as_ref().unwrap().recreate);
+    // Everything but the serving Secret, which was deleted and not created again.
+    w.apply(&plan, plan.changes.len() + 1);
+    let original = w.tls.clone();
+    let objects = McsObjects {
+        infrastructure: Some(&w.infra),
+        tls: None,
+        ca_secret: w.ca_secret.as_ref(),
+        ca_bundle: w.ca_bundle.as_ref(),
+        root_ca: None,
+        stubs: &w.stubs,
+    };
+    let options = McsOptions {
+        state: McsState::Rotated,
+        renew_within: Duration::from_secs(365 * 86_400),
+        run_id: "run-1".into(),
+        now: SystemTime::now(),
+    };
+    let rest = plan_mcs_certificate(&objects, &w.backups, &options, &keys()).unwrap();
+    let serving = rest.serving.unwrap();
+    assert!(serving.before.is_none() && !serving.recreate, "created");
+    assert!(rest.signer.is_none(), "the run's signer is reused");
+    assert_eq!(
+        serving.after["metadata"]["name"],
+        "machine-config-server-tls"
+    );
+    assert_eq!(
+        restored_from_backup(
+            "machine-config-server-tls",
+            &w.backups["machine-config-server-tls-backup-run-1"]
+        )["data"],
+        original["data"]
+    );
+    // Without the run's backup there is nothing to go on.
+    let none = BTreeMap::new();
+    assert_eq!(
+        plan_mcs_certificate(&objects, &none, &options, &keys()).unwrap_err(),
+        McsError::NoTlsSecret
+    );
+}
