@@ -565,3 +565,31 @@ fn kill_rerun_roll_back(objects: &[Value], k: usize, what: &str) {
     assert_eq!(touched(&c), original, "killed at {k} ({what})");
     eprintln!("killed at request {k} ({what}): rerun finished, rollback restored");
 }
+
+#[test]
+fn mcs_cert_info_says_what_mcs_certificate_would_do() {
+    let (objects, _) = legacy_cluster();
+    let c = start(&objects);
+    let r = run_module("mcs_cert_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(
+        r.json["mcs_certificate"]["action"], "regenerate",
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.json["mcs_certificate"]["hostnames"], json!([API_INT]));
+    assert!(r.json["msg"]
+        .as_str()
+        .unwrap()
+        .contains("mcs_certificate module"));
+    let run = run_module("mcs_certificate", &args(&c, json!({})));
+    assert_eq!(run.json["failed"], false, "{}", run.stdout);
+    let after = run_module("mcs_cert_info", &json!({"kubeconfig": c.kubeconfig()}));
+    assert_eq!(
+        after.json["mcs_certificate"]["action"], "up_to_date",
+        "{}",
+        after.stdout
+    );
+    assert_eq!(after.json["regeneration_required"], false);
+    assert_eq!(after.json["ca_verified"], true);
+}

@@ -23,6 +23,9 @@ use crate::kube::observe;
 use crate::options::ConnectionParams;
 use crate::options::{DumpParams, NamespaceParams};
 use crate::plan::mcs::{check_certificate, StubSecretCheck, REGENERATE_PROCEDURE};
+use crate::plan::mcs_certificate::{
+    plan_mcs_certificate, McsAction, McsObjects, McsOptions, McsState,
+};
 
 /// Options of `mcs_cert_info`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -60,6 +63,85 @@ pub struct Output {
     pub stub_secrets: Vec<StubSecretCheck>,
     /// The procedure to follow when `regeneration_required` (null otherwise).
     pub regeneration_procedure: Option<String>,
+    /// What `mcs_certificate` (default options) would do: `regenerate`, `roll_out`,
+    /// `up_to_date`, `check_only` (the MCO rotates it), `skipped` (hosted control plane);
+    /// null when it cannot be told (a `path` without a cluster, or its objects unreadable:
+    /// see the warnings).
+    pub mcs_certificate: Option<WouldDo>,
+}
+
+/// What `mcs_certificate` would do, and why.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WouldDo {
+    pub action: McsAction,
+    pub reasons: Vec<String>,
+    /// The hosts its certificate would name.
+    pub hostnames: Vec<String>,
+}
+
+/// The CA Secret and bundle ConfigMap `mcs_certificate` reads besides the snapshot
+/// (None: not readable; a warning says why).
+async fn ca_objects(
+    params: &Params,
+    warnings: &mut Vec<String>,
+) -> Option<(Option<Value>, Option<Value>)> {
+    use crate::cluster::resources::{CONFIG_MAP, MCO_NAMESPACE, SECRET};
+    use crate::plan::mcs_certificate::CA_NAME;
+    if let Some(dir) = &params.dump.dump_dir {
+        let d = dump::load(dir).ok()?;
+        let named = |kind| {
+            d.of_kind(kind, Some(MCO_NAMESPACE))
+                .into_iter()
+                .find(|o| crate::cluster::name_of(o) == CA_NAME)
+        };
+        return Some((named(SECRET), named(CONFIG_MAP)));
+    }
+    let read = async {
+        let conn = params.connection.connect().await?;
+        let ns = Some(MCO_NAMESPACE);
+        let secret = crate::kube::client::get(&conn, SECRET, ns, CA_NAME).await?;
+        let bundle = crate::kube::client::get(&conn, CONFIG_MAP, ns, CA_NAME).await?;
+        anyhow::Ok((secret, bundle))
+    };
+    match read.await {
+        Ok(o) => Some(o),
+        Err(e) => {
+            if params.path.is_none() {
+                warnings.push(format!("what mcs_certificate would do is not known: {e:#}"));
+            }
+            None
+        }
+    }
+}
+
+/// What `mcs_certificate` with its default options would do on `snapshot`.
+fn would_do(
+    snapshot: &Snapshot,
+    secret: &Value,
+    ca: (Option<Value>, Option<Value>),
+    now: SystemTime,
+) -> Result<WouldDo, String> {
+    let objects = McsObjects {
+        infrastructure: snapshot.infrastructure.as_ref(),
+        tls: Some(secret),
+        ca_secret: ca.0.as_ref(),
+        ca_bundle: ca.1.as_ref(),
+        root_ca: None,
+        stubs: &snapshot.user_data_secrets,
+    };
+    let options = McsOptions {
+        state: McsState::Regenerated,
+        renew_within: std::time::Duration::from_secs(365 * 86_400),
+        run_id: String::new(),
+        now,
+    };
+    let plan = plan_mcs_certificate(&objects, &Default::default(), &options, None)
+        .map_err(|e| e.to_string())?;
+    Ok(WouldDo {
+        action: plan.report.action,
+        reasons: plan.report.reasons,
+        hostnames: plan.report.hostnames,
+    })
 }
 
 /// Whole days from `now` to `not_after` (RFC 3339), rounded down (negative when past).
@@ -91,7 +173,7 @@ pub fn summary_line(out: &Output) -> String {
         }
         return format!(
             "the machine-config-server certificate (CN {cn}, {}) must be regenerated before new \
-             boot images can join: {}; regenerate it: {REGENERATE_PROCEDURE}",
+             boot images can join: {}; regenerate it with the mcs_certificate module, or by hand: {REGENERATE_PROCEDURE}",
             out.source,
             why.join("; ")
         );
@@ -212,7 +294,8 @@ dump, or a PEM file given as `path`) and reports its subject, SANs, validity,
 images can join: Ignition in RHCOS 4.6 and later boot images rejects a certificate
 without a Subject Alternative Name, and nothing can join with an expired one. When it
 must be regenerated, `msg` names the procedure (the Red Hat article on regenerating the
-machine-config-server CA). The logic is the audit's (`bootimage_info`
+machine-config-server CA) and `mcs_certificate` says what the `mcs_certificate` module
+(default options) would do about it. The logic is the audit's (`bootimage_info`
 `mcs_certificate`), one implementation.
 
 Never changes anything (`changed: false` always). With
@@ -260,6 +343,16 @@ output never holds certificate, key or CA content: only facts and fingerprints.
         )
         .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         warnings.extend(check.warnings);
+        let mcs_certificate = match ca_objects(&params, &mut warnings).await {
+            Some(ca) if params.path.is_none() => match would_do(&snapshot, &secret, ca, now) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    warnings.push(format!("what mcs_certificate would do is not known: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
         let (certificate, stub_secrets) = (check.certificate, check.stub_secrets);
         let expires_in_days = days_until(&certificate.not_after, now)?;
         let required = certificate.regeneration_required;
@@ -269,6 +362,7 @@ output never holds certificate, key or CA content: only facts and fingerprints.
             expires_in_days,
             stub_secrets,
             regeneration_procedure: required.then(|| REGENERATE_PROCEDURE.to_string()),
+            mcs_certificate,
         };
         Ok(ModuleOutcome {
             changed: false,

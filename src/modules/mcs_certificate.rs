@@ -359,7 +359,7 @@ async fn plan_step(params: &Params, step: &Step, snapshot: Snapshot) -> anyhow::
         root_ca: extra.root_ca.as_ref(),
         stubs: &snapshot.user_data_secrets,
     };
-    let plan = plan_mcs_certificate(&objects, &extra.backups, &options, &keys)?;
+    let plan = plan_mcs_certificate(&objects, &extra.backups, &options, Some(&keys))?;
     let acting = matches!(
         plan.report.action,
         McsAction::Regenerate | McsAction::RollOut | McsAction::UpToDate

@@ -802,12 +802,15 @@ fn summary_of(facts: &CertFacts, source: &str) -> CertSummary {
 }
 
 /// Plans the run over `objects`. `backups` are the backup Secrets of this run that exist
-/// (by name); `keys` is used only where a new signer or certificate is needed.
+/// (by name); `keys` is used only where a new signer or certificate is needed. Without
+/// `keys` it only assesses: the report says what a run would do (action, reasons,
+/// hostnames; a roll-out to the stubs is judged only when no certificate is issued) and
+/// the plan writes nothing.
 pub fn plan_mcs_certificate(
     objects: &McsObjects<'_>,
     backups: &BTreeMap<String, Value>,
     options: &McsOptions,
-    keys: &FreshKeys,
+    keys: Option<&FreshKeys>,
 ) -> Result<McsPlan, McsError> {
     let infra = objects.infrastructure.ok_or(McsError::NoInfrastructure)?;
     let mut report = McsReport {
@@ -875,6 +878,17 @@ pub fn plan_mcs_certificate(
         return Ok(empty(report, warnings));
     }
     let reissue = !reasons.is_empty();
+    let Some(keys) = keys else {
+        // An assessment (`mcs_cert_info`): what would be done, nothing issued.
+        let mut plan = empty(report, Vec::new());
+        plan.report.certificate = tls_facts.as_ref().map(|f| summary_of(f, "existing"));
+        plan.report.signer = kept_signer.map(|(_, f)| summary_of(&f, "existing"));
+        if reissue {
+            plan.report.action = McsAction::Regenerate;
+            plan.report.reasons = reasons;
+        }
+        return Ok(plan);
+    };
     // The signer: kept, or new when the certificate is reissued without a usable one.
     let (signer, signer_facts, signer_is_new) = match (kept_signer, reissue) {
         (Some((s, f)), _) => (Some(s), Some(f), false),

@@ -156,7 +156,7 @@ impl World {
             run_id: run.into(),
             now: SystemTime::now(),
         };
-        plan_mcs_certificate(&objects, &self.backups, &options, &keys()).unwrap()
+        plan_mcs_certificate(&objects, &self.backups, &options, Some(&keys())).unwrap()
     }
 
     /// Applies the first `steps` writes of `plan` in its order (backups and signer,
@@ -466,7 +466,7 @@ fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
         run_id: "run-1".into(),
         now: SystemTime::now(),
     };
-    let rest = plan_mcs_certificate(&objects, &w.backups, &options, &keys()).unwrap();
+    let rest = plan_mcs_certificate(&objects, &w.backups, &options, Some(&keys())).unwrap();
     let serving = rest.serving.unwrap();
     assert!(serving.before.is_none() && !serving.recreate, "created");
     assert!(rest.signer.is_none(), "the run's signer is reused");
@@ -484,7 +484,30 @@ fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
     // Without the run's backup there is nothing to go on.
     let none = BTreeMap::new();
     assert_eq!(
-        plan_mcs_certificate(&objects, &none, &options, &keys()).unwrap_err(),
+        plan_mcs_certificate(&objects, &none, &options, Some(&keys())).unwrap_err(),
         McsError::NoTlsSecret
     );
+}
+
+#[test]
+fn an_assessment_says_what_a_run_would_do_and_writes_nothing() {
+    let (w, _) = World::legacy("AWS", &[]);
+    let objects = McsObjects {
+        infrastructure: Some(&w.infra),
+        tls: Some(&w.tls),
+        ca_secret: None,
+        ca_bundle: None,
+        root_ca: None,
+        stubs: &w.stubs,
+    };
+    let options = McsOptions {
+        state: McsState::Regenerated,
+        renew_within: Duration::from_secs(365 * 86_400),
+        run_id: "r".into(),
+        now: SystemTime::now(),
+    };
+    let a = plan_mcs_certificate(&objects, &BTreeMap::new(), &options, None).unwrap();
+    assert_eq!(a.report.action, McsAction::Regenerate);
+    assert!(a.report.reasons[0].contains("no Subject Alternative Name"));
+    assert!(!a.writes());
 }
