@@ -664,3 +664,85 @@ fn update_playbook_with_a_canary_boots_one_machine_and_scales_back() {
         );
     }
 }
+
+#[test]
+fn update_takes_a_cn_only_cluster_through_when_asked_to_regenerate_the_mcs_certificate() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles(
+        "update_takes_a_cn_only_cluster_through_when_asked_to_regenerate_the_mcs_certificate",
+    ) else {
+        return;
+    };
+    use common::legacy_mcs::{legacy_cluster, unb64, API_INT, MCO};
+    let (objects, _) = legacy_cluster();
+    let first = dump_audit()["machinesets"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for a in &ansibles {
+        let mut c = TestCluster::start();
+        c.load(&objects);
+        if let Some(s) = c.server() {
+            s.add_mcs_pods(3).unwrap();
+            s.simulate_mcs_daemonset(test_apiserver::McsDaemonSet::default());
+        }
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let before = ami(&c, &first);
+        // Without the opt-in the play stops at the certificate, naming the module.
+        let r = ctx.playbook("ocp.bootimage.update", &["-e", "run_id=e2e-mcs-stop"]);
+        r.assert_failed()
+            .assert_contains("must be regenerated")
+            .assert_contains("mcs_certificate module");
+        assert_eq!(
+            ami(&c, &first),
+            before,
+            "the boot images were swapped anyway"
+        );
+        // With it: certificate regenerated, CA rolled out, boot images swapped.
+        let r = ctx.playbook(
+            "ocp.bootimage.update",
+            &[
+                "-e",
+                "regenerate_mcs_certificate=true",
+                "-e",
+                "mcs_wait_timeout=5",
+                "-e",
+                "run_id=e2e-mcs",
+            ],
+        );
+        r.assert_ok();
+        let task = r
+            .out
+            .split("TASK [")
+            .find(|t| t.starts_with("Regenerate the machine-config-server certificate"))
+            .unwrap_or_else(|| panic!("no certificate task:\n{}", r.out));
+        assert!(task.contains("changed: [localhost]"), "{task}");
+        assert_ne!(ami(&c, &first), before, "update.yml swapped nothing");
+        let tls = c
+            .get("Secret", Some(MCO), "machine-config-server-tls")
+            .unwrap();
+        let crt = unb64(&tls["data"]["tls.crt"]);
+        let stub = c
+            .get("Secret", Some("openshift-machine-api"), "worker-user-data")
+            .unwrap();
+        let ign: Value = serde_json::from_slice(&unb64(&stub["data"]["userData"])).unwrap();
+        let cas = ocp_bootimage::cert::ca_pems_from_ignition(&ign);
+        let rep =
+            ocp_bootimage::cert::analyze_mcs_certificate(&crt, &cas, std::time::SystemTime::now())
+                .unwrap();
+        assert_eq!(rep.dns_sans, vec![API_INT.to_string()]);
+        assert_eq!(rep.ca_verified, Some(true));
+        // A second run changes nothing.
+        let again = ctx.playbook(
+            "ocp.bootimage.update",
+            &[
+                "-e",
+                "regenerate_mcs_certificate=true",
+                "-e",
+                "run_id=e2e-mcs-2",
+            ],
+        );
+        again.assert_ok();
+        assert_eq!(again.count("changed"), 0, "{}", again.out);
+    }
+}

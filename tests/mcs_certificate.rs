@@ -10,95 +10,10 @@
 
 mod common;
 
-use base64::Engine;
-use common::{fixture, objects_in, objects_under, root, run_module, TestCluster};
+use common::legacy_mcs::{legacy_cluster, unb64, API_INT, MAPI, MCO};
+use common::{run_module, TestCluster};
 use ocp_bootimage::cert::{analyze_mcs_certificate, ca_pems_from_ignition};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, PKCS_RSA_SHA256};
 use serde_json::{json, Value};
-
-const MCO: &str = "openshift-machine-config-operator";
-const MAPI: &str = "openshift-machine-api";
-const API_INT: &str = "api-int.vrutkovs.origin-gce.dev.openshift.com";
-
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn unb64(s: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s.as_str().unwrap())
-        .unwrap()
-}
-
-fn rsa_key() -> KeyPair {
-    use rsa::pkcs8::EncodePrivateKey;
-    let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
-    let pem = k.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
-    KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &PKCS_RSA_SHA256).unwrap()
-}
-
-/// What an old installer made: a `root-ca` (OU openshift) and a CN-only serving
-/// certificate for `api-int.<domain>` it signed. Returns (CA PEM, leaf PEM, leaf key PEM).
-fn legacy_certificates() -> (String, String, String) {
-    let ca_key = rsa_key();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name
-        .push(DnType::OrganizationalUnitName, "openshift");
-    ca.distinguished_name.push(DnType::CommonName, "root-ca");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca, &ca_key);
-    let leaf_key = rsa_key();
-    let mut leaf = CertificateParams::default();
-    leaf.distinguished_name.push(DnType::CommonName, API_INT);
-    leaf.subject_alt_names = Vec::new();
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
-}
-
-/// A stub secret `name` from an Ignition fixture secret, its CA replaced by `ca_pem`.
-fn stub(path: &str, name: &str, ca_pem: &str) -> Value {
-    let mut s = objects_in(&fixture(path)).remove(0);
-    let mut ign: Value = serde_json::from_slice(&unb64(&s["data"]["userData"])).unwrap();
-    ign["ignition"]["security"]["tls"]["certificateAuthorities"] = json!([{
-        "source": format!("data:text/plain;charset=utf-8;base64,{}", b64(ca_pem.as_bytes()))
-    }]);
-    s["metadata"] = json!({"name": name, "namespace": MAPI});
-    s["data"]["userData"] = json!(b64(ign.to_string().as_bytes()));
-    s
-}
-
-/// The shipped dump with a CN-only certificate, a spec 2.2 worker stub, a spec 3.2 master
-/// stub and a Windows user-data secret; the old serving Secret is `Opaque` (type changes).
-fn legacy_cluster() -> (Vec<Value>, String) {
-    let (ca, leaf, key) = legacy_certificates();
-    let mut objects: Vec<Value> = objects_under(&root().join("examples/cluster-dump"))
-        .into_iter()
-        .filter(|o| !(o["kind"] == "Secret"))
-        .collect();
-    objects.push(json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": "machine-config-server-tls", "namespace": MCO,
-                     "labels": {"installer": "yes"}},
-        "data": {"tls.crt": b64(leaf.as_bytes()), "tls.key": b64(key.as_bytes())},
-    }));
-    objects.push(stub(
-        "ignition/secrets/azure-4.x-spec2.2.0-worker-user-data-secret.yaml",
-        "worker-user-data",
-        &ca,
-    ));
-    objects.push(stub(
-        "ignition/secrets/vsphere-4.9-spec3.2.0-master-user-data-secret.yaml",
-        "master-user-data",
-        &ca,
-    ));
-    objects.push(json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": "windows-user-data", "namespace": MAPI},
-        "data": {"userData": b64(b"<powershell>Write-Host hello</powershell>")},
-    }));
-    (objects, ca)
-}
 
 /// The cluster, with three machine-config-server pods: on the in-process server a
 /// simulated DaemonSet brings deleted ones back; a real API server without kubelet or

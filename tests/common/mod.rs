@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod legacy_mcs;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
