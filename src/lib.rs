@@ -12,6 +12,7 @@
 //!   module docs; `modules`: one file per Ansible module; `cli`: the human front end.
 //! - `vsphere`: the vSphere SOAP client (vCenter, vcsim) and the RHCOS OVA file;
 //!   `transport`: why an HTTP request got no answer, shared by `kube` and `vsphere`.
+//! - `tls_probe`: which certificate chain a TLS server serves, checked against a CA bundle.
 
 pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, record, stream};
 
@@ -24,5 +25,6 @@ pub mod kube;
 pub mod modules;
 pub mod options;
 pub mod stream_file;
+pub mod tls_probe;
 pub mod transport;
 pub mod vsphere;
