@@ -55,13 +55,27 @@ pub async fn probe_served(
     ca_bundle_pem: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<ServedCheck> {
+    probe_served_as(host, port, host, ca_bundle_pem, timeout).await
+}
+
+/// As [`probe_served`], but the certificate is checked (and SNI sent) for `name` while
+/// the connection goes to `host:port` (a server reached by another address than the name
+/// it serves, e.g. through a tunnel or from a test).
+pub async fn probe_served_as(
+    host: &str,
+    port: u16,
+    name: &str,
+    ca_bundle_pem: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<ServedCheck> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = name.trim_start_matches('[').trim_end_matches(']');
     let address = match host.parse::<IpAddr>() {
         Ok(IpAddr::V6(_)) => format!("[{host}]:{port}"),
         _ => format!("{host}:{port}"),
     };
-    let server_name = ServerName::try_from(host.to_string())
-        .map_err(|_| anyhow!("{address}: {host:?} is neither a DNS name nor an IP address"))?;
+    let server_name = ServerName::try_from(name.to_string())
+        .map_err(|_| anyhow!("{address}: {name:?} is neither a DNS name nor an IP address"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // The bundle is checked before connecting: a bad bundle is the caller's error.
     let verifier = WebPkiServerVerifier::builder_with_provider(

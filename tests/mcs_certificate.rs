@@ -508,3 +508,97 @@ fn mcs_cert_info_says_what_mcs_certificate_would_do() {
     assert_eq!(after.json["regeneration_required"], false);
     assert_eq!(after.json["ca_verified"], true);
 }
+
+/// A TLS server on 127.0.0.1 (in its own thread) serving the chain and key of a
+/// `kubernetes.io/tls` Secret, as the machine-config-server does; returns its port.
+fn serve_secret(secret: &Value) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&unb64(&secret["data"]["tls.crt"]))
+            .map(|c| c.unwrap())
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(&unb64(&secret["data"]["tls.key"])).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = acceptor.accept(tcp).await;
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn verify_served_checks_the_chain_the_server_serves() {
+    let (objects, _) = legacy_cluster();
+    let c = start(&objects);
+    // Before: the old CN-only certificate is served.
+    let old = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    let old_port = serve_secret(&old);
+    let r = run_module("mcs_certificate", &args(&c, json!({})));
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    // The new certificate served: verified against the stubs' CA for the internal host.
+    let new = c
+        .get("Secret", Some(MCO), "machine-config-server-tls")
+        .unwrap();
+    let port = serve_secret(&new);
+    let ok = run_module(
+        "mcs_certificate",
+        &args(
+            &c,
+            json!({"verify_served": true, "served_address": format!("127.0.0.1:{port}")}),
+        ),
+    );
+    assert_eq!(ok.json["failed"], false, "{}", ok.stdout);
+    assert_eq!(ok.json["changed"], false);
+    assert_eq!(ok.json["served"]["verified"], true, "{}", ok.stdout);
+    // A server still serving the old certificate (a pod that did not restart): fails.
+    let stale = run_module(
+        "mcs_certificate",
+        &args(
+            &c,
+            json!({"verify_served": true, "served_address": format!("127.0.0.1:{old_port}")}),
+        ),
+    );
+    assert_eq!(stale.json["failed"], true, "{}", stale.stdout);
+    assert_eq!(stale.json["served"]["verified"], false);
+    assert!(stale.json["msg"]
+        .as_str()
+        .unwrap()
+        .contains("does not verify"));
+    assert_no_material(&stale.stdout);
+    // Nothing listening: a warning, not a failure.
+    let gone = run_module(
+        "mcs_certificate",
+        &args(
+            &c,
+            json!({"verify_served": true, "served_address": "127.0.0.1:1"}),
+        ),
+    );
+    assert_eq!(gone.json["failed"], false, "{}", gone.stdout);
+    assert!(gone.json["warnings"]
+        .to_string()
+        .contains("was not checked"));
+}

@@ -31,6 +31,7 @@ use crate::plan::mcs_certificate::{
 };
 use crate::plan::ObjectChange;
 use crate::record::RunState;
+use crate::tls_probe::ServedCheck;
 
 /// Options of `mcs_certificate`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -59,6 +60,15 @@ pub struct Params {
     /// installer's (`master-user-data`, `worker-user-data`).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// After the run, connect to the machine-config-server and check that the chain it
+    /// serves verifies against the CA the stubs carry, for the internal API host (the task
+    /// fails when it does not; a server that cannot be reached is a warning). Off by
+    /// default: the controller may not reach the cluster's internal network.
+    #[serde(default)]
+    pub verify_served: bool,
+    /// Where `verify_served` connects (`host:port`; the certificate is still checked for
+    /// the internal API host). Default: the host of `apiServerInternalURI`, port 22623.
+    pub served_address: Option<String>,
 }
 
 fn default_renew_within_days() -> u64 {
@@ -76,6 +86,8 @@ pub struct Output {
     pub report: McsReport,
     /// The machine-config-server pods restarted, and whether they came back Ready.
     pub mcs_pods: McsPodsReport,
+    /// What the machine-config-server serves (`verify_served`; null when not checked).
+    pub served: Option<ServedCheck>,
     #[serde(flatten)]
     pub run: RunRecord,
 }
@@ -386,6 +398,7 @@ async fn run_step(
     step: &Step,
     snapshot: Snapshot,
 ) -> anyhow::Result<ModuleOutcome<Output>> {
+    let snapshot_stubs = snapshot.user_data_secrets.clone();
     let Planned {
         plan,
         pods,
@@ -415,6 +428,7 @@ async fn run_step(
             output: Output {
                 report: plan.report,
                 mcs_pods: report,
+                served: None,
                 run: step.run_record(),
             },
         });
@@ -437,7 +451,7 @@ async fn run_step(
         let wait = Duration::from_secs(params.wait_timeout);
         report = mcs_pods::restart(&step.conn, &pods_now, since, wait, &mut warnings).await?;
     }
-    Ok(ModuleOutcome {
+    let mut out = ModuleOutcome {
         changed: writes || !report.restarted.is_empty(),
         failed,
         msg,
@@ -446,10 +460,81 @@ async fn run_step(
         output: Output {
             report: plan.report,
             mcs_pods: report,
+            served: None,
             run: step.run_record(),
         },
-    })
+    };
+    if params.verify_served && acting && !failed {
+        let bundle = if plan.ca_bundle.is_empty() {
+            stub_bundle(&snapshot_stubs)
+        } else {
+            plan.ca_bundle.clone()
+        };
+        verify_served(params, &bundle, &mut out).await;
+    }
+    Ok(out)
 }
+
+/// The CAs the stubs carry, as one PEM text.
+fn stub_bundle(stubs: &BTreeMap<String, Value>) -> String {
+    stubs
+        .values()
+        .filter_map(|s| crate::ignition::decode_secret_user_data(s).ok())
+        .filter_map(|u| serde_json::from_slice::<Value>(&u).ok())
+        .flat_map(|ign| crate::cert::ca_pems_from_ignition(&ign))
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
+        .collect()
+}
+
+/// `verify_served`: probes the machine-config-server; a chain the bundle does not verify
+/// fails the task, an unreachable server is a warning.
+async fn verify_served(params: &Params, bundle: &str, out: &mut ModuleOutcome<Output>) {
+    let host_port = params.served_address.clone().unwrap_or_else(|| {
+        let host = out
+            .output
+            .report
+            .hostnames
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        format!("{host}:{MCS_PORT}")
+    });
+    let Some((host, port)) = host_port.rsplit_once(':').and_then(|(h, p)| {
+        Some((
+            h.trim_matches(['[', ']']).to_string(),
+            p.parse::<u16>().ok()?,
+        ))
+    }) else {
+        out.failed = true;
+        out.msg = format!("served_address {host_port:?} is not host:port");
+        return;
+    };
+    let timeout = Duration::from_secs(10);
+    // The certificate must be valid for the internal API host, whatever address is dialled.
+    let name = (out.output.report.hostnames.first().cloned()).unwrap_or_else(|| host.clone());
+    let probe = crate::tls_probe::probe_served_as(&host, port, &name, bundle.as_bytes(), timeout);
+    match probe.await {
+        Ok(check) => {
+            if !check.verified {
+                out.failed = true;
+                out.msg = format!(
+                    "the machine-config-server at {} serves a certificate (SHA-256 {}) the stubs' CA does not verify: {}; {}",
+                    check.address,
+                    check.fingerprint_sha256,
+                    check.reason.as_deref().unwrap_or("not verified"),
+                    out.msg
+                );
+            }
+            out.output.served = Some(check);
+        }
+        Err(e) => out.warnings.push(format!(
+            "the certificate the machine-config-server serves was not checked: {e:#}"
+        )),
+    }
+}
+
+/// The machine-config-server's port.
+const MCS_PORT: u16 = 22623;
 
 /// Records the key Secrets' entries (digests), creates their backups and writes the
 /// signer: everything before the first object change.

@@ -300,6 +300,9 @@ pub struct McsPlan {
     /// When the serving certificate in force was written (seconds since the epoch; None:
     /// unknown): MCS pods started before it still serve the old one.
     pub serving_since: Option<i64>,
+    /// The CA bundle (PEM) the stubs carry after the run: what the served certificate must
+    /// chain to (empty when no signer is known: then the stubs' own CAs are).
+    pub ca_bundle: String,
 }
 
 impl McsPlan {
@@ -831,6 +834,7 @@ pub fn plan_mcs_certificate(
         report,
         warnings,
         serving_since: None,
+        ca_bundle: String::new(),
     };
     if text(infra, "/status/controlPlaneTopology") == Some("External") {
         report.action = McsAction::Skipped;
@@ -943,6 +947,7 @@ pub fn plan_mcs_certificate(
     sources.extend(stub_cas.iter().map(Vec::as_slice));
     let (bundle, n) = ca_bundle(&sources, options.now);
     plan.report.ca_bundle_certificates = n;
+    plan.ca_bundle = bundle.clone();
     plan.changes
         .extend(bundle_change(objects.ca_bundle, &bundle));
     for (name, stub) in objects.stubs {
