@@ -194,11 +194,7 @@ fn a_cn_only_certificate_is_regenerated_rolled_out_and_rolled_back() {
         "ca-bundle"
     );
     let backup = c
-        .get(
-            "Secret",
-            Some(MCO),
-            "machine-config-server-tls-backup-mcs-test-1",
-        )
+        .get("Secret", Some(MCO), "machine-config-server-tls-backup")
         .unwrap();
     assert_eq!(backup["data"], before_tls["data"]);
     assert_eq!(backup["type"], "Opaque");
@@ -258,11 +254,7 @@ fn a_cn_only_certificate_is_regenerated_rolled_out_and_rolled_back() {
         .get("ConfigMap", Some(MCO), "machine-config-server-ca")
         .is_none());
     assert!(c
-        .get(
-            "Secret",
-            Some(MCO),
-            "machine-config-server-tls-backup-mcs-test-1"
-        )
+        .get("Secret", Some(MCO), "machine-config-server-tls-backup")
         .is_none());
 }
 

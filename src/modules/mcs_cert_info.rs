@@ -79,29 +79,23 @@ pub struct WouldDo {
     pub hostnames: Vec<String>,
 }
 
-/// The CA Secret and bundle ConfigMap `mcs_certificate` reads besides the snapshot
-/// (None: not readable; a warning says why).
-async fn ca_objects(
-    params: &Params,
-    warnings: &mut Vec<String>,
-) -> Option<(Option<Value>, Option<Value>)> {
-    use crate::cluster::resources::{CONFIG_MAP, MCO_NAMESPACE, SECRET};
+/// The CA bundle ConfigMap `machine-config-server-ca` (None: not readable; a warning says
+/// why). Not the CA Secret: it holds the CA's key, which a read-only check has no business
+/// reading (whether a run would reuse the CA does not change what it would do).
+async fn ca_bundle(params: &Params, warnings: &mut Vec<String>) -> Option<Option<Value>> {
+    use crate::cluster::resources::{CONFIG_MAP, MCO_NAMESPACE};
     use crate::plan::mcs_certificate::CA_NAME;
     if let Some(dir) = &params.dump.dump_dir {
         let d = dump::load(dir).ok()?;
-        let named = |kind| {
-            d.of_kind(kind, Some(MCO_NAMESPACE))
-                .into_iter()
-                .find(|o| crate::cluster::name_of(o) == CA_NAME)
-        };
-        return Some((named(SECRET), named(CONFIG_MAP)));
+        let found = d
+            .of_kind(CONFIG_MAP, Some(MCO_NAMESPACE))
+            .into_iter()
+            .find(|o| crate::cluster::name_of(o) == CA_NAME);
+        return Some(found);
     }
     let read = async {
         let conn = params.connection.connect().await?;
-        let ns = Some(MCO_NAMESPACE);
-        let secret = crate::kube::client::get(&conn, SECRET, ns, CA_NAME).await?;
-        let bundle = crate::kube::client::get(&conn, CONFIG_MAP, ns, CA_NAME).await?;
-        anyhow::Ok((secret, bundle))
+        crate::kube::client::get(&conn, CONFIG_MAP, Some(MCO_NAMESPACE), CA_NAME).await
     };
     match read.await {
         Ok(o) => Some(o),
@@ -118,14 +112,14 @@ async fn ca_objects(
 fn would_do(
     snapshot: &Snapshot,
     secret: &Value,
-    ca: (Option<Value>, Option<Value>),
+    bundle: Option<Value>,
     now: SystemTime,
 ) -> Result<WouldDo, String> {
     let objects = McsObjects {
         infrastructure: snapshot.infrastructure.as_ref(),
         tls: Some(secret),
-        ca_secret: ca.0.as_ref(),
-        ca_bundle: ca.1.as_ref(),
+        ca_secret: None,
+        ca_bundle: bundle.as_ref(),
         root_ca: None,
         stubs: &snapshot.user_data_secrets,
     };
@@ -343,7 +337,7 @@ output never holds certificate, key or CA content: only facts and fingerprints.
         )
         .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         warnings.extend(check.warnings);
-        let mcs_certificate = match ca_objects(&params, &mut warnings).await {
+        let mcs_certificate = match ca_bundle(&params, &mut warnings).await {
             Some(ca) if params.path.is_none() => match would_do(&snapshot, &secret, ca, now) {
                 Ok(w) => Some(w),
                 Err(e) => {

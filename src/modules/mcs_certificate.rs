@@ -104,7 +104,7 @@ struct Extra {
     pods: Vec<Value>,
 }
 
-async fn read_extra(conn: &Connection, snapshot: &Snapshot, run_id: &str) -> anyhow::Result<Extra> {
+async fn read_extra(conn: &Connection, snapshot: &Snapshot) -> anyhow::Result<Extra> {
     let mco = Some(resources::MCO_NAMESPACE);
     let bare_metal = snapshot
         .infrastructure
@@ -114,7 +114,7 @@ async fn read_extra(conn: &Connection, snapshot: &Snapshot, run_id: &str) -> any
         == Some("BareMetal");
     let mut backups = BTreeMap::new();
     for name in [CA_NAME, resources::MCS_TLS_SECRET] {
-        let b = backup_name(name, run_id);
+        let b = backup_name(name);
         if let Some(v) = get(conn, SECRET, mco, &b).await? {
             backups.insert(b, v);
         }
@@ -303,7 +303,8 @@ module read each other's.
 
 Safe: everything is planned first; the rollback record is written before the first
 change and holds digests only — the old Secrets with keys are copied to backup Secrets
-`<name>-backup-<run_id>` beside them (keys never leave the namespace); the stubs get the
+`<name>-backup` beside them (keys never leave the namespace; another run's backup is never
+overwritten: the run refuses until that run is rolled back or its backup deleted); the stubs get the
 new CA before the server serves the new certificate. A run stopped half-way is completed
 by the next with the same `run_id`; a second run changes nothing. `rollback` restores the
 old certificate, the stubs and `root-ca`, deletes the CA objects the run created and
@@ -355,7 +356,7 @@ struct Planned {
 
 /// Reads what the planner needs besides the snapshot, draws keys and plans.
 async fn plan_step(params: &Params, step: &Step, snapshot: Snapshot) -> anyhow::Result<Planned> {
-    let extra = read_extra(&step.conn, &snapshot, &step.run_id).await?;
+    let extra = read_extra(&step.conn, &snapshot).await?;
     let keys = fresh_keys().await?;
     let options = McsOptions {
         state: params.state,

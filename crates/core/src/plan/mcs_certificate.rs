@@ -159,6 +159,15 @@ pub enum McsError {
     NoTlsSecret,
     #[error("the certificate could not be issued: {0}")]
     Issue(#[from] IssueError),
+    /// The one backup place of a key Secret holds another run's backup.
+    #[error(
+        "nothing was changed: backup Secret {}/{name} still holds what run {run} replaced (it \
+         is what rolling {run} back restores): roll that run back first, or, once it need \
+         never be rolled back, delete the backup (oc -n {} delete secret {name})",
+        resources::MCO_NAMESPACE,
+        resources::MCO_NAMESPACE
+    )]
+    BackupTaken { name: String, run: String },
 }
 
 /// A Secret holding a private key, to be written whole (created, replaced, or — when its
@@ -581,9 +590,10 @@ fn set_meta(obj: &mut Value, map: &str, key: &str, value: &str) {
     meta[map][key] = json!(value);
 }
 
-/// The name of the backup of Secret `name` made by run `run_id`.
-pub fn backup_name(name: &str, run_id: &str) -> String {
-    format!("{name}-backup-{run_id}")
+/// The name of the backup of Secret `name`: one fixed name (the RBAC can name it), marked
+/// with the run that made it.
+pub fn backup_name(name: &str) -> String {
+    format!("{name}-backup")
 }
 
 /// The backup Secret of `secret` (same type and data) for run `run_id`.
@@ -592,7 +602,7 @@ fn backup_of(secret: &Value, name: &str, run_id: &str) -> Value {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
-            "name": backup_name(name, run_id),
+            "name": backup_name(name),
             "namespace": resources::MCO_NAMESPACE,
             "labels": {BACKUP_OF_LABEL: name},
             "annotations": {
@@ -617,24 +627,40 @@ fn key_write(
     after: Value,
     options: &McsOptions,
     backups: &BTreeMap<String, Value>,
-) -> KeySecretWrite {
-    let ours = before.and_then(|b| annotation(b, RUN_ANNOTATION)) == Some(options.run_id.as_str());
-    let bname = backup_name(name, &options.run_id);
-    let (backup, backup_name) = match before {
-        None => (None, None),
-        Some(_) if backups.contains_key(&bname) => (None, Some(bname)),
-        Some(_) if ours => (None, None),
-        Some(b) => (Some(backup_of(b, name, &options.run_id)), Some(bname)),
+) -> Result<KeySecretWrite, McsError> {
+    let run = options.run_id.as_str();
+    let ours = before.and_then(|b| annotation(b, RUN_ANNOTATION)) == Some(run);
+    let bname = backup_name(name);
+    let existing = backups.get(&bname);
+    let (backup, backup_name) = match (before, existing) {
+        (None, _) => (None, None),
+        // This run's own backup (a rerun), or an earlier run's holding exactly this content.
+        (Some(b), Some(e))
+            if annotation(e, RUN_ANNOTATION) == Some(run)
+                || secret_content_digest(e) == secret_content_digest(b) =>
+        {
+            (None, Some(bname))
+        }
+        (Some(_), _) if ours => (None, None),
+        (Some(_), Some(e)) => {
+            return Err(McsError::BackupTaken {
+                name: bname,
+                run: annotation(e, RUN_ANNOTATION)
+                    .unwrap_or("(unknown)")
+                    .to_string(),
+            })
+        }
+        (Some(b), None) => (Some(backup_of(b, name, run)), Some(bname)),
     };
     let recreate = before.is_some_and(|b| b.get("type") != after.get("type"));
-    KeySecretWrite {
+    Ok(KeySecretWrite {
         name: name.to_string(),
         before: before.cloned(),
         after,
         backup,
         backup_name,
         recreate,
-    }
+    })
 }
 
 /// The data URL Ignition reads a CA from (as oc writes it).
@@ -804,8 +830,7 @@ fn summary_of(facts: &CertFacts, source: &str) -> CertSummary {
     }
 }
 
-/// Plans the run over `objects`. `backups` are the backup Secrets of this run that exist
-/// (by name); `keys` is used only where a new signer or certificate is needed. Without
+/// Plans the run over `objects`. `backups` are the backup Secrets that exist (by name); `keys` is used only where a new signer or certificate is needed. Without
 /// `keys` it only assesses: the report says what a run would do (action, reasons,
 /// hostnames; a roll-out to the stubs is judged only when no certificate is issued) and
 /// the plan writes nothing.
@@ -851,7 +876,8 @@ pub fn plan_mcs_certificate(
     let from_backup = match objects.tls {
         Some(_) => None,
         None => backups
-            .get(&backup_name(resources::MCS_TLS_SECRET, &options.run_id))
+            .get(&backup_name(resources::MCS_TLS_SECRET))
+            .filter(|b| annotation(b, RUN_ANNOTATION) == Some(options.run_id.as_str()))
             .map(|b| restored_from_backup(resources::MCS_TLS_SECRET, b)),
     };
     let tls = objects
@@ -931,7 +957,7 @@ pub fn plan_mcs_certificate(
             signer_secret(objects.ca_secret, &signer, &signer_facts, &options.run_id),
             options,
             backups,
-        ));
+        )?);
     }
     // The bundle: the signer, then every still-valid CA of the old bundle and the stubs.
     let old_bundle = objects
@@ -982,7 +1008,7 @@ pub fn plan_mcs_certificate(
             after,
             options,
             backups,
-        ));
+        )?);
         plan.serving_since = Some(unix(options.now));
         plan.report.action = McsAction::Regenerate;
         plan.report.reasons = reasons;

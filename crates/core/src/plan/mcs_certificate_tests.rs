@@ -224,7 +224,7 @@ fn a_cn_only_certificate_is_regenerated_and_then_up_to_date() {
     assert!(serving.recreate, "Opaque → kubernetes.io/tls is recreated");
     assert_eq!(
         serving.backup_name.as_deref(),
-        Some("machine-config-server-tls-backup-run-1")
+        Some("machine-config-server-tls-backup")
     );
     // Bundle ConfigMap created, both stubs updated.
     assert_eq!(plan.changes.len(), 3);
@@ -298,6 +298,8 @@ fn rotation_happens_once_per_run_id() {
     let (mut w, _) = World::legacy("AWS", &[]);
     let first = w.plan(McsState::Regenerated, "run-1", 365);
     w.apply(&first, usize::MAX);
+    // run-1 is let go: its backup deleted (see another_runs_backup_is_never_overwritten).
+    w.backups.clear();
     let rotate = w.plan(McsState::Rotated, "run-2", 365);
     assert_eq!(rotate.report.action, McsAction::Regenerate);
     assert!(rotate
@@ -311,6 +313,7 @@ fn rotation_happens_once_per_run_id() {
     );
     w.apply(&rotate, usize::MAX);
     assert!(!w.plan(McsState::Rotated, "run-2", 365).writes());
+    w.backups.clear();
     assert!(w.plan(McsState::Rotated, "run-3", 365).writes());
 }
 
@@ -396,14 +399,14 @@ fn a_key_secret_is_restored_only_from_an_intact_backup_of_what_the_run_replaced(
     let serving = plan.serving.clone().unwrap();
     let entry = serving.record_entry("run-1", "t", "mcs_certificate");
     w.apply(&plan, usize::MAX);
-    let backup = w.backups["machine-config-server-tls-backup-run-1"].clone();
+    let backup = w.backups["machine-config-server-tls-backup"].clone();
     let entries = [&entry];
     // Holds what the run wrote, backup intact: restored from it, with the old metadata.
     let (action, reports) = plan_key_secret(&entries, Some(&w.tls), Some(&backup), false);
     assert_eq!(
         action,
         KeySecretRestore::FromBackup {
-            backup: "machine-config-server-tls-backup-run-1".into()
+            backup: "machine-config-server-tls-backup".into()
         }
     );
     assert_eq!(reports[0].result, EntryResult::Restored);
@@ -477,7 +480,7 @@ fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
     assert_eq!(
         restored_from_backup(
             "machine-config-server-tls",
-            &w.backups["machine-config-server-tls-backup-run-1"]
+            &w.backups["machine-config-server-tls-backup"]
         )["data"],
         original["data"]
     );
@@ -510,4 +513,38 @@ fn an_assessment_says_what_a_run_would_do_and_writes_nothing() {
     assert_eq!(a.report.action, McsAction::Regenerate);
     assert!(a.report.reasons[0].contains("no Subject Alternative Name"));
     assert!(!a.writes());
+}
+
+#[test]
+fn another_runs_backup_is_never_overwritten() {
+    let (mut w, _) = World::legacy("AWS", &[]);
+    let first = w.plan(McsState::Regenerated, "run-1", 365);
+    w.apply(&first, usize::MAX);
+    // run-1's backup still holds the installer's certificate: rotating again would have to
+    // overwrite it, and rolling run-1 back would then restore the wrong key.
+    let objects = McsObjects {
+        infrastructure: Some(&w.infra),
+        tls: Some(&w.tls),
+        ca_secret: w.ca_secret.as_ref(),
+        ca_bundle: w.ca_bundle.as_ref(),
+        root_ca: None,
+        stubs: &w.stubs,
+    };
+    let options = McsOptions {
+        state: McsState::Rotated,
+        renew_within: Duration::from_secs(365 * 86_400),
+        run_id: "run-2".into(),
+        now: SystemTime::now(),
+    };
+    let err = plan_mcs_certificate(&objects, &w.backups, &options, Some(&keys())).unwrap_err();
+    assert!(
+        matches!(&err, McsError::BackupTaken { run, .. } if run == "run-1"),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("delete secret machine-config-server-tls-backup"));
+    // Once the backup is gone (run-1 rolled back or let go), the rotation plans.
+    let none = BTreeMap::new();
+    assert!(plan_mcs_certificate(&objects, &none, &options, Some(&keys())).is_ok());
 }
