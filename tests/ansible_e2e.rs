@@ -681,6 +681,7 @@ fn update_takes_a_cn_only_cluster_through_when_asked_to_regenerate_the_mcs_certi
         .to_string();
     for a in &ansibles {
         let mut c = TestCluster::start();
+        common::legacy_mcs::clean_leftovers(&c);
         c.load(&objects);
         if let Some(s) = c.server() {
             s.add_mcs_pods(3).unwrap();

@@ -20,27 +20,14 @@ use serde_json::{json, Value};
 /// controllers only stores and deletes them (none comes back).
 fn start(objects: &[Value]) -> TestCluster {
     let mut c = TestCluster::start();
+    common::legacy_mcs::clean_leftovers(&c);
     c.load(objects);
     match c.server() {
         Some(s) => {
             s.add_mcs_pods(3).unwrap();
             s.simulate_mcs_daemonset(test_apiserver::McsDaemonSet::default());
         }
-        None => {
-            let pods: Vec<Value> = (0..3)
-                .map(|i| {
-                    json!({
-                        "apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": format!("machine-config-server-real{i}"),
-                                     "namespace": MCO,
-                                     "labels": {"k8s-app": "machine-config-server"}},
-                        "spec": {"containers": [{"name": "machine-config-server",
-                                                 "image": "example.invalid/mcs:1"}]},
-                    })
-                })
-                .collect();
-            c.load(&pods);
-        }
+        None => c.load(&common::legacy_mcs::mcs_pods()),
     }
     c.clear_requests();
     c

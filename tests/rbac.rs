@@ -226,7 +226,14 @@ struct Rbac<'a> {
 
 impl<'a> Rbac<'a> {
     fn apply(rt: &'a tokio::runtime::Runtime, client: kube::Client) -> Self {
-        let objects = rbac_objects();
+        Rbac::apply_objects(rt, client, rbac_objects())
+    }
+
+    fn apply_objects(
+        rt: &'a tokio::runtime::Runtime,
+        client: kube::Client,
+        objects: Vec<Value>,
+    ) -> Self {
         for o in &objects {
             let api = api_for(
                 &client,
@@ -648,6 +655,7 @@ fn sequence(run_id: &str) -> Vec<(&'static str, Value, &'static str)> {
             json!({"nodes": true, "fail_on_noncompliant": false}),
             SA_AUDIT,
         ),
+        ("mcs_cert_info", json!({}), SA_AUDIT),
         (
             "autoscaling",
             json!({"state": "paused", "run_id": run_id}),
@@ -743,7 +751,7 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
     for (module, extra, user) in sequence("rbac-ok") {
         let r = run_module(module, &as_sa(user, &kc, extra));
         assert_eq!(r.json["failed"], false, "{module} as {user}: {}", r.stdout);
-        if module != "bootimage_info" && module != "rollback" {
+        if !["bootimage_info", "mcs_cert_info", "rollback"].contains(&module) {
             assert_eq!(r.json["changed"], true, "{module}: {}", r.stdout);
         }
         if module == "machineset_bootimage" {
@@ -921,4 +929,250 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
         t0.elapsed()
     );
     assert!(skipped.len() <= NOT_EXERCISED.len());
+}
+
+/// Without a server: the opt-in deploy/rbac-mcs-certificate.yaml is for the update account
+/// only, in the MCO namespace (and kube-system's root-ca): no ClusterRole, no list or watch
+/// of Secrets, every Secret rule but `create` names its Secrets.
+#[test]
+fn the_mcs_certificate_opt_in_is_narrow() {
+    let objects = objects_of("deploy/rbac-mcs-certificate.yaml");
+    assert!(objects
+        .iter()
+        .all(|o| o["kind"] != "ClusterRole" && o["kind"] != "ClusterRoleBinding"));
+    for o in objects.iter().filter(|o| o["kind"] == "Role") {
+        let ns = o["metadata"]["namespace"].as_str().unwrap();
+        assert!(
+            ns == "openshift-machine-config-operator" || ns == "kube-system",
+            "{o}"
+        );
+    }
+    for (role, rule) in secret_rules(&objects) {
+        let verbs: Vec<&str> = rule["verbs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for bad in ["list", "watch", "deletecollection", "*"] {
+            assert!(!verbs.contains(&bad), "{role}: {rule}");
+        }
+        if verbs != ["create"] {
+            assert!(
+                rule["resourceNames"]
+                    .as_array()
+                    .is_some_and(|n| !n.is_empty()),
+                "{role}: {rule}"
+            );
+        }
+    }
+    for b in objects.iter().filter(|o| o["kind"] == "RoleBinding") {
+        for s in b["subjects"].as_array().unwrap() {
+            assert_eq!(s["name"], "ocp-bootimage", "only the update account: {s}");
+        }
+    }
+}
+
+/// The MCS objects a run may change, as stored (what a rollback must give back).
+fn mcs_state(c: &TestCluster) -> Vec<Option<Value>> {
+    use common::legacy_mcs::{MAPI, MCO};
+    let content = |o: Value| json!({"type": o["type"], "data": o["data"]});
+    let mut out = vec![
+        c.get("Secret", Some(MCO), "machine-config-server-tls")
+            .map(content),
+        c.get("Secret", Some(MCO), "machine-config-server-ca")
+            .map(content),
+        c.get("Secret", Some(MCO), "machine-config-server-tls-backup")
+            .map(content),
+        c.get("ConfigMap", Some(MCO), "machine-config-server-ca")
+            .map(|o| o["data"].clone()),
+    ];
+    for n in ["worker-user-data", "master-user-data"] {
+        out.push(c.get("Secret", Some(MAPI), n).map(content));
+    }
+    out
+}
+
+/// Rules of the opt-in no run on the (AWS) test cluster exercises, with why.
+const MCS_NOT_EXERCISED: &[(&str, &str)] = &[(
+    "kube-system",
+    "root-ca is written on bare metal only (the planner's tests cover it)",
+)];
+
+/// With a real authorizer: `mcs_certificate` as the audit account gets a clear 403 (it reads
+/// the CA Secret, a key); as the update account it needs the opt-in; with it, the run and
+/// its rollback succeed; and every rule of the opt-in is needed — removed in turn, the run or
+/// its rollback fails with a clear 403 naming the verb and resource, and an admin rollback
+/// gives back the start.
+#[test]
+fn mcs_certificate_needs_the_opt_in_rbac_and_every_rule_of_it() {
+    let Some(kc) = admin_kubeconfig() else {
+        return;
+    };
+    let (mut objects, _) = common::legacy_mcs::legacy_cluster();
+    // The installer's type (the Opaque case, deleted and created again, is tested in
+    // tests/mcs_certificate.rs): so the run and its rollback PUT the Secret.
+    for o in objects
+        .iter_mut()
+        .filter(|o| o["metadata"]["name"] == "machine-config-server-tls")
+    {
+        o["type"] = json!("kubernetes.io/tls");
+    }
+    let mut c = TestCluster::start();
+    common::legacy_mcs::clean_leftovers(&c);
+    c.load(&objects);
+    c.load(&common::legacy_mcs::mcs_pods());
+    let start = mcs_state(&c);
+    let (rt, client) = admin(&kc);
+    let rbac = Rbac::apply(&rt, client.clone());
+    rbac.delete_record();
+    let run = |user: &str, module: &str, extra: Value| run_module(module, &as_sa(user, &kc, extra));
+    let forbidden = |r: &common::ModuleRun, what: &str| {
+        let msg = r.json["msg"].as_str().unwrap_or_default();
+        assert_eq!(r.json["failed"], true, "{what}: {}", r.stdout);
+        assert!(
+            msg.contains("forbidden") && msg.contains("secrets"),
+            "{what}: {msg}"
+        );
+    };
+    let r = run(
+        SA_AUDIT,
+        "mcs_certificate",
+        json!({"_ansible_check_mode": true}),
+    );
+    forbidden(&r, "check mode as the audit account");
+    let r = run(
+        SA_UPDATE,
+        "mcs_certificate",
+        json!({"run_id": "mcs-no-opt-in"}),
+    );
+    forbidden(&r, "the update account without the opt-in");
+    assert_eq!(mcs_state(&c), start);
+    // mcs_cert_info as the audit account says what would be done.
+    let info = run(SA_AUDIT, "mcs_cert_info", json!({}));
+    assert_eq!(
+        info.json["mcs_certificate"]["action"], "regenerate",
+        "{}",
+        info.stdout
+    );
+
+    let opt_in = Rbac::apply_objects(&rt, client, objects_of("deploy/rbac-mcs-certificate.yaml"));
+    let roles: Vec<Value> = opt_in
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Role")
+        .cloned()
+        .collect();
+    for role in &roles {
+        let rule = &role["rules"][0];
+        opt_in.wait_for(
+            SA_UPDATE,
+            role["metadata"]["namespace"].as_str(),
+            rule,
+            true,
+        );
+    }
+    let r = run(
+        SA_UPDATE,
+        "mcs_certificate",
+        json!({"run_id": "mcs-rbac", "wait_timeout": 2}),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    assert_eq!(r.json["changed"], true);
+    let info = run(SA_AUDIT, "mcs_cert_info", json!({}));
+    assert_eq!(
+        info.json["mcs_certificate"]["action"], "up_to_date",
+        "{}",
+        info.stdout
+    );
+    let rb = run(
+        SA_UPDATE,
+        "rollback",
+        json!({"run_id": "mcs-rbac", "wait_timeout": 1}),
+    );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_eq!(rb.json["conflicts"], 0, "{}", rb.stdout);
+    assert_eq!(mcs_state(&c), start, "the rollback as the update account");
+    rbac.delete_record();
+
+    let mut proved = 0;
+    for role in &roles {
+        let ns = role["metadata"]["namespace"].as_str();
+        let rules = role["rules"].as_array().unwrap().clone();
+        for (i, rule) in rules.iter().enumerate() {
+            let label = format!(
+                "{}/{} rule {i} ({rule})",
+                ns.unwrap_or("-"),
+                role["metadata"]["name"]
+            );
+            if let Some((_, why)) = MCS_NOT_EXERCISED.iter().find(|(n, _)| Some(*n) == ns) {
+                eprintln!("{label}: not exercised ({why})");
+                continue;
+            }
+            let mut without = rules.clone();
+            without.remove(i);
+            opt_in.set_rules(role, &without);
+            opt_in.wait_for(SA_UPDATE, ns, rule, false);
+            let run_id = format!("mcs-rbac-{i}");
+            let resource = rule["resources"][0].as_str().unwrap();
+            let verbs: Vec<&str> = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let clear = |text: &str| {
+                text.contains("forbidden")
+                    && text.contains(resource)
+                    && verbs.iter().any(|v| {
+                        text.contains(&format!("`{v}`")) || text.contains(&format!("cannot {v} "))
+                    })
+            };
+            c.load(&common::legacy_mcs::mcs_pods());
+            let fwd = run(
+                SA_UPDATE,
+                "mcs_certificate",
+                json!({"run_id": run_id, "wait_timeout": 2}),
+            );
+            let text = if fwd.json["failed"] == true {
+                fwd.json["msg"].to_string()
+            } else {
+                let rb = run(
+                    SA_UPDATE,
+                    "rollback",
+                    json!({"run_id": run_id, "wait_timeout": 1}),
+                );
+                format!(
+                    "{} {} (the run: {} {})",
+                    rb.json["msg"], rb.json["warnings"], fwd.json["msg"], fwd.json["mcs_pods"]
+                )
+            };
+            assert!(
+                clear(&text),
+                "{label}: removed, yet nothing failed with a clear 403 naming it: {text}"
+            );
+            // An admin rollback gives back the start.
+            let rb = run_module(
+                "rollback",
+                &json!({"kubeconfig": kc, "run_id": run_id, "wait_timeout": 1}),
+            );
+            let rb_msg = rb.json["msg"].as_str().unwrap_or_default();
+            assert!(
+                rb.json["failed"] == false || rb_msg.contains("is not in the rollback record"),
+                "{label}: {}",
+                rb.stdout
+            );
+            assert_eq!(mcs_state(&c), start, "{label}");
+            opt_in.set_rules(role, &rules);
+            opt_in.wait_for(SA_UPDATE, ns, rule, true);
+            rbac.delete_record();
+            eprintln!(
+                "{label}: needed → {}",
+                text.chars().take(200).collect::<String>()
+            );
+            proved += 1;
+        }
+    }
+    eprintln!("mcs_certificate opt-in: {proved} rules proven needed");
+    drop(opt_in);
 }

@@ -62,6 +62,10 @@ pub struct Params {
     /// (someone changed it since). Default: report a conflict and leave it.
     #[serde(default)]
     pub force: bool,
+    /// Seconds to wait for the machine-config-server pods restarted after a run of
+    /// `mcs_certificate` is rolled back (a warning, not a failure, when they are not Ready).
+    #[serde(default = "default_wait_timeout")]
+    pub wait_timeout: u64,
     /// vCenter credentials, to delete the templates a `vsphere_template` run imported
     /// (once no MachineSet names them). Without them such templates are left, with a
     /// warning, and the run stays partially rolled back.
@@ -186,6 +190,7 @@ async fn restore_run(
         runs: &runs,
         writer: &writer,
         force: params.force,
+        mcs_wait: std::time::Duration::from_secs(params.wait_timeout),
         meta: &ctx.meta,
         vcenter: &params.vcenter,
         ns: &params.ns.namespace,
@@ -222,8 +227,9 @@ fn restored_templates(run: &Run, reports: &[EntryReport]) -> BTreeMap<String, St
         .collect()
 }
 
-/// How long a rollback waits for restarted machine-config-server pods to be Ready.
-const MCS_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+fn default_wait_timeout() -> u64 {
+    300
+}
 
 /// What rollback changes, for `msg`.
 const WHAT: &str = "object(s)";
@@ -339,6 +345,8 @@ struct Restore<'a> {
     /// restored run it restored).
     writer: &'a RunWriter,
     force: bool,
+    /// How long to wait for restarted machine-config-server pods.
+    mcs_wait: std::time::Duration,
     meta: &'a AnsibleMeta,
     vcenter: &'a VsphereParams,
     /// The MachineSets' namespace (which of them still name a template).
@@ -473,7 +481,7 @@ impl Restore<'_> {
     async fn restart_mcs(&self, conn: &Connection, warnings: &mut Vec<String>) {
         let restarted = async {
             let pods = crate::kube::mcs_pods::list_pods(conn).await?;
-            crate::kube::mcs_pods::restart(conn, &pods, None, MCS_WAIT, warnings).await
+            crate::kube::mcs_pods::restart(conn, &pods, None, self.mcs_wait, warnings).await
         };
         if let Err(e) = restarted.await {
             warnings.push(format!(

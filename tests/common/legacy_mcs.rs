@@ -8,7 +8,7 @@ use base64::Engine;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, PKCS_RSA_SHA256};
 use serde_json::{json, Value};
 
-use super::{fixture, objects_in, objects_under, root};
+use super::{fixture, objects_in, objects_under, root, TestCluster};
 
 pub const MCO: &str = "openshift-machine-config-operator";
 pub const MAPI: &str = "openshift-machine-api";
@@ -93,4 +93,35 @@ pub fn legacy_cluster() -> (Vec<Value>, String) {
         "data": {"userData": b64(b"<powershell>Write-Host hello</powershell>")},
     }));
     (objects, ca)
+}
+
+/// Three machine-config-server pods as a real API server stores them (no node, no kubelet:
+/// deleted at once, and nothing brings them back).
+pub fn mcs_pods() -> Vec<Value> {
+    (0..3)
+        .map(|i| {
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("machine-config-server-real{i}"),
+                             "namespace": MCO,
+                             "labels": {"k8s-app": "machine-config-server"}},
+                "spec": {"containers": [{"name": "machine-config-server",
+                                         "image": "example.invalid/mcs:1"}]},
+            })
+        })
+        .collect()
+}
+
+/// Deletes what `mcs_certificate` creates (its CA Secret and ConfigMap, its backups) where an
+/// earlier test on the same real server left them: each test starts from the installer's
+/// state.
+pub fn clean_leftovers(c: &TestCluster) {
+    for (kind, name) in [
+        ("Secret", "machine-config-server-ca"),
+        ("Secret", "machine-config-server-ca-backup"),
+        ("Secret", "machine-config-server-tls-backup"),
+        ("ConfigMap", "machine-config-server-ca"),
+    ] {
+        c.delete(kind, Some(MCO), name);
+    }
 }

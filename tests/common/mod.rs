@@ -629,6 +629,23 @@ pub fn machineset<'a>(result: &'a Value, name: &str) -> &'a Value {
 
 impl TestCluster {
     /// Reads one object back (in-process store or the real server).
+    /// Deletes an object if it exists (objects a module created that a test leaves behind
+    /// on a real server, which is shared by the tests run one after the other).
+    pub fn delete(&self, kind: &str, namespace: Option<&str>, name: &str) {
+        let k = ocp_bootimage::cluster::resources::by_kind(kind).unwrap();
+        match self {
+            // A fresh server per test: nothing is left behind.
+            TestCluster::InProcess(_) => {}
+            TestCluster::Real { kubeconfig, .. } => {
+                let _ = k;
+                let (rt, client) = real_client(kubeconfig);
+                let probe = serde_json::json!({"kind": kind, "metadata": {"namespace": namespace}});
+                let api = dynamic_api(&client, &probe);
+                let _ = rt.block_on(api.delete(name, &delete_now()));
+            }
+        }
+    }
+
     pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
         let k = ocp_bootimage::cluster::resources::by_kind(kind).unwrap();
         match self {

@@ -112,6 +112,14 @@ async fn restore_one(
         out.done.extend(seqs);
         return Ok(());
     }
+    if let KeySecretRestore::DropBackup { backup: bname } = &action {
+        // Nothing to restore; the run's backup goes (it would hold the place of the next).
+        if !check_mode {
+            key_secrets::delete(conn, bname, backup.as_ref().and_then(rv)).await?;
+        }
+        out.done.extend(seqs);
+        return Ok(());
+    }
     out.changed = true;
     if check_mode {
         return Ok(());
@@ -147,7 +155,7 @@ async fn restore_one(
                 ));
             }
         }
-        KeySecretRestore::Nothing => {}
+        KeySecretRestore::Nothing | KeySecretRestore::DropBackup { .. } => {}
     }
     out.done.extend(seqs);
     Ok(())

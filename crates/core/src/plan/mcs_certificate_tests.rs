@@ -428,12 +428,19 @@ fn a_key_secret_is_restored_only_from_an_intact_backup_of_what_the_run_replaced(
         plan_key_secret(&entries, Some(&w.tls), Some(&tampered), true).0,
         KeySecretRestore::Nothing
     );
-    // Already back: nothing to do.
+    // Already back (the run stopped before replacing it): only the run's backup goes.
     let (a, r) = plan_key_secret(&entries, Some(&restored), Some(&backup), false);
     assert_eq!(
         (a, r[0].result),
-        (KeySecretRestore::Nothing, EntryResult::AlreadyRestored)
+        (
+            KeySecretRestore::DropBackup {
+                backup: "machine-config-server-tls-backup".into()
+            },
+            EntryResult::AlreadyRestored
+        )
     );
+    let (a, _) = plan_key_secret(&entries, Some(&restored), None, false);
+    assert_eq!(a, KeySecretRestore::Nothing);
     // A Secret the run created is deleted while it holds what the run wrote.
     let signer = plan.signer.unwrap();
     let created = signer.record_entry("run-1", "t", "mcs_certificate");

@@ -331,6 +331,9 @@ pub enum KeySecretRestore {
     Delete,
     /// Put back the content of backup Secret `backup` (then delete the backup).
     FromBackup { backup: String },
+    /// It holds the old content already (the run stopped before replacing it): only the
+    /// run's backup `backup` is left to delete.
+    DropBackup { backup: String },
 }
 
 /// Decides about one Secret with a key (`entries` newest first, as [`run_entries`] groups
@@ -371,9 +374,20 @@ pub fn plan_key_secret(
     } else {
         let old = sha(&oldest.old);
         let backup_name = oldest.old.get("backup").and_then(Value::as_str);
+        let runs_backup = backup.filter(|b| {
+            b.pointer("/metadata/annotations")
+                .and_then(|a| a.get(super::mcs_certificate::RUN_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some(oldest.run_id.as_str())
+        });
         if now.is_some() && now == old {
             (
-                KeySecretRestore::Nothing,
+                match (backup_name, runs_backup) {
+                    (Some(name), Some(_)) => KeySecretRestore::DropBackup {
+                        backup: name.to_string(),
+                    },
+                    _ => KeySecretRestore::Nothing,
+                },
                 EntryResult::AlreadyRestored,
                 None,
             )
