@@ -392,6 +392,25 @@ fn a_run_killed_at_any_write_is_finished_by_the_rerun_and_rolled_back_byte_for_b
         .map(|(i, q)| (i + 1, format!("{} {}", q.method, q.path)))
         .collect();
     assert!(writes.len() >= 8, "{writes:?}");
+    // The requests of a whole run on the CN-only cluster (2 Ignition stubs, 3 MCS pods):
+    // reads before the first write, writes, and the rest (record, lock, waiting for pods).
+    let lock = |q: &&test_apiserver::RequestRecord| q.path.contains("/leases");
+    let first = reqs
+        .iter()
+        .position(|q| q.is_write() && !q.path.contains("/leases"))
+        .unwrap();
+    let reads = reqs[..first].iter().filter(|q| !lock(q)).count();
+    let object_writes = writes
+        .iter()
+        .filter(|(_, w)| !w.contains("/namespaces/ocp-bootimage/"))
+        .count();
+    eprintln!(
+        "mcs_certificate requests: {} in all; {reads} reads before the first write; {} writes ({object_writes} to cluster objects)",
+        reqs.len(),
+        writes.len()
+    );
+    assert!(reads <= 16, "{reads} reads");
+    assert_eq!(object_writes, 10, "{writes:?}");
     // Kill at each write of the certificate objects, the first stub and the first pod
     // delete, and at the record's first write.
     let mut points: Vec<(usize, String)> = Vec::new();
