@@ -213,6 +213,23 @@ fn a_cn_only_certificate_is_regenerated_rolled_out_and_rolled_back() {
     assert_eq!(again.json["changed"], false, "{}", again.stdout);
     assert_eq!(again.json["action"], "up_to_date");
 
+    // Rotating under another run id would need the backup place run mcs-test-1 holds:
+    // refused, naming it, nothing written.
+    c.clear_requests();
+    let rotate = run_module(
+        "mcs_certificate",
+        &args(&c, json!({"run_id": "mcs-test-3", "state": "rotated"})),
+    );
+    assert_eq!(rotate.json["failed"], true, "{}", rotate.stdout);
+    let msg = rotate.json["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("run mcs-test-1") && msg.contains("nothing was changed"),
+        "{msg}"
+    );
+    if let Some(w) = c.writes() {
+        assert!(w.is_empty(), "{w:?}");
+    }
+
     // Rollback restores every object byte for byte and deletes what the run created.
     let rb = run_module(
         "rollback",

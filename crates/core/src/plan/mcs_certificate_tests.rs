@@ -555,3 +555,27 @@ fn another_runs_backup_is_never_overwritten() {
     let none = BTreeMap::new();
     assert!(plan_mcs_certificate(&objects, &none, &options, Some(&keys())).is_ok());
 }
+
+#[test]
+fn the_hostnames_are_the_internal_api_host_and_the_platforms_internal_ips() {
+    let infra = |uri: &str, status: Value| json!({"status": {"apiServerInternalURI": uri, "platformStatus": status}});
+    let vsphere = infra(
+        "https://api-int.v.example.com:6443",
+        json!({"type": "VSphere", "vsphere": {"apiServerInternalIP": "10.0.0.5"}}),
+    );
+    assert_eq!(
+        mcs_hostnames(&vsphere).unwrap(),
+        vec!["api-int.v.example.com", "10.0.0.5"]
+    );
+    let aws = infra("https://api-int.a.example.com:6443", json!({"type": "AWS"}));
+    assert_eq!(mcs_hostnames(&aws).unwrap(), vec!["api-int.a.example.com"]);
+    let v6 = infra(
+        "https://[fd00::1]:6443",
+        json!({"type": "BareMetal", "baremetal": {"apiServerInternalIPs": ["fd00::1", "fd00::2"]}}),
+    );
+    assert_eq!(mcs_hostnames(&v6).unwrap(), vec!["fd00::1", "fd00::2"]);
+    assert_eq!(
+        mcs_hostnames(&json!({"status": {}})).unwrap_err(),
+        McsError::NoInternalUri
+    );
+}
