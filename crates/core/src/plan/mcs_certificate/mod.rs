@@ -19,6 +19,10 @@
 //! plans nothing. Secrets holding a private key are planned as [`KeySecretWrite`]s: their
 //! old content goes to a backup Secret beside them, and the record holds only digests.
 //! Pure: keys, serial numbers and `now` are parameters.
+//!
+//! Here: the options, the decision and the plan. `key_secret.rs`: the Secrets with keys,
+//! their backups and record entries; `objects.rs`: the objects as oc writes them;
+//! `pods.rs`: which MCS pods still serve an older certificate.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::change::ObjectChange;
@@ -40,6 +44,16 @@ use crate::cluster::name_of;
 use crate::cluster::resources::{self, CONFIG_MAP, SECRET};
 use crate::ignition::decode_secret_user_data;
 use crate::record::RecordEntry;
+
+mod key_secret;
+mod objects;
+mod pods;
+
+use key_secret::key_write;
+pub use key_secret::{backup_name, restored_from_backup, secret_content_digest, KeySecretWrite};
+pub use objects::ca_data_url;
+use objects::{bundle_change, root_ca_change, serving_secret, signer_secret, stub_change};
+pub use pods::{pod_ready, serving_written_at, stale_mcs_pods};
 
 /// The signer Secret and CA bundle ConfigMap (both named so by oc and the MCO).
 pub const CA_NAME: &str = "machine-config-server-ca";
@@ -168,92 +182,6 @@ pub enum McsError {
         resources::MCO_NAMESPACE
     )]
     BackupTaken { name: String, run: String },
-}
-
-/// A Secret holding a private key, to be written whole (created, replaced, or — when its
-/// `type` changes, which is immutable — deleted and created again), after its old content
-/// is copied to `backup`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeySecretWrite {
-    pub name: String,
-    /// The Secret as read (None: it is created).
-    pub before: Option<Value>,
-    /// The Secret as written.
-    pub after: Value,
-    /// The backup Secret to create first (None: nothing to keep, or it exists already).
-    pub backup: Option<Value>,
-    /// The backup's name (also when it exists already).
-    pub backup_name: Option<String>,
-    /// `type` differs: delete and create.
-    pub recreate: bool,
-}
-
-impl KeySecretWrite {
-    /// The record entry of this write: digests only, and where the old content is kept.
-    pub fn record_entry(&self, run_id: &str, time: &str, module: &str) -> RecordEntry {
-        let old = match &self.before {
-            None => Value::Null,
-            Some(b) => json!({
-                "sha256": secret_content_digest(b),
-                "type": b.get("type").cloned().unwrap_or(Value::Null),
-                "backup": self.backup_name,
-            }),
-        };
-        RecordEntry {
-            run_id: run_id.to_string(),
-            seq: 0,
-            time: time.to_string(),
-            module: module.to_string(),
-            api_version: "v1".into(),
-            kind: KEY_SECRET_KIND.into(),
-            namespace: Some(resources::MCO_NAMESPACE.into()),
-            name: self.name.clone(),
-            field: String::new(),
-            old,
-            new: json!({ "sha256": secret_content_digest(&self.after) }),
-            secret: false,
-            rolled_back: None,
-        }
-    }
-
-    /// The diff entry: digests and certificate fingerprints, never content.
-    pub fn diff_values(&self) -> (Value, Value) {
-        (
-            self.before.as_ref().map_or(Value::Null, secret_summary),
-            secret_summary(&self.after),
-        )
-    }
-}
-
-/// The digest of a Secret's content (`type` and `data`): what a record compares.
-pub fn secret_content_digest(secret: &Value) -> String {
-    let mut data: BTreeMap<String, Value> = BTreeMap::new();
-    if let Some(m) = secret.get("data").and_then(Value::as_object) {
-        for (k, v) in m {
-            data.insert(k.clone(), v.clone());
-        }
-    }
-    let ty = secret
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("Opaque");
-    let canonical = json!({ "type": ty, "data": data }).to_string();
-    let hex: String = Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
-
-/// A Secret as a diff shows it: type, content digest, certificate fingerprint and end.
-fn secret_summary(secret: &Value) -> Value {
-    let crt = data_bytes(secret, "tls.crt").and_then(|c| cert_facts(&c));
-    json!({
-        "type": secret.get("type").cloned().unwrap_or(Value::Null),
-        "sha256": secret_content_digest(secret),
-        "certificate_sha256": crt.as_ref().map(|c| c.fingerprint_sha256.clone()),
-        "not_after": crt.as_ref().map(|c| rfc3339(c.not_after)),
-    })
 }
 
 /// One stub secret and what happens to it.
@@ -528,299 +456,6 @@ fn serving_reasons(
     reasons
 }
 
-/// The signer Secret as oc writes it (and as this run marks it).
-fn signer_secret(existing: Option<&Value>, ca: &CertAndKey, facts: &CertFacts, run: &str) -> Value {
-    let mut s = existing.cloned().unwrap_or_else(|| {
-        json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": CA_NAME, "namespace": resources::MCO_NAMESPACE},
-        })
-    });
-    set_meta(&mut s, "labels", CERT_TYPE_LABEL, "signer");
-    set_meta(
-        &mut s,
-        "annotations",
-        NOT_BEFORE,
-        &rfc3339(facts.not_before),
-    );
-    set_meta(&mut s, "annotations", NOT_AFTER, &rfc3339(facts.not_after));
-    set_meta(&mut s, "annotations", RUN_ANNOTATION, run);
-    s["type"] = json!(TLS_TYPE);
-    s["data"] = json!({"tls.crt": b64(&ca.cert_pem), "tls.key": b64(&ca.key_pem)});
-    s
-}
-
-/// The serving Secret as oc writes it.
-fn serving_secret(
-    existing: &Value,
-    leaf: &CertAndKey,
-    hostnames: &[String],
-    signer_cn: &str,
-    run: &str,
-) -> Value {
-    let mut s = existing.clone();
-    let facts = cert_facts(leaf.cert_pem.as_bytes());
-    if s.get("type").and_then(Value::as_str) != Some(TLS_TYPE) {
-        // Recreated: the old object's server fields go.
-        if let Some(m) = s.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations"));
-        }
-    }
-    set_meta(&mut s, "annotations", HOSTNAMES, &hostnames.join(","));
-    set_meta(&mut s, "annotations", ISSUER, signer_cn);
-    if let Some(f) = &facts {
-        set_meta(&mut s, "annotations", NOT_BEFORE, &rfc3339(f.not_before));
-        set_meta(&mut s, "annotations", NOT_AFTER, &rfc3339(f.not_after));
-    }
-    set_meta(&mut s, "annotations", RUN_ANNOTATION, run);
-    s["type"] = json!(TLS_TYPE);
-    s["data"] = json!({"tls.crt": b64(&leaf.cert_pem), "tls.key": b64(&leaf.key_pem)});
-    s
-}
-
-fn set_meta(obj: &mut Value, map: &str, key: &str, value: &str) {
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        obj["metadata"] = json!({});
-    }
-    let meta = &mut obj["metadata"];
-    if !meta.get(map).is_some_and(Value::is_object) {
-        meta[map] = json!({});
-    }
-    meta[map][key] = json!(value);
-}
-
-/// The name of the backup of Secret `name`: one fixed name (the RBAC can name it), marked
-/// with the run that made it.
-pub fn backup_name(name: &str) -> String {
-    format!("{name}-backup")
-}
-
-/// The backup Secret of `secret` (same type and data) for run `run_id`.
-fn backup_of(secret: &Value, name: &str, run_id: &str) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": backup_name(name),
-            "namespace": resources::MCO_NAMESPACE,
-            "labels": {BACKUP_OF_LABEL: name},
-            "annotations": {
-                RUN_ANNOTATION: run_id,
-                DIGEST_ANNOTATION: secret_content_digest(secret),
-                ORIGINAL_METADATA_ANNOTATION: json!({
-                    "labels": secret.pointer("/metadata/labels"),
-                    "annotations": secret.pointer("/metadata/annotations"),
-                }).to_string(),
-            },
-        },
-        "type": secret.get("type").cloned().unwrap_or(json!("Opaque")),
-        "data": secret.get("data").cloned().unwrap_or(json!({})),
-    })
-}
-
-/// The write of one key Secret, with its backup unless it was made by this run (then its
-/// content is this run's own and the backup, if any, exists already).
-fn key_write(
-    name: &str,
-    before: Option<&Value>,
-    after: Value,
-    options: &McsOptions,
-    backups: &BTreeMap<String, Value>,
-) -> Result<KeySecretWrite, McsError> {
-    let run = options.run_id.as_str();
-    let ours = before.and_then(|b| annotation(b, RUN_ANNOTATION)) == Some(run);
-    let bname = backup_name(name);
-    let existing = backups.get(&bname);
-    let (backup, backup_name) = match (before, existing) {
-        (None, _) => (None, None),
-        // This run's own backup (a rerun), or an earlier run's holding exactly this content.
-        (Some(b), Some(e))
-            if annotation(e, RUN_ANNOTATION) == Some(run)
-                || secret_content_digest(e) == secret_content_digest(b) =>
-        {
-            (None, Some(bname))
-        }
-        (Some(_), _) if ours => (None, None),
-        (Some(_), Some(e)) => {
-            return Err(McsError::BackupTaken {
-                name: bname,
-                run: annotation(e, RUN_ANNOTATION)
-                    .unwrap_or("(unknown)")
-                    .to_string(),
-            })
-        }
-        (Some(b), None) => (Some(backup_of(b, name, run)), Some(bname)),
-    };
-    let recreate = before.is_some_and(|b| b.get("type") != after.get("type"));
-    Ok(KeySecretWrite {
-        name: name.to_string(),
-        before: before.cloned(),
-        after,
-        backup,
-        backup_name,
-        recreate,
-    })
-}
-
-/// The data URL Ignition reads a CA from (as oc writes it).
-pub fn ca_data_url(bundle: &str) -> String {
-    format!(
-        "data:text/plain;charset=utf-8;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bundle.as_bytes())
-    )
-}
-
-/// The stub's change so that its first `certificateAuthorities` entry is `bundle`.
-fn stub_change(name: &str, stub: &Value, bundle: &str) -> (Option<ObjectChange>, StubCaReport) {
-    let report = |action: &str, reason: Option<String>| StubCaReport {
-        name: name.to_string(),
-        action: action.into(),
-        reason,
-    };
-    if name.ends_with("-user-data-managed") {
-        return (
-            None,
-            report(
-                "skip",
-                Some("managed by the Machine Config Operator, which writes it back".into()),
-            ),
-        );
-    }
-    let Some(mut ign) = decode_secret_user_data(stub)
-        .ok()
-        .and_then(|u| serde_json::from_slice::<Value>(&u).ok())
-        .filter(|v| v.get("ignition").is_some_and(Value::is_object))
-    else {
-        return (
-            None,
-            report(
-                "skip",
-                Some("not an Ignition config (e.g. Windows user data): left alone".into()),
-            ),
-        );
-    };
-    let Some(first) = ign
-        .pointer_mut("/ignition/security/tls/certificateAuthorities")
-        .and_then(Value::as_array_mut)
-        .and_then(|a| a.first_mut())
-        .and_then(Value::as_object_mut)
-    else {
-        return (
-            None,
-            report(
-                "skip",
-                Some("carries no certificateAuthorities entry: left alone".into()),
-            ),
-        );
-    };
-    let want = ca_data_url(bundle);
-    let holds = first
-        .get("source")
-        .and_then(Value::as_str)
-        .is_some_and(|s| {
-            crate::cert::ca_pems_from_ignition(&json!({"ignition": {"security": {"tls": {
-            "certificateAuthorities": [{"source": s}]}}}}))
-            .first()
-            .is_some_and(|p| p == bundle.as_bytes())
-        })
-        && first
-            .get("compression")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty);
-    if holds {
-        return (None, report("unchanged", None));
-    }
-    first.insert("source".into(), Value::String(want));
-    first.remove("compression");
-    if let Some(v) = first.get_mut("verification").and_then(Value::as_object_mut) {
-        v.remove("hash");
-    }
-    let mut after = stub.clone();
-    let text = ign.to_string();
-    if let Some(d) = after.get_mut("stringData").and_then(Value::as_object_mut) {
-        d.remove("userData");
-    }
-    after["data"]["userData"] = b64(&text);
-    let change = ObjectChange::update(
-        SECRET,
-        stub,
-        after,
-        "certificateAuthorities[0] = the machine-config-server CA bundle".into(),
-    );
-    (
-        Some(change),
-        report(
-            "update",
-            Some("gets the machine-config-server CA bundle".into()),
-        ),
-    )
-}
-
-/// The bundle ConfigMap's change (None: it holds `bundle` already).
-fn bundle_change(existing: Option<&Value>, bundle: &str) -> Option<ObjectChange> {
-    if existing.and_then(|c| text(c, "/data/ca-bundle.crt")) == Some(bundle)
-        && existing.and_then(|c| {
-            c.pointer(&format!(
-                "/metadata/labels/{}",
-                CERT_TYPE_LABEL.replace('/', "~1")
-            ))
-        }) == Some(&json!("ca-bundle"))
-    {
-        return None;
-    }
-    let mut after = existing.cloned().unwrap_or_else(|| {
-        json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": CA_NAME, "namespace": resources::MCO_NAMESPACE},
-        })
-    });
-    set_meta(&mut after, "labels", CERT_TYPE_LABEL, "ca-bundle");
-    after["data"] = json!({ "ca-bundle.crt": bundle });
-    let summary = "ca-bundle.crt = the machine-config-server CA bundle".to_string();
-    Some(match existing {
-        Some(e) => ObjectChange::update(CONFIG_MAP, e, after, summary),
-        None => ObjectChange {
-            kind: CONFIG_MAP,
-            namespace: Some(resources::MCO_NAMESPACE.into()),
-            name: CA_NAME.into(),
-            before: None,
-            after,
-            summary: "create with the machine-config-server CA bundle".into(),
-        },
-    })
-}
-
-/// `kube-system/root-ca`'s change on bare metal (None: not bare metal, absent, or holds
-/// `bundle` already).
-fn root_ca_change(
-    infra: &Value,
-    root_ca: Option<&Value>,
-    bundle: &str,
-) -> (Option<ObjectChange>, Option<String>) {
-    if text(infra, "/status/platformStatus/type") != Some("BareMetal") {
-        return (None, None);
-    }
-    let Some(root) = root_ca else {
-        return (None, None);
-    };
-    if text(root, "/data/ca.crt") == Some(bundle) {
-        return (None, Some("unchanged".into()));
-    }
-    let mut after = root.clone();
-    after["data"]["ca.crt"] = json!(bundle);
-    (
-        Some(ObjectChange::update(
-            CONFIG_MAP,
-            root,
-            after,
-            "ca.crt = the machine-config-server CA bundle".into(),
-        )),
-        Some("update".into()),
-    )
-}
-
 fn summary_of(facts: &CertFacts, source: &str) -> CertSummary {
     CertSummary {
         subject_cn: facts.subject_cn.clone(),
@@ -1031,79 +666,5 @@ pub fn plan_mcs_certificate(
     Ok(plan)
 }
 
-/// When the serving Secret's certificate was written: its `not-before` annotation or the
-/// certificate's start (issued a minute before it was written), plus that minute.
-pub fn serving_written_at(tls: &Value) -> Option<i64> {
-    let from_annotation = annotation(tls, NOT_BEFORE).and_then(parse_rfc3339);
-    let from_cert = data_bytes(tls, "tls.crt")
-        .and_then(|c| cert_facts(&c))
-        .map(|f| f.not_before);
-    from_annotation.or(from_cert).map(|t| t + 60)
-}
-
-/// The MCS pods (names) started before `since` (seconds since the epoch): they still
-/// serve the certificate they loaded at start.
-pub fn stale_mcs_pods(pods: &[Value], since: i64) -> Vec<String> {
-    pods.iter()
-        .filter(|p| {
-            text(p, "/metadata/creationTimestamp")
-                .and_then(parse_rfc3339)
-                .is_none_or(|t| t < since)
-        })
-        .map(|p| name_of(p).to_string())
-        .collect()
-}
-
-/// Whether a pod is Ready (its `Ready` condition is `True`).
-pub fn pod_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Ready")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
-}
-
-/// A value of `obj` with `data` replaced by digests (what a diff may show of a Secret).
-pub fn masked(obj: &Value) -> Value {
-    let mut out = obj.clone();
-    if let Some(d) = out.get_mut("data").and_then(Value::as_object_mut) {
-        let keys: Vec<String> = d.keys().cloned().collect();
-        let mut m = Map::new();
-        for k in keys {
-            m.insert(k, json!("(hidden)"));
-        }
-        *d = m;
-    }
-    out
-}
-
-/// The Secret `name` as it was, from its backup: the backup's type and data, and the
-/// labels and annotations it noted.
-pub fn restored_from_backup(name: &str, backup: &Value) -> Value {
-    let original: Value = annotation(backup, ORIGINAL_METADATA_ANNOTATION)
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null);
-    let mut metadata = json!({"name": name, "namespace": resources::MCO_NAMESPACE});
-    for k in ["labels", "annotations"] {
-        if let Some(v) = original.get(k).filter(|v| v.is_object()) {
-            metadata[k] = v.clone();
-        }
-    }
-    let mut out = json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata,
-        "type": backup.get("type").cloned().unwrap_or(json!("Opaque")),
-    });
-    if let Some(d) = backup.get("data") {
-        out["data"] = d.clone();
-    }
-    out
-}
-
 #[cfg(test)]
-#[path = "mcs_certificate_tests.rs"]
 mod tests;
