@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::cert::fingerprint_sha256;
 use anyhow::{anyhow, bail, Context as _};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -26,7 +27,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
-use sha2::{Digest as _, Sha256};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -93,7 +93,7 @@ pub async fn probe_served_as(
         verifier.verify_server_cert(leaf, intermediates, &server_name, &[], UnixTime::now());
     Ok(ServedCheck {
         address,
-        fingerprint_sha256: fingerprint(leaf),
+        fingerprint_sha256: fingerprint_sha256(leaf),
         verified: verdict.is_ok(),
         reason: verdict.err().map(|e| reason_of(&e)),
     })
@@ -254,17 +254,9 @@ fn reason_of(err: &rustls::Error) -> String {
     why.to_string()
 }
 
-/// SHA-256 of `der`, colon-separated uppercase hex.
-fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest as _, Sha256};
     use std::fmt::Write as _;
     use std::time::Instant;
 
@@ -361,7 +353,7 @@ mod tests {
     fn fingerprint_is_openssl_style() {
         // sha256("abc"), FIPS 180-2 test vector.
         assert_eq!(
-            fingerprint(b"abc"),
+            fingerprint_sha256(b"abc"),
             "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD"
         );
     }

@@ -149,7 +149,7 @@ pub fn analyze_mcs_certificate(
         ca_verified,
         ca_subjects: cas.iter().map(|ca| ca.subject().to_string()).collect(),
         serial: cert.raw_serial_as_string(),
-        fingerprint_sha256: colon_hex_upper(&Sha256::digest(&block.der)),
+        fingerprint_sha256: fingerprint_sha256(&block.der),
     })
 }
 
@@ -257,7 +257,7 @@ fn format_ip(bytes: &[u8]) -> String {
 }
 
 /// Whole seconds since the Unix epoch (negative before it), saturating.
-fn unix_seconds(t: SystemTime) -> i64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_secs())
@@ -277,6 +277,12 @@ fn rfc3339(t: &ASN1Time) -> String {
         dt.minute(),
         dt.second()
     )
+}
+
+/// The SHA-256 fingerprint of a DER certificate as colon-separated uppercase hex (as
+/// `openssl x509 -noout -fingerprint -sha256` prints it).
+pub fn fingerprint_sha256(der: &[u8]) -> String {
+    colon_hex_upper(&Sha256::digest(der))
 }
 
 fn colon_hex_upper(bytes: &[u8]) -> String {

@@ -5,12 +5,11 @@
 //! Must not do: read the clock (`now` is a parameter) or accept anything but
 //! CERTIFICATE blocks into a bundle.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
-
+use super::analyze::{fingerprint_sha256, unix_seconds};
 use super::pem::certificate_blocks;
+use base64::Engine as _;
 
 /// What a planner needs to know of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,17 +38,9 @@ pub fn cert_facts(pem: &[u8]) -> Option<CertFacts> {
         subject_cn,
         not_before: validity.not_before.timestamp(),
         not_after: validity.not_after.timestamp(),
-        fingerprint_sha256: fingerprint(&block.der),
+        fingerprint_sha256: fingerprint_sha256(&block.der),
     };
     Some(facts)
-}
-
-fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// The PEM text of one DER certificate (64-column lines, as Go writes it).
@@ -64,14 +55,19 @@ pub fn pem_of(der: &[u8]) -> String {
     out
 }
 
+/// Every CERTIFICATE block of `pem`, re-encoded (each with a final newline); none when
+/// `pem` is not valid PEM.
+pub fn pem_certificates(pem: &str) -> Vec<String> {
+    certificate_blocks(pem.as_bytes())
+        .map(|blocks| blocks.iter().map(|b| pem_of(&b.der)).collect())
+        .unwrap_or_default()
+}
+
 /// One PEM bundle of every certificate of `sources`, in order of first appearance, each
 /// once (by DER), without those expired at `now` and without unparseable sources; and how
 /// many certificates it holds.
 pub fn ca_bundle(sources: &[&[u8]], now: SystemTime) -> (String, usize) {
-    let now = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = unix_seconds(now);
     let mut seen: Vec<Vec<u8>> = Vec::new();
     let mut out = String::new();
     for source in sources {
@@ -98,6 +94,7 @@ pub fn ca_bundle(sources: &[&[u8]], now: SystemTime) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const ROOT_CA: &str =
         include_str!("../../../../tests/fixtures/certs/azure-communityus-root-ca.crt");

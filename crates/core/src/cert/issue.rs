@@ -21,6 +21,8 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::RsaPrivateKey;
 
+use super::bundle::pem_certificates;
+
 /// Ten years, the validity oc gives the machine-config-server CA and certificate.
 pub const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
@@ -129,7 +131,9 @@ pub fn issue_serving(
 ) -> Result<CertAndKey, IssueError> {
     let first = hostnames.first().ok_or(IssueError::NoHostnames)?;
     let (signer_key, _) = key_pair(&signer.key_pem)?;
-    let ca_pem = first_pem_certificate(&signer.cert_pem)
+    let ca_pem = pem_certificates(&signer.cert_pem)
+        .into_iter()
+        .next()
         .ok_or_else(|| IssueError::Signer("no CERTIFICATE block".into()))?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, &signer_key)
         .map_err(|e| IssueError::Signer(e.to_string()))?;
@@ -162,7 +166,7 @@ pub fn issue_serving(
         .signed_by(&key, &issuer)
         .map_err(|e| IssueError::Rcgen(e.to_string()))?;
     Ok(CertAndKey {
-        cert_pem: format!("{}{}", cert.pem(), ensure_newline(&ca_pem)),
+        cert_pem: format!("{}{ca_pem}", cert.pem()),
         key_pem: pkcs1,
     })
 }
@@ -170,37 +174,6 @@ pub fn issue_serving(
 /// Whether `key_pem` is an RSA key this module can sign with.
 pub fn usable_rsa_key(key_pem: &str) -> bool {
     key_pair(key_pem).is_ok()
-}
-
-fn ensure_newline(s: &str) -> String {
-    if s.ends_with('\n') {
-        s.to_string()
-    } else {
-        format!("{s}\n")
-    }
-}
-
-/// The first `CERTIFICATE` PEM block of `pem`, with its armour lines.
-pub fn first_pem_certificate(pem: &str) -> Option<String> {
-    all_pem_certificates(pem).into_iter().next()
-}
-
-/// Every `CERTIFICATE` PEM block of `pem`, in order, each with its armour lines and a
-/// final newline.
-pub fn all_pem_certificates(pem: &str) -> Vec<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(end) = rest[start..].find(END) else {
-            break;
-        };
-        let stop = start + end + END.len();
-        out.push(format!("{}\n", &rest[start..stop]));
-        rest = &rest[stop..];
-    }
-    out
 }
 
 #[cfg(test)]
@@ -229,7 +202,7 @@ mod tests {
         assert!(ca.key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
         let hosts = vec!["api-int.example.com".to_string(), "192.0.2.10".to_string()];
         let leaf = issue_serving(&ca, &hosts, &key(), &[2, 3], now, TEN_YEARS).unwrap();
-        assert_eq!(all_pem_certificates(&leaf.cert_pem).len(), 2);
+        assert_eq!(pem_certificates(&leaf.cert_pem).len(), 2);
         let report = analyze_mcs_certificate(
             leaf.cert_pem.as_bytes(),
             &[ca.cert_pem.clone().into_bytes()],

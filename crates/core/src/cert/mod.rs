@@ -10,13 +10,13 @@
 //! read the clock itself, touch private keys (non-certificate PEM blocks are
 //! skipped unread), or put input bytes into errors or output.
 
-mod analyze;
+pub(crate) mod analyze;
 pub mod bundle;
 mod data_url;
 pub mod issue;
 mod pem;
 
-pub use analyze::{analyze_mcs_certificate, McsCertificateReport};
+pub use analyze::{analyze_mcs_certificate, fingerprint_sha256, McsCertificateReport};
 pub use data_url::ca_pems_from_ignition;
 
 /// Why a certificate (or CA bundle) could not be analysed.

@@ -10,7 +10,7 @@ pub mod resources;
 pub mod selector;
 pub mod snapshot;
 
-pub use object::{labels_of, name_of, namespace_of, shrunk, user_data_secret_of};
+pub use object::{annotation_of, labels_of, name_of, namespace_of, shrunk, user_data_secret_of};
 pub use resources::Kind;
 pub use selector::LabelSelector;
 pub use snapshot::{

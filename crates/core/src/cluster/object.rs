@@ -5,6 +5,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Labels of an object as a map.
+/// The annotation `key` of `obj`, if it is a string.
+pub fn annotation_of<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
 pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
     obj.pointer("/metadata/labels")
         .and_then(Value::as_object)

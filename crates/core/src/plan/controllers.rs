@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use crate::cluster::labels_of;
+use crate::cluster::{annotation_of, labels_of};
 
 /// The Hive machine pool label.
 pub const HIVE_MACHINE_POOL_LABEL: &str = "hive.openshift.io/machine-pool";
@@ -24,12 +24,6 @@ pub const HIVE_MANAGED_LABEL: &str = "hive.openshift.io/managed";
 pub const ARGOCD_TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
 /// Argo CD's label tracking (the well-known instance label).
 pub const ARGOCD_INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-
-fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.pointer("/metadata/annotations")
-        .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-}
 
 /// The controller that manages `ms` by label or annotation, as a phrase naming it and
 /// the mark it was known by (None: no such mark).
@@ -43,11 +37,11 @@ pub fn managing_controller(ms: &Value) -> Option<String> {
     let hive = labels
         .get(HIVE_MANAGED_LABEL)
         .map(String::as_str)
-        .or_else(|| annotation(ms, HIVE_MANAGED_LABEL));
+        .or_else(|| annotation_of(ms, HIVE_MANAGED_LABEL));
     if hive.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Some(format!("Hive ({HIVE_MANAGED_LABEL}: \"true\")"));
     }
-    if let Some(id) = annotation(ms, ARGOCD_TRACKING_ANNOTATION) {
+    if let Some(id) = annotation_of(ms, ARGOCD_TRACKING_ANNOTATION) {
         let app = id.split(':').next().unwrap_or(id);
         return Some(format!(
             "Argo CD application {app} (annotation {ARGOCD_TRACKING_ANNOTATION})"

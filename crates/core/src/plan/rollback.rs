@@ -375,9 +375,7 @@ pub fn plan_key_secret(
         let old = sha(&oldest.old);
         let backup_name = oldest.old.get("backup").and_then(Value::as_str);
         let runs_backup = backup.filter(|b| {
-            b.pointer("/metadata/annotations")
-                .and_then(|a| a.get(super::mcs_certificate::RUN_ANNOTATION))
-                .and_then(Value::as_str)
+            crate::cluster::annotation_of(b, super::mcs_certificate::RUN_ANNOTATION)
                 == Some(oldest.run_id.as_str())
         });
         if now.is_some() && now == old {

@@ -130,14 +130,14 @@ pub(super) fn key_write(
     backups: &BTreeMap<String, Value>,
 ) -> Result<KeySecretWrite, McsError> {
     let run = options.run_id.as_str();
-    let ours = before.and_then(|b| annotation(b, RUN_ANNOTATION)) == Some(run);
+    let ours = before.and_then(|b| annotation_of(b, RUN_ANNOTATION)) == Some(run);
     let bname = backup_name(name);
     let existing = backups.get(&bname);
     let (backup, backup_name) = match (before, existing) {
         (None, _) => (None, None),
         // This run's own backup (a rerun), or an earlier run's holding exactly this content.
         (Some(b), Some(e))
-            if annotation(e, RUN_ANNOTATION) == Some(run)
+            if annotation_of(e, RUN_ANNOTATION) == Some(run)
                 || secret_content_digest(e) == secret_content_digest(b) =>
         {
             (None, Some(bname))
@@ -146,7 +146,7 @@ pub(super) fn key_write(
         (Some(_), Some(e)) => {
             return Err(McsError::BackupTaken {
                 name: bname,
-                run: annotation(e, RUN_ANNOTATION)
+                run: annotation_of(e, RUN_ANNOTATION)
                     .unwrap_or("(unknown)")
                     .to_string(),
             })
@@ -167,7 +167,7 @@ pub(super) fn key_write(
 /// The Secret `name` as it was, from its backup: the backup's type and data, and the
 /// labels and annotations it noted.
 pub fn restored_from_backup(name: &str, backup: &Value) -> Value {
-    let original: Value = annotation(backup, ORIGINAL_METADATA_ANNOTATION)
+    let original: Value = annotation_of(backup, ORIGINAL_METADATA_ANNOTATION)
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or(Value::Null);
     let mut metadata = json!({"name": name, "namespace": resources::MCO_NAMESPACE});

@@ -25,7 +25,7 @@
 //! `pods.rs`: which MCS pods still serve an older certificate.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use schemars::JsonSchema;
@@ -34,14 +34,14 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::change::ObjectChange;
-use crate::cert::bundle::{ca_bundle, cert_facts, CertFacts};
+use crate::cert::analyze::unix_seconds;
+use crate::cert::bundle::{ca_bundle, cert_facts, pem_certificates, CertFacts};
 use crate::cert::issue::{
-    all_pem_certificates, issue_serving, issue_signer, usable_rsa_key, CertAndKey, IssueError,
-    TEN_YEARS,
+    issue_serving, issue_signer, usable_rsa_key, CertAndKey, IssueError, TEN_YEARS,
 };
 use crate::cert::{analyze_mcs_certificate, ca_pems_from_ignition};
-use crate::cluster::name_of;
 use crate::cluster::resources::{self, CONFIG_MAP, SECRET};
+use crate::cluster::{annotation_of, name_of};
 use crate::ignition::decode_secret_user_data;
 use crate::record::RecordEntry;
 
@@ -238,7 +238,7 @@ pub struct McsPlan {
     /// unknown): MCS pods started before it still serve the old one.
     pub serving_since: Option<i64>,
     /// The CA bundle (PEM) the stubs carry after the run: what the served certificate must
-    /// chain to (empty when no signer is known: then the stubs' own CAs are).
+    /// chain to (when no signer is known, the CAs the stubs carry now).
     pub ca_bundle: String,
 }
 
@@ -253,13 +253,6 @@ fn text<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
-fn annotation<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
-    v.get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-}
-
 /// A Secret's data value, decoded.
 fn data_bytes(secret: &Value, key: &str) -> Option<Vec<u8>> {
     let b64 = secret.get("data")?.get(key)?.as_str()?;
@@ -270,12 +263,6 @@ fn data_bytes(secret: &Value, key: &str) -> Option<Vec<u8>> {
 
 fn b64(s: &str) -> Value {
     Value::String(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -352,7 +339,7 @@ fn mco_managed(objects: &McsObjects<'_>) -> Option<String> {
         ("ConfigMap", objects.ca_bundle),
     ]
     .into_iter()
-    .find(|(_, o)| o.and_then(|o| annotation(o, OWNING_COMPONENT)) == Some(MCO_COMPONENT))
+    .find(|(_, o)| o.and_then(|o| annotation_of(o, OWNING_COMPONENT)) == Some(MCO_COMPONENT))
     .map(|(kind, _)| {
         format!(
             "the Machine Config Operator rotates this certificate itself ({kind} {CA_NAME} \
@@ -379,13 +366,13 @@ fn reusable_signer(
     rotate: bool,
 ) -> Option<(CertAndKey, CertFacts)> {
     let s = ca_secret?;
-    if rotate && annotation(s, RUN_ANNOTATION) != Some(options.run_id.as_str()) {
+    if rotate && annotation_of(s, RUN_ANNOTATION) != Some(options.run_id.as_str()) {
         return None;
     }
     let cert = String::from_utf8(data_bytes(s, "tls.crt")?).ok()?;
     let key = String::from_utf8(data_bytes(s, "tls.key")?).ok()?;
     let facts = cert_facts(cert.as_bytes())?;
-    let renew_at = unix(options.now) + options.renew_within.as_secs() as i64;
+    let renew_at = unix_seconds(options.now) + options.renew_within.as_secs() as i64;
     if facts.not_after <= renew_at || !usable_rsa_key(&key) {
         return None;
     }
@@ -435,7 +422,7 @@ fn serving_reasons(
         }
     }
     let end = parse_rfc3339(&report.not_after).unwrap_or(0);
-    let renew_at = unix(options.now) + options.renew_within.as_secs() as i64;
+    let renew_at = unix_seconds(options.now) + options.renew_within.as_secs() as i64;
     if report.expired {
         reasons.push(format!("it expired at {}", report.not_after));
     } else if end <= renew_at {
@@ -449,7 +436,7 @@ fn serving_reasons(
         reasons.push("no CA the stubs carry verifies it".into());
     }
     if options.state == McsState::Rotated
-        && annotation(tls, RUN_ANNOTATION) != Some(options.run_id.as_str())
+        && annotation_of(tls, RUN_ANNOTATION) != Some(options.run_id.as_str())
     {
         reasons.push("state: rotated".into());
     }
@@ -512,7 +499,7 @@ pub fn plan_mcs_certificate(
         Some(_) => None,
         None => backups
             .get(&backup_name(resources::MCS_TLS_SECRET))
-            .filter(|b| annotation(b, RUN_ANNOTATION) == Some(options.run_id.as_str()))
+            .filter(|b| annotation_of(b, RUN_ANNOTATION) == Some(options.run_id.as_str()))
             .map(|b| restored_from_backup(resources::MCS_TLS_SECRET, b)),
     };
     let tls = objects
@@ -562,7 +549,7 @@ pub fn plan_mcs_certificate(
                 "{}_{}@{}",
                 resources::MCO_NAMESPACE,
                 CA_NAME,
-                unix(options.now)
+                unix_seconds(options.now)
             );
             let s = issue_signer(
                 &cn,
@@ -582,6 +569,10 @@ pub fn plan_mcs_certificate(
         // Fine, and no signer this tool or oc made: the installer's CA (key gone) stays.
         plan.report.certificate = tls_facts.as_ref().map(|f| summary_of(f, "existing"));
         plan.serving_since = None;
+        plan.ca_bundle = stub_cas
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
         return Ok(plan);
     };
     let signer_cn = signer_facts.subject_cn.clone().unwrap_or_default();
@@ -600,7 +591,7 @@ pub fn plan_mcs_certificate(
         .and_then(|c| text(c, "/data/ca-bundle.crt"))
         .unwrap_or_default()
         .to_string();
-    let signer_pem = all_pem_certificates(&signer.cert_pem)
+    let signer_pem = pem_certificates(&signer.cert_pem)
         .into_iter()
         .next()
         .unwrap_or_default();
@@ -644,7 +635,7 @@ pub fn plan_mcs_certificate(
             options,
             backups,
         )?);
-        plan.serving_since = Some(unix(options.now));
+        plan.serving_since = Some(unix_seconds(options.now));
         plan.report.action = McsAction::Regenerate;
         plan.report.reasons = reasons;
     } else {

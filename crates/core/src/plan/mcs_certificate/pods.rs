@@ -6,7 +6,7 @@ use super::*;
 /// When the serving Secret's certificate was written: its `not-before` annotation or the
 /// certificate's start (issued a minute before it was written), plus that minute.
 pub fn serving_written_at(tls: &Value) -> Option<i64> {
-    let from_annotation = annotation(tls, NOT_BEFORE).and_then(parse_rfc3339);
+    let from_annotation = annotation_of(tls, NOT_BEFORE).and_then(parse_rfc3339);
     let from_cert = data_bytes(tls, "tls.crt")
         .and_then(|c| cert_facts(&c))
         .map(|f| f.not_before);
