@@ -112,23 +112,34 @@ async fn read_extra(conn: &Connection, snapshot: &Snapshot) -> anyhow::Result<Ex
         .and_then(|i| i.pointer("/status/platformStatus/type"))
         .and_then(Value::as_str)
         == Some("BareMetal");
-    let mut backups = BTreeMap::new();
-    for name in [CA_NAME, resources::MCS_TLS_SECRET] {
-        let b = backup_name(name);
-        if let Some(v) = get(conn, SECRET, mco, &b).await? {
-            backups.insert(b, v);
+    let (ca_backup_name, tls_backup_name) =
+        (backup_name(CA_NAME), backup_name(resources::MCS_TLS_SECRET));
+    let root_ca = async {
+        match bare_metal {
+            true => get(conn, CONFIG_MAP, Some(ROOT_CA_NAMESPACE), ROOT_CA_NAME).await,
+            false => Ok(None),
         }
-    }
+    };
+    // One request each, at once (as the snapshot's reads).
+    let (ca_secret, ca_bundle, root_ca, ca_backup, tls_backup, pods) = tokio::try_join!(
+        get(conn, SECRET, mco, CA_NAME),
+        get(conn, CONFIG_MAP, mco, CA_NAME),
+        root_ca,
+        get(conn, SECRET, mco, &ca_backup_name),
+        get(conn, SECRET, mco, &tls_backup_name),
+        mcs_pods::list_pods(conn),
+    )?;
+    let backups = [ca_backup, tls_backup]
+        .into_iter()
+        .flatten()
+        .map(|b| (name_of(&b).to_string(), b))
+        .collect();
     Ok(Extra {
-        ca_secret: get(conn, SECRET, mco, CA_NAME).await?,
-        ca_bundle: get(conn, CONFIG_MAP, mco, CA_NAME).await?,
-        root_ca: if bare_metal {
-            get(conn, CONFIG_MAP, Some(ROOT_CA_NAMESPACE), ROOT_CA_NAME).await?
-        } else {
-            None
-        },
+        ca_secret,
+        ca_bundle,
+        root_ca,
         backups,
-        pods: mcs_pods::list_pods(conn).await?,
+        pods,
     })
 }
 
@@ -356,8 +367,8 @@ struct Planned {
 
 /// Reads what the planner needs besides the snapshot, draws keys and plans.
 async fn plan_step(params: &Params, step: &Step, snapshot: Snapshot) -> anyhow::Result<Planned> {
-    let extra = read_extra(&step.conn, &snapshot).await?;
-    let keys = fresh_keys().await?;
+    // The keys are drawn on a blocking thread while the objects are read.
+    let (extra, keys) = tokio::try_join!(read_extra(&step.conn, &snapshot), fresh_keys())?;
     let options = McsOptions {
         state: params.state,
         renew_within: Duration::from_secs(params.renew_within_days.saturating_mul(86_400)),
@@ -399,7 +410,6 @@ async fn run_step(
     step: &Step,
     snapshot: Snapshot,
 ) -> anyhow::Result<ModuleOutcome<Output>> {
-    let snapshot_stubs = snapshot.user_data_secrets.clone();
     let Planned {
         plan,
         pods,
@@ -466,25 +476,9 @@ async fn run_step(
         },
     };
     if params.verify_served && acting && !failed {
-        let bundle = if plan.ca_bundle.is_empty() {
-            stub_bundle(&snapshot_stubs)
-        } else {
-            plan.ca_bundle.clone()
-        };
-        verify_served(params, &bundle, &mut out).await;
+        verify_served(params, &plan.ca_bundle, &mut out).await;
     }
     Ok(out)
-}
-
-/// The CAs the stubs carry, as one PEM text.
-fn stub_bundle(stubs: &BTreeMap<String, Value>) -> String {
-    stubs
-        .values()
-        .filter_map(|s| crate::ignition::decode_secret_user_data(s).ok())
-        .filter_map(|u| serde_json::from_slice::<Value>(&u).ok())
-        .flat_map(|ign| crate::cert::ca_pems_from_ignition(&ign))
-        .map(|p| String::from_utf8_lossy(&p).into_owned())
-        .collect()
 }
 
 /// `verify_served`: probes the machine-config-server; a chain the bundle does not verify
