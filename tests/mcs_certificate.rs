@@ -579,24 +579,19 @@ fn verify_served_checks_the_chain_the_server_serves() {
         .get("Secret", Some(MCO), "machine-config-server-tls")
         .unwrap();
     let port = serve_secret(&new);
-    let ok = run_module(
-        "mcs_certificate",
-        &args(
+    let verify_at = |address: String| {
+        let a = args(
             &c,
-            json!({"verify_served": true, "served_address": format!("127.0.0.1:{port}")}),
-        ),
-    );
+            json!({"verify_served": true, "served_address": address}),
+        );
+        run_module("mcs_certificate", &a)
+    };
+    let ok = verify_at(format!("127.0.0.1:{port}"));
     assert_eq!(ok.json["failed"], false, "{}", ok.stdout);
     assert_eq!(ok.json["changed"], false);
     assert_eq!(ok.json["served"]["verified"], true, "{}", ok.stdout);
     // A server still serving the old certificate (a pod that did not restart): fails.
-    let stale = run_module(
-        "mcs_certificate",
-        &args(
-            &c,
-            json!({"verify_served": true, "served_address": format!("127.0.0.1:{old_port}")}),
-        ),
-    );
+    let stale = verify_at(format!("127.0.0.1:{old_port}"));
     assert_eq!(stale.json["failed"], true, "{}", stale.stdout);
     assert_eq!(stale.json["served"]["verified"], false);
     assert!(stale.json["msg"]
@@ -605,13 +600,7 @@ fn verify_served_checks_the_chain_the_server_serves() {
         .contains("does not verify"));
     assert_no_material(&stale.stdout);
     // Nothing listening: a warning, not a failure.
-    let gone = run_module(
-        "mcs_certificate",
-        &args(
-            &c,
-            json!({"verify_served": true, "served_address": "127.0.0.1:1"}),
-        ),
-    );
+    let gone = verify_at("127.0.0.1:1".into());
     assert_eq!(gone.json["failed"], false, "{}", gone.stdout);
     assert!(gone.json["warnings"]
         .to_string()

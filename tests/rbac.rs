@@ -153,12 +153,7 @@ fn secret_rules_name_their_secrets() {
     let opt_in = objects_of("deploy/rbac-create-new.yaml");
     for (file, objects) in [("rbac.yaml", &shipped), ("rbac-create-new.yaml", &opt_in)] {
         for (role, rule) in secret_rules(objects) {
-            let verbs: Vec<&str> = rule["verbs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
+            let verbs = rule_verbs(&rule);
             assert!(!role.starts_with("ClusterRole"), "{file}: {role}: {rule}");
             if !role.contains(&format!(" {NS}/")) {
                 continue;
@@ -632,6 +627,26 @@ fn secrets_beyond_the_user_data_are_forbidden() {
     );
 }
 
+/// The verbs of an RBAC rule.
+fn rule_verbs(rule: &Value) -> Vec<&str> {
+    rule["verbs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+/// Whether `text` is a clear 403: it says forbidden and names the resource (without a
+/// subresource) and one of the verbs.
+fn names_the_403(text: &str, resource: &str, verbs: &[&str]) -> bool {
+    text.contains("forbidden")
+        && text.contains(resource.split('/').next().unwrap())
+        && verbs
+            .iter()
+            .any(|v| text.contains(&format!("`{v}`")) || text.contains(&format!("cannot {v} ")))
+}
+
 fn groups() -> Value {
     json!([
         "system:serviceaccounts",
@@ -791,12 +806,7 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
         let rules = role["rules"].as_array().unwrap().clone();
         for (i, rule) in rules.iter().enumerate() {
             let resource = rule["resources"][0].as_str().unwrap();
-            let verbs: Vec<&str> = rule["verbs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
+            let verbs = rule_verbs(rule);
             let label = format!(
                 "{} {}/{} rule {i} ({:?} {resource})",
                 role["kind"].as_str().unwrap(),
@@ -822,13 +832,7 @@ fn shipped_rbac_suffices_and_every_rule_is_needed() {
             let mut wrote = false;
             // Steps that went on with the missing permission reported as a warning.
             let mut warned: Vec<(String, String, bool)> = Vec::new();
-            let clear = |text: &str| {
-                text.contains("forbidden")
-                    && text.contains(resource.split('/').next().unwrap())
-                    && verbs.iter().any(|v| {
-                        text.contains(&format!("`{v}`")) || text.contains(&format!("cannot {v} "))
-                    })
-            };
+            let clear = |text: &str| names_the_403(text, resource, &verbs);
             for (step_no, (module, extra, user)) in sequence(&run_id).into_iter().enumerate() {
                 let r = run_module(module, &as_sa(user, &kc, extra));
                 if r.json["failed"] == true {
@@ -948,12 +952,7 @@ fn the_mcs_certificate_opt_in_is_narrow() {
         );
     }
     for (role, rule) in secret_rules(&objects) {
-        let verbs: Vec<&str> = rule["verbs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+        let verbs = rule_verbs(&rule);
         for bad in ["list", "watch", "deletecollection", "*"] {
             assert!(!verbs.contains(&bad), "{role}: {rule}");
         }
@@ -1115,19 +1114,8 @@ fn mcs_certificate_needs_the_opt_in_rbac_and_every_rule_of_it() {
             opt_in.wait_for(SA_UPDATE, ns, rule, false);
             let run_id = format!("mcs-rbac-{i}");
             let resource = rule["resources"][0].as_str().unwrap();
-            let verbs: Vec<&str> = rule["verbs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
-            let clear = |text: &str| {
-                text.contains("forbidden")
-                    && text.contains(resource)
-                    && verbs.iter().any(|v| {
-                        text.contains(&format!("`{v}`")) || text.contains(&format!("cannot {v} "))
-                    })
-            };
+            let verbs = rule_verbs(rule);
+            let clear = |text: &str| names_the_403(text, resource, &verbs);
             c.load(&common::legacy_mcs::mcs_pods());
             let fwd = run(
                 SA_UPDATE,

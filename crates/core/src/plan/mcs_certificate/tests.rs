@@ -105,6 +105,15 @@ fn stub(name: &str, version: &str, cas: &[&str]) -> Value {
     })
 }
 
+fn options(state: McsState, run: &str, renew_days: u64) -> McsOptions {
+    McsOptions {
+        state,
+        renew_within: Duration::from_secs(renew_days * 86_400),
+        run_id: run.into(),
+        now: SystemTime::now(),
+    }
+}
+
 /// A cluster's objects, by (kind, name).
 #[derive(Clone)]
 struct World {
@@ -141,22 +150,24 @@ impl World {
         (w, ca)
     }
 
-    fn plan(&self, state: McsState, run: &str, renew_days: u64) -> McsPlan {
-        let objects = McsObjects {
+    fn objects(&self) -> McsObjects<'_> {
+        McsObjects {
             infrastructure: Some(&self.infra),
             tls: Some(&self.tls),
             ca_secret: self.ca_secret.as_ref(),
             ca_bundle: self.ca_bundle.as_ref(),
             root_ca: self.root_ca.as_ref(),
             stubs: &self.stubs,
-        };
-        let options = McsOptions {
-            state,
-            renew_within: Duration::from_secs(renew_days * 86_400),
-            run_id: run.into(),
-            now: SystemTime::now(),
-        };
-        plan_mcs_certificate(&objects, &self.backups, &options, Some(&keys())).unwrap()
+        }
+    }
+
+    fn try_plan(&self, state: McsState, run: &str, renew_days: u64) -> Result<McsPlan, McsError> {
+        let options = options(state, run, renew_days);
+        plan_mcs_certificate(&self.objects(), &self.backups, &options, Some(&keys()))
+    }
+
+    fn plan(&self, state: McsState, run: &str, renew_days: u64) -> McsPlan {
+        self.try_plan(state, run, renew_days).unwrap()
     }
 
     /// Applies the first `steps` writes of `plan` in its order (backups and signer,
@@ -463,19 +474,10 @@ fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
     w.apply(&plan, plan.changes.len() + 1);
     let original = w.tls.clone();
     let objects = McsObjects {
-        infrastructure: Some(&w.infra),
         tls: None,
-        ca_secret: w.ca_secret.as_ref(),
-        ca_bundle: w.ca_bundle.as_ref(),
-        root_ca: None,
-        stubs: &w.stubs,
+        ..w.objects()
     };
-    let options = McsOptions {
-        state: McsState::Rotated,
-        renew_within: Duration::from_secs(365 * 86_400),
-        run_id: "run-1".into(),
-        now: SystemTime::now(),
-    };
+    let options = options(McsState::Rotated, "run-1", 365);
     let rest = plan_mcs_certificate(&objects, &w.backups, &options, Some(&keys())).unwrap();
     let serving = rest.serving.unwrap();
     assert!(serving.before.is_none() && !serving.recreate, "created");
@@ -502,21 +504,8 @@ fn a_run_killed_between_delete_and_create_finishes_from_its_backup() {
 #[test]
 fn an_assessment_says_what_a_run_would_do_and_writes_nothing() {
     let (w, _) = World::legacy("AWS", &[]);
-    let objects = McsObjects {
-        infrastructure: Some(&w.infra),
-        tls: Some(&w.tls),
-        ca_secret: None,
-        ca_bundle: None,
-        root_ca: None,
-        stubs: &w.stubs,
-    };
-    let options = McsOptions {
-        state: McsState::Regenerated,
-        renew_within: Duration::from_secs(365 * 86_400),
-        run_id: "r".into(),
-        now: SystemTime::now(),
-    };
-    let a = plan_mcs_certificate(&objects, &BTreeMap::new(), &options, None).unwrap();
+    let options = options(McsState::Regenerated, "r", 365);
+    let a = plan_mcs_certificate(&w.objects(), &BTreeMap::new(), &options, None).unwrap();
     assert_eq!(a.report.action, McsAction::Regenerate);
     assert!(a.report.reasons[0].contains("no Subject Alternative Name"));
     assert!(!a.writes());
@@ -529,21 +518,7 @@ fn another_runs_backup_is_never_overwritten() {
     w.apply(&first, usize::MAX);
     // run-1's backup still holds the installer's certificate: rotating again would have to
     // overwrite it, and rolling run-1 back would then restore the wrong key.
-    let objects = McsObjects {
-        infrastructure: Some(&w.infra),
-        tls: Some(&w.tls),
-        ca_secret: w.ca_secret.as_ref(),
-        ca_bundle: w.ca_bundle.as_ref(),
-        root_ca: None,
-        stubs: &w.stubs,
-    };
-    let options = McsOptions {
-        state: McsState::Rotated,
-        renew_within: Duration::from_secs(365 * 86_400),
-        run_id: "run-2".into(),
-        now: SystemTime::now(),
-    };
-    let err = plan_mcs_certificate(&objects, &w.backups, &options, Some(&keys())).unwrap_err();
+    let err = w.try_plan(McsState::Rotated, "run-2", 365).unwrap_err();
     assert!(
         matches!(&err, McsError::BackupTaken { run, .. } if run == "run-1"),
         "{err}"
@@ -552,8 +527,8 @@ fn another_runs_backup_is_never_overwritten() {
         .to_string()
         .contains("delete secret machine-config-server-tls-backup"));
     // Once the backup is gone (run-1 rolled back or let go), the rotation plans.
-    let none = BTreeMap::new();
-    assert!(plan_mcs_certificate(&objects, &none, &options, Some(&keys())).is_ok());
+    w.backups.clear();
+    assert!(w.try_plan(McsState::Rotated, "run-2", 365).is_ok());
 }
 
 #[test]
