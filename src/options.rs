@@ -38,11 +38,12 @@ fn default_record_namespace() -> String {
 /// the same options are the CLI's connection flags (`--kubeconfig`, `--api-key`, …).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, clap::Args)]
 pub struct ConnectionParams {
-    /// Path to a kubeconfig file. Without it (and without `host`), `KUBECONFIG`,
-    /// `~/.kube/config` and then the in-cluster service account are tried, as kubectl does.
-    #[schemars(extend("x-env" = ["K8S_AUTH_KUBECONFIG"], "x-ansible-type" = "path"))]
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    /// Path to a kubeconfig file, or (as in kubernetes.core) the kubeconfig itself as a
+    /// dict. Without it (and without `host`), `KUBECONFIG`, `~/.kube/config` and then the
+    /// in-cluster service account are tried, as kubectl does.
+    #[schemars(extend("x-env" = ["K8S_AUTH_KUBECONFIG"], "x-ansible-type" = "raw"))]
+    #[arg(long, value_name = "FILE", value_parser = KubeconfigSource::from_arg)]
+    pub kubeconfig: Option<KubeconfigSource>,
     /// The kubeconfig context to use (default: the kubeconfig's current context).
     #[schemars(extend("x-env" = ["K8S_AUTH_CONTEXT"]))]
     #[arg(long)]
@@ -56,6 +57,15 @@ pub struct ConnectionParams {
     #[schemars(extend("x-env" = ["K8S_AUTH_API_KEY"], "x-no-log" = true))]
     #[arg(long, value_name = "TOKEN")]
     pub api_key: Option<String>,
+    /// User name for HTTP basic authentication (clusters configured for it; OpenShift's
+    /// OAuth is not: use `api_key`). Ignored when `api_key` is given.
+    #[schemars(extend("x-env" = ["K8S_AUTH_USERNAME"]))]
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Password for HTTP basic authentication, with `username`. Never logged.
+    #[schemars(extend("x-env" = ["K8S_AUTH_PASSWORD"], "x-no-log" = true))]
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
     /// Whether to verify the API server's TLS certificate. `false` accepts any certificate.
     #[schemars(extend("x-env" = ["K8S_AUTH_VERIFY_SSL"], "x-aliases" = ["verify_ssl"]))]
     #[arg(long, alias = "verify-ssl", value_name = "BOOL")]
@@ -76,6 +86,27 @@ pub struct ConnectionParams {
     #[schemars(extend("x-env" = ["K8S_AUTH_PROXY"]))]
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
+    /// Comma-separated hosts, domains (`.example.com`), IP addresses and CIDRs
+    /// (`10.0.0.0/8`) reached without the proxy (`proxy`, the kubeconfig's `proxy-url` or
+    /// `HTTPS_PROXY`); `*` bypasses it for every host.
+    #[schemars(extend("x-env" = ["K8S_AUTH_NO_PROXY"]))]
+    #[arg(long, value_name = "HOSTS")]
+    pub no_proxy: Option<String>,
+    /// Headers for the HTTP proxy, as kubernetes.core takes them: `proxy_basic_auth`
+    /// (`user:password`, the proxy's credentials), `basic_auth` (`user:password`, sent to
+    /// the proxy the same way when `proxy_basic_auth` is not given) and `user_agent` (the
+    /// `User-Agent` of every request). Each also from `K8S_AUTH_PROXY_HEADERS_<KEY>`
+    /// (e.g. `K8S_AUTH_PROXY_HEADERS_USER_AGENT`). CLI: `--proxy-headers user_agent=x/1,…`.
+    /// Never logged.
+    #[schemars(extend("x-no-log" = true))]
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = ProxyHeaders::from_arg)]
+    pub proxy_headers: Option<ProxyHeaders>,
+    /// Accepted for kubernetes.core compatibility, with no effect: tokens that expire
+    /// (exec plugins, OIDC) are refreshed in memory for the run and the kubeconfig is
+    /// never written.
+    #[schemars(extend("x-env" = ["K8S_AUTH_PERSIST_CONFIG"]))]
+    #[arg(long, value_name = "BOOL")]
+    pub persist_config: Option<bool>,
     /// User name to impersonate for API requests.
     #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_USER"]))]
     #[arg(long, value_name = "USER")]
@@ -84,6 +115,106 @@ pub struct ConnectionParams {
     #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_GROUPS"]))]
     #[arg(long, value_name = "GROUP", value_delimiter = ',')]
     pub impersonate_groups: Option<Vec<String>>,
+}
+
+/// A kubeconfig: a file, or (kubernetes.core's `kubeconfig` as a dict) the document itself.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum KubeconfigSource {
+    /// The path of a kubeconfig file.
+    Path(PathBuf),
+    /// A kubeconfig document (`clusters`, `users`, `contexts`, `current-context`).
+    Inline(serde_json::Map<String, serde_json::Value>),
+}
+
+impl KubeconfigSource {
+    /// The CLI's `--kubeconfig FILE` (a path only).
+    fn from_arg(s: &str) -> Result<KubeconfigSource, String> {
+        Ok(KubeconfigSource::Path(PathBuf::from(s)))
+    }
+
+    /// How messages name it: the path, or `the inline kubeconfig`.
+    pub fn describe(&self) -> String {
+        match self {
+            KubeconfigSource::Path(p) => p.display().to_string(),
+            KubeconfigSource::Inline(_) => "the inline kubeconfig".to_string(),
+        }
+    }
+}
+
+impl From<PathBuf> for KubeconfigSource {
+    fn from(path: PathBuf) -> KubeconfigSource {
+        KubeconfigSource::Path(path)
+    }
+}
+
+/// kubernetes.core's `proxy_headers` (urllib3's `make_headers` arguments it accepts).
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyHeaders {
+    /// `user:password` for the proxy (`Proxy-Authorization: Basic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_basic_auth: Option<String>,
+    /// `user:password`; sent to the proxy as its credentials when `proxy_basic_auth` is
+    /// not given (kubernetes.core sends it on the proxy connection too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<String>,
+    /// The `User-Agent` header, e.g. `my-automation/1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for ProxyHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ProxyHeaders")
+            .field("proxy_basic_auth", &hidden(&self.proxy_basic_auth))
+            .field("basic_auth", &hidden(&self.basic_auth))
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl ProxyHeaders {
+    /// The CLI's `--proxy-headers key=value,…`.
+    fn from_arg(s: &str) -> Result<ProxyHeaders, String> {
+        let mut headers = ProxyHeaders::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected key=value, got {part:?}"))?;
+            let slot = match key.trim() {
+                "proxy_basic_auth" => &mut headers.proxy_basic_auth,
+                "basic_auth" => &mut headers.basic_auth,
+                "user_agent" => &mut headers.user_agent,
+                other => {
+                    return Err(format!(
+                        "unknown proxy header {other:?} (proxy_basic_auth, basic_auth, user_agent)"
+                    ))
+                }
+            };
+            *slot = Some(value.trim().to_string());
+        }
+        Ok(headers)
+    }
+
+    /// Fills the keys not given from `K8S_AUTH_PROXY_HEADERS_<KEY>` (kubernetes.core's
+    /// fallbacks), read through `env`.
+    pub fn with_env_fallbacks(mut self, env: &dyn Fn(&str) -> Option<String>) -> ProxyHeaders {
+        let from =
+            |key: &str| env(&format!("K8S_AUTH_PROXY_HEADERS_{key}")).filter(|v| !v.is_empty());
+        self.proxy_basic_auth = self.proxy_basic_auth.or_else(|| from("PROXY_BASIC_AUTH"));
+        self.basic_auth = self.basic_auth.or_else(|| from("BASIC_AUTH"));
+        self.user_agent = self.user_agent.or_else(|| from("USER_AGENT"));
+        self
+    }
+
+    /// The proxy's credentials (`user:password`): `proxy_basic_auth`, else `basic_auth`.
+    pub fn proxy_credentials(&self) -> Option<&str> {
+        self.proxy_basic_auth
+            .as_deref()
+            .or(self.basic_auth.as_deref())
+    }
 }
 
 /// Where the Machine API objects are: every module reads or writes there.
@@ -302,10 +433,12 @@ pub struct GateParams {
 }
 
 /// How to reach vCenter (`vsphere_template`, and `rollback` to delete the templates a run
-/// imported). The names are vmware.vmware_rest's; community.vmware's `hostname`,
-/// `username`, `password` and `port` are accepted as aliases, and its `VMWARE_*`
-/// environment variables as fallbacks. (Its `validate_certs` is the Kubernetes API's
-/// option here: vCenter's is `vcenter_validate_certs`, env `VMWARE_VALIDATE_CERTS`.)
+/// imported). The names are vmware.vmware_rest's; community.vmware's `hostname` and
+/// `port` are accepted as aliases, and its `VMWARE_*` environment variables as
+/// fallbacks. Its `username`, `password` and `validate_certs` are the Kubernetes API's
+/// options here (kubernetes.core's): vCenter's are `vcenter_username`,
+/// `vcenter_password` and `vcenter_validate_certs` (env `VMWARE_USER`,
+/// `VMWARE_PASSWORD`, `VMWARE_VALIDATE_CERTS`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema, Args)]
 pub struct VsphereParams {
     /// The vCenter to talk to. Default: each MachineSet's `workspace.server` (and each
@@ -314,11 +447,11 @@ pub struct VsphereParams {
     #[arg(long, env = "VMWARE_HOST", value_name = "HOST")]
     pub vcenter_hostname: Option<String>,
     /// vCenter user name (e.g. `administrator@vsphere.local`).
-    #[schemars(extend("x-env" = ["VMWARE_USER"], "x-aliases" = ["username"]))]
+    #[schemars(extend("x-env" = ["VMWARE_USER"]))]
     #[arg(long, env = "VMWARE_USER", value_name = "USER")]
     pub vcenter_username: Option<String>,
     /// vCenter password. Never logged.
-    #[schemars(extend("x-env" = ["VMWARE_PASSWORD"], "x-aliases" = ["password"], "x-no-log" = true))]
+    #[schemars(extend("x-env" = ["VMWARE_PASSWORD"], "x-no-log" = true))]
     #[arg(
         long,
         env = "VMWARE_PASSWORD",

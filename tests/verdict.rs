@@ -480,7 +480,7 @@ fn revert_in_background(
             .build()
             .unwrap();
         let params = ocp_bootimage::options::ConnectionParams {
-            kubeconfig: Some(kc),
+            kubeconfig: Some(kc.into()),
             ..Default::default()
         };
         let conn = rt.block_on(params.connect()).unwrap();

@@ -145,8 +145,8 @@ impl Env {
         if module == "vsphere_template" || module == "rollback" {
             a["hostname"] = json!(self.vc.host);
             a["port"] = json!(self.vc.port);
-            a["username"] = json!(self.vc.username);
-            a["password"] = json!(self.vc.password);
+            a["vcenter_username"] = json!(self.vc.username);
+            a["vcenter_password"] = json!(self.vc.password);
             a["vcenter_validate_certs"] = json!(false);
         }
         for (k, v) in extra.as_object().unwrap() {
@@ -462,7 +462,7 @@ fn a_wrong_password_or_no_vcenter_fails_clearly_and_changes_nothing() {
     let before = env.vms();
     let r = env.run(
         "vsphere_template",
-        json!({"password": "not-the-password-42"}),
+        json!({"vcenter_password": "not-the-password-42"}),
     );
     assert_eq!(r["failed"], true, "{r}");
     let msg = r["msg"].as_str().unwrap();
@@ -512,8 +512,8 @@ fn no_credentials_is_a_clear_error_naming_the_options() {
     };
     let mut a = env.args_of("vsphere_template", json!({}));
     let o = a.as_object_mut().unwrap();
-    o.remove("username");
-    o.remove("password");
+    o.remove("vcenter_username");
+    o.remove("vcenter_password");
     let r = run_module("vsphere_template", &a);
     assert_eq!(r.json["failed"], true);
     let msg = r.json["msg"].as_str().unwrap();
@@ -542,8 +542,8 @@ fn credentials_from_the_clusters_vsphere_creds_secret() {
         json!({"vcenter_credentials_from_cluster": true}),
     );
     let o = a.as_object_mut().unwrap();
-    o.remove("username");
-    o.remove("password");
+    o.remove("vcenter_username");
+    o.remove("vcenter_password");
     let r = run_module("vsphere_template", &a);
     assert_eq!(r.json["failed"], false, "{}", r.stdout);
     assert_eq!(r.json["changed"], true);
@@ -551,7 +551,7 @@ fn credentials_from_the_clusters_vsphere_creds_secret() {
     assert!(env.find(&template_path()).unwrap().is_template);
     // Without the option the Secret is never read: a clear error instead.
     let mut a = env.args_of("vsphere_template", json!({}));
-    a.as_object_mut().unwrap().remove("password");
+    a.as_object_mut().unwrap().remove("vcenter_password");
     let r = run_module("vsphere_template", &a);
     assert_eq!(r.json["failed"], true);
     assert!(r.json["msg"]

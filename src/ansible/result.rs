@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::spec::OptionsSpec;
+use super::spec::{OptionKind, OptionsSpec};
 
 /// What Ansible shows instead of a no_log option's value.
 pub const NO_LOG_MASK: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
@@ -76,7 +76,7 @@ impl ModuleResult {
 }
 
 /// `invocation.module_args`: every option (unset ones as null, defaults filled),
-/// no_log options masked; with `mask_all` (`_ansible_no_log`) every set value is masked.
+/// no_log options and raw options given as a dict masked; with `mask_all` (`_ansible_no_log`) every set value is masked.
 pub fn invocation_args(
     spec: &OptionsSpec,
     options: &Map<String, Value>,
@@ -89,7 +89,9 @@ pub fn invocation_args(
             .cloned()
             .or_else(|| opt.default.clone())
             .unwrap_or(Value::Null);
-        let masked = if !value.is_null() && (opt.no_log || mask_all) {
+        // A raw option given as a document (an inline kubeconfig) may hold tokens and keys.
+        let document = opt.kind == OptionKind::Raw && value.is_object();
+        let masked = if !value.is_null() && (opt.no_log || mask_all || document) {
             Value::String(NO_LOG_MASK.into())
         } else {
             value

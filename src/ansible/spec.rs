@@ -179,8 +179,10 @@ fn type_names(prop: &Value) -> Vec<String> {
 }
 
 fn kind_of(prop: &Value) -> OptionKind {
-    if prop.get("x-ansible-type").and_then(Value::as_str) == Some("path") {
-        return OptionKind::Path;
+    match prop.get("x-ansible-type").and_then(Value::as_str) {
+        Some("path") => return OptionKind::Path,
+        Some("raw") => return OptionKind::Raw,
+        _ => {}
     }
     let types = type_names(prop);
     let has = |t: &str| types.iter().any(|x| x == t);

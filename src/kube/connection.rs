@@ -10,7 +10,23 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use super::proxy;
 pub use crate::options::ConnectionParams;
+use crate::options::KubeconfigSource;
+
+/// A serde error about an inline kubeconfig, without the values it may quote (tokens, keys):
+/// only a missing or unknown field's name.
+fn shape_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.starts_with("missing field") || text.starts_with("unknown field") {
+        text.split(", expected")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        "a field has the wrong type (`clusters`, `users` and `contexts` are lists)".to_string()
+    }
+}
 
 /// The default time to wait for an answer from the API server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,12 +74,23 @@ impl ConnectionParams {
             context: self.context.clone(),
             ..KubeConfigOptions::default()
         };
-        let mut config = if let Some(path) = &self.kubeconfig {
-            let kc = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+        let mut config = if let Some(source) = &self.kubeconfig {
+            let kc = match source {
+                KubeconfigSource::Path(path) => Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading kubeconfig {}", path.display()))?,
+                // Never the document in a message: it may hold tokens and keys.
+                KubeconfigSource::Inline(doc) => {
+                    serde_json::from_value(serde_json::Value::Object(doc.clone())).map_err(|e| {
+                        anyhow::anyhow!(
+                            "the inline kubeconfig is not a kubeconfig: {}",
+                            shape_error(&e)
+                        )
+                    })?
+                }
+            };
             kube::Config::from_custom_kubeconfig(kc, &options)
                 .await
-                .with_context(|| format!("loading kubeconfig {}", path.display()))?
+                .with_context(|| format!("loading kubeconfig {}", source.describe()))?
         } else if let Some(host) = &self.host {
             kube::Config::new(
                 host.parse()
@@ -90,6 +117,18 @@ impl ConnectionParams {
             config.auth_info.client_certificate_data = None;
             config.auth_info.client_key = None;
             config.auth_info.client_key_data = None;
+            // kube-rs would prefer a kubeconfig's basic auth to the token.
+            config.auth_info.username = None;
+            config.auth_info.password = None;
+        } else if let (Some(user), Some(password)) = (&self.username, &self.password) {
+            config.auth_info.username = Some(user.clone());
+            config.auth_info.password = Some(password.clone().into());
+            config.auth_info.token = None;
+            config.auth_info.token_file = None;
+            config.auth_info.exec = None;
+            config.auth_info.auth_provider = None;
+        } else if self.username.is_some() != self.password.is_some() {
+            anyhow::bail!("basic authentication needs both `username` and `password`");
         }
         if self.validate_certs == Some(false) {
             config.accept_invalid_certs = true;
@@ -112,6 +151,12 @@ impl ConnectionParams {
                     .with_context(|| format!("proxy {proxy:?} is not a valid URL"))?,
             );
         }
+        let headers = self
+            .proxy_headers
+            .clone()
+            .unwrap_or_default()
+            .with_env_fallbacks(&|k| std::env::var(k).ok());
+        proxy::apply(&mut config, self.no_proxy.as_deref(), &headers)?;
         if let Some(user) = &self.impersonate_user {
             config.auth_info.impersonate = Some(user.clone());
         }

@@ -17,5 +17,6 @@ mod list_stream;
 pub mod mcs_pods;
 pub mod nodes;
 pub mod observe;
+pub mod proxy;
 pub mod record_store;
 pub mod run_lock;

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod legacy_mcs;
 
 use std::path::{Path, PathBuf};
@@ -486,7 +487,7 @@ pub fn connect(
         .build()
         .unwrap();
     let params = ocp_bootimage::options::ConnectionParams {
-        kubeconfig: Some(c.kubeconfig()),
+        kubeconfig: Some(c.kubeconfig().into()),
         ..Default::default()
     };
     let conn = rt.block_on(params.connect()).unwrap();
@@ -545,6 +546,18 @@ fn module_command(
         "K8S_AUTH_CONTEXT",
         "K8S_AUTH_VERIFY_SSL",
         "K8S_AUTH_SSL_CA_CERT",
+        "K8S_AUTH_USERNAME",
+        "K8S_AUTH_PASSWORD",
+        "K8S_AUTH_PROXY",
+        "K8S_AUTH_NO_PROXY",
+        "K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH",
+        "K8S_AUTH_PROXY_HEADERS_BASIC_AUTH",
+        "K8S_AUTH_PROXY_HEADERS_USER_AGENT",
+        "K8S_AUTH_PERSIST_CONFIG",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
     ] {
         cmd.env_remove(k);
     }

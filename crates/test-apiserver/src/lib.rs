@@ -80,6 +80,11 @@ pub struct RequestRecord {
     pub body: Option<String>,
     /// Whether the request was a dry run (`dryRun=All`).
     pub dry_run: bool,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// The scheme of the `Authorization` header (`Bearer`, `Basic`), never its value;
+    /// for `Basic`, the user name is kept after a space (`Basic alice`).
+    pub auth: Option<String>,
 }
 
 impl RequestRecord {

@@ -83,6 +83,23 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> String {
         .to_string()
 }
 
+/// The `Authorization` header's scheme (and a basic-auth user name), never a secret.
+fn auth_of(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let user = decoded.split(':').next().unwrap_or_default();
+        return Some(format!("Basic {user}"));
+    }
+    Some(scheme.to_string())
+}
+
 /// Whether a DELETE body (`DeleteOptions`) asks for a dry run.
 fn body_dry_run(body: &[u8]) -> bool {
     serde_json::from_slice::<Value>(body)
@@ -119,6 +136,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             content_type: None,
             body: None,
             dry_run: false,
+            user_agent: None,
+            auth: None,
         });
         return error_response(&ApiError::new(
             413,
@@ -145,6 +164,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             content_type: (!content_type.is_empty()).then(|| content_type.clone()),
             body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
             dry_run,
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            auth: auth_of(&parts.headers),
         });
         log.len() - 1
     };
