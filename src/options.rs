@@ -412,6 +412,20 @@ pub struct WriteParams {
     #[serde(default)]
     #[arg(long, default_value_t = 0)]
     pub revert_check_seconds: u64,
+    /// In check mode, also send every planned change to the API server as a dry run
+    /// (`dryRun=All`, as kubernetes.core's check mode does): admission (validating
+    /// webhooks such as OpenShift's machine-api one, quotas, CEL rules) and validation
+    /// judge each change, and nothing is stored. A rejection fails the task, naming the
+    /// object and the server's message, as the real run would fail. One request per
+    /// planned change, 16 at a time. `false`: check mode only reads. No effect outside
+    /// check mode.
+    #[serde(default = "default_true")]
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub server_dry_run: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Options of the steps that change boot images, which wait for a cluster update to end:

@@ -20,6 +20,7 @@ use crate::kube::connection::Connection;
 use crate::kube::observe;
 use crate::kube::record_store::{RecordStore, RunWriter};
 use crate::kube::run_lock::RunLock;
+use crate::kube::server_dry_run::ServerDryRun;
 use crate::options::ConnectionParams;
 use crate::options::{GateParams, WriteParams};
 use crate::plan::step::Plan;
@@ -48,6 +49,10 @@ pub struct Step {
     pub lock: Option<RunLock>,
     /// How long after the writes the changed objects are read again (`revert_check_seconds`).
     pub revert_check: std::time::Duration,
+    /// Whether check mode sends the planned changes as dry runs (`server_dry_run`).
+    pub server_dry_run: bool,
+    /// What the server said of them, once sent.
+    pub dry_run: Option<ServerDryRun>,
 }
 
 /// The return values every changing module ends with: which run, and where its record is.
@@ -57,6 +62,10 @@ pub struct RunRecord {
     pub run_id: String,
     /// Where the run's rollback record is (`Secret ns/name` or `file path`).
     pub record: String,
+    /// Check mode with `server_dry_run`: what the API server said of each planned change
+    /// sent as a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_dry_run: Option<ServerDryRun>,
 }
 
 /// Which step opens: the module, what it changes (for `msg`), its connection and write
@@ -150,6 +159,8 @@ impl Step {
             warnings,
             lock,
             revert_check: std::time::Duration::from_secs(write.revert_check_seconds),
+            server_dry_run: meta.check_mode && write.server_dry_run,
+            dry_run: None,
         };
         Ok((step, snapshot))
     }
@@ -174,6 +185,15 @@ impl Step {
         }
     }
 
+    /// In check mode with `server_dry_run`: sends `changes` to the API server as dry runs
+    /// and keeps what it said (for [`Step::run_record`] and the outcome). Nothing is sent
+    /// when nothing is planned.
+    pub async fn check_with_server(&mut self, changes: &[crate::plan::ObjectChange]) {
+        if self.server_dry_run && !changes.is_empty() {
+            self.dry_run = Some(crate::kube::server_dry_run::check(&self.applier(), changes).await);
+        }
+    }
+
     /// Where the run's record is, for the module's result (`Secret ns/name` or `file path`).
     pub fn record(&self) -> String {
         self.writer.location()
@@ -184,6 +204,7 @@ impl Step {
         RunRecord {
             run_id: self.run_id.clone(),
             record: self.record(),
+            server_dry_run: self.dry_run.clone(),
         }
     }
 
@@ -208,8 +229,13 @@ impl Step {
         let mut all_warnings = std::mem::take(&mut self.warnings);
         all_warnings.extend(warnings);
         let mut out = if meta.check_mode {
+            self.check_with_server(&changes).await;
             let values = output(reports, None, &self);
-            outcome(meta.diff, &changes, None, self.what, values, all_warnings)
+            let mut out = outcome(meta.diff, &changes, None, self.what, values, all_warnings);
+            if let Some(dry_run) = &self.dry_run {
+                dry_run.judge(&mut out);
+            }
+            out
         } else {
             // The changes are moved, not copied: the outcome of a real run is made from
             // what was applied (at 1,000 changes a copy costs megabytes).

@@ -13,7 +13,8 @@
 //! 5. The first other failure stops the run: what was applied is reported, and
 //!    the record holds every change that was written.
 //!
-//! Check mode never gets here: it is one `if` in each module, before `apply`.
+//! Check mode never applies: it only sends each change as a dry run when asked
+//! (`server_dry_run`, [`crate::kube::server_dry_run`]), through the same `write`.
 
 use std::time::Duration;
 
@@ -84,7 +85,13 @@ impl Applier<'_> {
     }
 
     /// Writes one change; returns the object as the server stored it (None: deleted).
-    async fn write(&self, change: &ObjectChange) -> Result<Option<Value>, kube::Error> {
+    /// With `dry_run` the server runs admission and validation and stores nothing
+    /// (`dryRun=All`); the answer is what it would have stored.
+    pub(crate) async fn write(
+        &self,
+        change: &ObjectChange,
+        dry_run: bool,
+    ) -> Result<Option<Value>, kube::Error> {
         let api = api(self.conn, change.kind, change.namespace.as_deref());
         if change.is_delete() {
             // Deletes only the object as read: a changed object gives 409.
@@ -98,6 +105,7 @@ impl Applier<'_> {
                         .map(str::to_string),
                     uid: None,
                 }),
+                dry_run,
                 ..DeleteParams::default()
             };
             return match retrying(true, || api.delete(&change.name, &dp)).await {
@@ -108,7 +116,10 @@ impl Applier<'_> {
         }
         match change.patch() {
             Some(patch) => {
-                let pp = PatchParams::default();
+                let pp = PatchParams {
+                    dry_run,
+                    ..PatchParams::default()
+                };
                 let patch = Patch::Merge(&patch);
                 let stored = retrying(true, || api.patch(&change.name, &pp, &patch)).await?;
                 stored_value(stored)
@@ -120,7 +131,10 @@ impl Applier<'_> {
                 }
                 let dynamic: DynamicObject =
                     serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
-                let pp = PostParams::default();
+                let pp = PostParams {
+                    dry_run,
+                    ..PostParams::default()
+                };
                 let stored = retrying(true, || api.create(&pp, &dynamic)).await?;
                 stored_value(stored)
             }
@@ -236,7 +250,7 @@ impl Applier<'_> {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match self.write(&change).await {
+                match self.write(&change, false).await {
                     Ok(stored) => {
                         out.stored.push(StoredFields::of(&change, stored.as_ref()));
                         out.applied.push(change);

@@ -20,3 +20,4 @@ pub mod observe;
 pub mod proxy;
 pub mod record_store;
 pub mod run_lock;
+pub mod server_dry_run;

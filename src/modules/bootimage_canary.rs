@@ -175,7 +175,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let started = Instant::now();
         let (mut step, snapshot, options) = open(&params, &ctx.meta).await?;
-        let result = run_opened(&params, ctx, &step, &snapshot, &options, started).await;
+        let result = run_opened(&params, ctx, &mut step, &snapshot, &options, started).await;
         step.release().await;
         result
     }
@@ -185,7 +185,7 @@ autoscaling first. Check mode reports what it would do and changes nothing.
 async fn run_opened(
     params: &Params,
     ctx: &ModuleContext,
-    step: &Step,
+    step: &mut Step,
     snapshot: &Snapshot,
     options: &AuditOptions,
     started: Instant,
@@ -196,17 +196,22 @@ async fn run_opened(
         true => canary.up.iter().map(ObjectChange::diff).collect(),
         false => Vec::new(),
     };
-    let mut out = output(&canary, step);
     if ctx.meta.check_mode {
-        return Ok(ModuleOutcome {
+        step.check_with_server(&canary.up).await;
+        let mut outcome = ModuleOutcome {
             changed: true,
             failed: false,
             msg: canary.check_msg(params.timeout),
             warnings: step.warnings.clone(),
             diff,
-            output: out,
-        });
+            output: output(&canary, step),
+        };
+        if let Some(dry_run) = &step.dry_run {
+            dry_run.judge(&mut outcome);
+        }
+        return Ok(outcome);
     }
+    let mut out = output(&canary, step);
     let mut warnings = step.warnings.clone();
     let (changed, found) =
         scale_up_and_wait(step, &canary, params, started, &mut out.timings).await?;

@@ -349,7 +349,7 @@ their Ignition (existing nodes are not affected).
         ctx: &ModuleContext,
     ) -> Result<ModuleOutcome<Output>, ModuleError> {
         let (mut step, snapshot) = open(&params, &ctx.meta).await?;
-        let result = run_step(&params, &ctx.meta, &step, snapshot).await;
+        let result = run_step(&params, &ctx.meta, &mut step, snapshot).await;
         step.release().await;
         Ok(result?)
     }
@@ -407,7 +407,7 @@ async fn plan_step(params: &Params, step: &Step, snapshot: Snapshot) -> anyhow::
 async fn run_step(
     params: &Params,
     meta: &AnsibleMeta,
-    step: &Step,
+    step: &mut Step,
     snapshot: Snapshot,
 ) -> anyhow::Result<ModuleOutcome<Output>> {
     let Planned {
@@ -430,7 +430,9 @@ async fn run_step(
             Vec::new()
         };
         report.restarted = stale;
-        return Ok(ModuleOutcome {
+        // The objects the Applier writes; the Secrets with keys are not sent.
+        step.check_with_server(&plan.changes).await;
+        let mut outcome = ModuleOutcome {
             changed: writes || !report.restarted.is_empty(),
             failed: false,
             msg: summary(&plan.report, false),
@@ -442,7 +444,11 @@ async fn run_step(
                 served: None,
                 run: step.run_record(),
             },
-        });
+        };
+        if let Some(dry_run) = &step.dry_run {
+            dry_run.judge(&mut outcome);
+        }
+        return Ok(outcome);
     }
     let (msg, diff, failed) = if writes {
         apply(step, &plan, meta.diff, &mut warnings).await

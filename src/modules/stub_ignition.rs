@@ -184,6 +184,7 @@ async fn run_file(params: &Params, path: &Path, check_mode: bool) -> Result<Modu
             run: RunRecord {
                 run_id,
                 record: writer.location(),
+                server_dry_run: None,
             },
         },
     })

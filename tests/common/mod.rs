@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod admission;
 pub mod connect_proxy;
 pub mod legacy_mcs;
 

@@ -28,6 +28,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod admission;
 mod conn;
 mod discovery;
 mod faults;
@@ -40,6 +41,7 @@ mod router;
 mod selector;
 mod status;
 mod store;
+mod webhook;
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -52,10 +54,12 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::Value;
 
+pub use admission::AdmissionRule;
 pub use faults::{Fault, FaultAction};
 pub use machines::MachineLifecycle;
 pub use mcs_pods::McsDaemonSet;
 pub use router::POD_LOG_ANNOTATION;
+pub use webhook::AdmissionWebhook;
 
 /// The bearer token the written kubeconfig carries.
 pub const TEST_TOKEN: &str = "test-token";
@@ -88,12 +92,13 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
-    /// Whether the method may change state (POST, PUT, PATCH, DELETE).
     /// A request that changes stored state: POST/PUT/PATCH/DELETE, except access reviews
-    /// (a POST that only asks the authorizer a question and stores nothing).
+    /// (a POST that only asks the authorizer a question and stores nothing) and dry runs
+    /// (`dryRun=All`: judged, never stored).
     pub fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
             && !self.path.ends_with("accessreviews")
+            && !self.dry_run
     }
 }
 
@@ -117,6 +122,8 @@ pub(crate) struct Shared {
     /// Objects (kind, name) another controller owns: every PATCH of one is written back
     /// ([`TestApiServer::revert_patches`]).
     pub reverting: Mutex<Vec<(String, String)>>,
+    /// Validating admission rules ([`TestApiServer::admission_rule`]).
+    pub admission: Mutex<Vec<AdmissionRule>>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the server).
@@ -162,6 +169,7 @@ impl TestApiServer {
             lifecycle: Mutex::new(None),
             mcs: Mutex::new(None),
             reverting: Mutex::new(Vec::new()),
+            admission: Mutex::new(Vec::new()),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -343,7 +351,7 @@ impl TestApiServer {
     pub fn write_count(&self) -> usize {
         lock(&self.shared.log)
             .iter()
-            .filter(|r| r.is_write() && !r.dry_run)
+            .filter(|r| r.is_write())
             .count()
     }
 
@@ -381,6 +389,18 @@ impl TestApiServer {
     /// (`machinesets/status`, `pods/log`) exactly; `*` matches all.
     pub fn deny(&self, verb: &str, resource: &str) {
         lock(&self.shared.denies).push((verb.to_string(), resource.to_string()));
+    }
+
+    /// Judges every later create, update and patch (dry runs too) with `rule`, as a
+    /// validating admission webhook would: a denied write is answered with 400
+    /// `admission webhook "…" denied the request: …` and stores nothing.
+    pub fn admission_rule(&self, rule: AdmissionRule) {
+        lock(&self.shared.admission).push(rule);
+    }
+
+    /// Removes every admission rule.
+    pub fn clear_admission_rules(&self) {
+        lock(&self.shared.admission).clear();
     }
 
     /// Lifts every [`TestApiServer::deny`].

@@ -23,8 +23,8 @@ use crate::patch;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{meta_str, Event, EventType, Preconditions, Target};
+use crate::{admission, machines, mcs_pods};
 use crate::{discovery, lock, RequestRecord, Shared};
-use crate::{machines, mcs_pods};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 << 20;
@@ -440,6 +440,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
         }
         "create" => {
             let body = parse_body(req)?;
+            admission::review(&lock(&shared.admission), kind.kind, &body)?;
             let obj = lock(&shared.store).create(kind, ns, body, req.dry_run)?;
             if !req.dry_run {
                 simulate(shared, kind, &obj, false);
@@ -448,6 +449,7 @@ fn resource(shared: &Arc<Shared>, rp: &ResourcePath, req: &Req) -> Result<Reply,
         }
         "update" => {
             let body = parse_body(req)?;
+            admission::review(&lock(&shared.admission), kind.kind, &body)?;
             let (obj, gone) =
                 lock(&shared.store).update(kind, ns, name, body, target, req.dry_run)?;
             if !req.dry_run {
@@ -708,6 +710,7 @@ fn patch_object(
             return Err(ApiError::conflict(kind, name));
         }
     }
+    admission::review(&lock(&shared.admission), kind.kind, &patched)?;
     let (obj, gone) = store.update(kind, ns, name, patched, target, req.dry_run)?;
     let reverting = lock(&shared.reverting)
         .iter()
