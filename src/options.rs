@@ -412,16 +412,32 @@ pub struct WriteParams {
     #[serde(default)]
     #[arg(long, default_value_t = 0)]
     pub revert_check_seconds: u64,
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub dry_run: DryRunParams,
+}
+
+/// Check mode through the API server (every module that changes cluster objects).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, Args)]
+pub struct DryRunParams {
     /// In check mode, also send every planned change to the API server as a dry run
     /// (`dryRun=All`, as kubernetes.core's check mode does): admission (validating
     /// webhooks such as OpenShift's machine-api one, quotas, CEL rules) and validation
     /// judge each change, and nothing is stored. A rejection fails the task, naming the
     /// object and the server's message, as the real run would fail. One request per
-    /// planned change, 16 at a time. `false`: check mode only reads. No effect outside
-    /// check mode.
+    /// planned change, 16 at a time; needs the write verbs of the real run (RBAC). `false`:
+    /// check mode only reads. No effect outside check mode.
     #[serde(default = "default_true")]
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub server_dry_run: bool,
+}
+
+impl Default for DryRunParams {
+    fn default() -> DryRunParams {
+        DryRunParams {
+            server_dry_run: true,
+        }
+    }
 }
 
 fn default_true() -> bool {

@@ -747,3 +747,76 @@ fn update_takes_a_cn_only_cluster_through_when_asked_to_regenerate_the_mcs_certi
         assert_eq!(again.count("changed"), 0, "{}", again.out);
     }
 }
+
+#[test]
+fn a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play() {
+    let _serial = serial();
+    let Some(ansibles) = ansibles("a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play")
+    else {
+        return;
+    };
+    let objects = dump_objects();
+    let mut c = TestCluster::start();
+    c.load(&objects);
+    let start = c.read_back(&objects);
+    let proxy = common::connect_proxy::ConnectProxy::start();
+    // The block a playbook keeps for `group/k8s` (kubernetes.core's option names, a
+    // proxy with its headers), given to this collection's group unchanged.
+    let mut play = format!(
+        r#"- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/ocp.bootimage.cluster:
+      kubeconfig: "{{{{ lookup('ansible.builtin.env', 'K8S_AUTH_KUBECONFIG') }}}}"
+      proxy: "{proxy}"
+      no_proxy: "localhost,.svc,.cluster.local"
+      proxy_headers:
+        proxy_basic_auth: "automation:proxy-pass-5"
+        user_agent: "playbook/1.0"
+      persist_config: false
+  tasks:
+"#,
+        proxy = proxy.url()
+    );
+    let extra = |m: &str| match m {
+        "autoscaling" => "{state: paused}",
+        "bootimage_canary" => "{machineset: build09-kcxpl-worker-aarch64-us-east-2a}",
+        "stub_ignition" | "machineset_bootimage" | "skew_enforcement" | "mcs_certificate" => {
+            "{record_path: /nonexistent/never-written.json}"
+        }
+        _ => "{}",
+    };
+    let modules: Vec<&str> = ocp_bootimage::modules::names().collect();
+    for m in &modules {
+        play.push_str(&format!(
+            "    - name: {m}\n      ocp.bootimage.{m}: {}\n      check_mode: true\n      ignore_errors: true\n",
+            extra(m)
+        ));
+    }
+    for a in &ansibles {
+        let ctx = Ctx::new(a, c.kubeconfig(), &objects);
+        let file = ctx.path("k8s-defaults.yml");
+        std::fs::write(&file, &play).unwrap();
+        let r = ctx.playbook(file.to_str().unwrap(), &["-v"]);
+        r.assert_ok();
+        assert!(!r.out.contains("Unsupported parameters"), "{}", r.out);
+        assert!(!r.out.contains("invalid module arguments"), "{}", r.out);
+        assert!(!r.out.contains("proxy-pass-5"), "{}", r.out);
+        assert_eq!(
+            r.count("ok") + r.count("ignored"),
+            modules.len() as u64,
+            "{}",
+            r.out
+        );
+        assert!(r.count("ok") >= 8, "most modules run in check mode: {}", r.out);
+    }
+    let tunnels = proxy.tunnels();
+    assert!(!tunnels.is_empty(), "the play's requests go through the proxy");
+    assert!(tunnels
+        .iter()
+        .all(|t| t.credentials.as_deref() == Some("automation:proxy-pass-5")));
+    if let Some(reqs) = c.requests() {
+        assert!(reqs.iter().all(|q| q.user_agent.as_deref() == Some("playbook/1.0")));
+    }
+    assert_cluster_equals(&c, &start);
+}

@@ -158,6 +158,15 @@ fn check_mode_reports_what_admission_would_reject_as_the_real_run_fails() {
         "{msg}"
     );
     drop(_admission);
+    // rollback's check mode sends its restores as dry runs too: the one MachineSet the
+    // real run changed before the rejection.
+    let rb = run_module(
+        "rollback",
+        &json!({"kubeconfig": c.kubeconfig(), "record_path": record, "_ansible_check_mode": true}),
+    );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_eq!(rb.json["server_dry_run"]["sent"], 1, "{}", rb.stdout);
+    assert_eq!(rb.json["server_dry_run"]["accepted"], 1, "{}", rb.stdout);
     // What the real run wrote before the rejection is rolled back.
     let rb = run_module(
         "rollback",

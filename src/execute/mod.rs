@@ -159,7 +159,7 @@ impl Step {
             warnings,
             lock,
             revert_check: std::time::Duration::from_secs(write.revert_check_seconds),
-            server_dry_run: meta.check_mode && write.server_dry_run,
+            server_dry_run: meta.check_mode && write.dry_run.server_dry_run,
             dry_run: None,
         };
         Ok((step, snapshot))

@@ -30,11 +30,12 @@ use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::{get, list};
 use crate::kube::connection::Connection;
+use crate::kube::server_dry_run::ServerDryRun;
 use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
 };
 use crate::options::ConnectionParams;
-use crate::options::{NamespaceParams, RecordParams, VsphereParams};
+use crate::options::{DryRunParams, NamespaceParams, RecordParams, VsphereParams};
 use crate::plan::rollback::{
     conflict_warnings, entries_done, file_entry, plan_file, planned_objects, run_entries,
     EntryReport, ObjectEntries, ObjectKey, RollbackError, RunEntries,
@@ -71,6 +72,8 @@ pub struct Params {
     /// warning, and the run stays partially rolled back.
     #[serde(flatten)]
     pub vcenter: VsphereParams,
+    #[serde(flatten)]
+    pub dry_run: DryRunParams,
 }
 
 /// Return values of `rollback`.
@@ -88,6 +91,10 @@ pub struct Output {
     /// The other runs of the record that are not rolled back (oldest first): restore
     /// them with their `run_id`.
     pub other_runs: Vec<RunSummary>,
+    /// Check mode with `server_dry_run`: what the API server said of each planned restore
+    /// sent as a dry run (the Secrets with keys are not sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_dry_run: Option<ServerDryRun>,
 }
 
 /// The module.
@@ -167,6 +174,7 @@ async fn restore_run(
         entries: Vec::new(),
         conflicts: 0,
         other_runs: other_runs(&runs, out_id(&target)),
+        server_dry_run: None,
     };
     let mut warnings = other_runs_warning(&out.other_runs, params.record.requested_run_id());
     warnings.extend(runs.notes.iter().cloned());
@@ -194,6 +202,7 @@ async fn restore_run(
         meta: &ctx.meta,
         vcenter: &params.vcenter,
         ns: &params.ns.namespace,
+        server_dry_run: ctx.meta.check_mode && params.dry_run.server_dry_run,
     };
     let (files, files_changed) = restore.files(&entries.files).await?;
     let current = read_objects(conn.as_ref(), &entries.objects).await?;
@@ -351,6 +360,8 @@ struct Restore<'a> {
     vcenter: &'a VsphereParams,
     /// The MachineSets' namespace (which of them still name a template).
     ns: &'a str,
+    /// Check mode sends the planned restores as dry runs (`server_dry_run`).
+    server_dry_run: bool,
 }
 
 impl Restore<'_> {
@@ -383,6 +394,7 @@ impl Restore<'_> {
         // A real run hands the changes to the applier (no copy: the outcome of a real
         // run is made from what was applied); check mode reports the plan.
         let (planned, applied, mut done) = if self.meta.check_mode {
+            out.server_dry_run = self.check_with_server(&changes).await;
             (changes, None, Vec::new())
         } else {
             let (applied, done) = self.apply(entries, changes, &reports).await;
@@ -439,11 +451,27 @@ impl Restore<'_> {
             out,
             warnings,
         );
+        if let Some(dry_run) = &o.output.server_dry_run.clone() {
+            dry_run.judge(&mut o);
+        }
         o.changed |= files_changed || templates_changed || keys_changed;
         if files_changed && applied.is_some() && nothing_planned {
             o.msg = "restored the file(s) of the run".into();
         }
         o
+    }
+
+    /// In check mode with `server_dry_run`: what the API server says of `changes` sent as
+    /// dry runs (None: not asked, nothing planned, or no cluster).
+    async fn check_with_server(&self, changes: &[ObjectChange]) -> Option<ServerDryRun> {
+        let conn = self.conn.filter(|_| self.server_dry_run && !changes.is_empty())?;
+        let applier = Applier {
+            conn,
+            writer: self.writer,
+            module: Rollback::NAME,
+            revert_check: None,
+        };
+        Some(crate::kube::server_dry_run::check(&applier, changes).await)
     }
 
     /// Restores the Secrets with keys of the run (see [`key_secrets`]): whether one
