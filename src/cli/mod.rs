@@ -35,6 +35,7 @@ macro_rules! outln {
 }
 
 pub mod audit;
+pub mod report;
 pub mod runs;
 pub mod table;
 

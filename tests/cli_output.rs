@@ -1,0 +1,192 @@
+//! What the CLI prints for people. The audit of the shipped dump as `kubectl get`-style
+//! tables: the default layout fits 80 columns when the width is unknown (stdout a pipe,
+//! or a terminal without a size as `script` gives), `-o wide` puts each MachineSet on one
+//! line, and no word is ever broken.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{binary, root};
+use serde_json::Value;
+
+fn dump() -> PathBuf {
+    root().join("examples/cluster-dump")
+}
+
+fn audit(extra: &[&str]) -> String {
+    let out = Command::new(binary())
+        .args(["audit", "--from-dir"])
+        .arg(dump())
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The audit as JSON, for the facts the table must show.
+fn facts() -> Value {
+    serde_json::from_str(&audit(&["-o", "json"])).unwrap()
+}
+
+fn tokens(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+/// Whether `needle`'s words appear in `hay`, in order and whole (so a line break may
+/// stand between two words, never inside one).
+fn has_words(hay: &str, needle: &str) -> bool {
+    let (hay, needle) = (tokens(hay), tokens(needle));
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
+/// The lines whose words are exactly `cells`.
+fn rows_of<'a>(text: &'a str, cells: &[&str]) -> Vec<&'a str> {
+    text.lines().filter(|l| tokens(l) == cells).collect()
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("-")
+}
+
+/// `script` (util-linux) runs `command` in a pseudo-terminal; with stdin not a terminal
+/// the pty has no size, as on CI runners. None when `script` is not installed.
+fn in_pty(command: &str) -> Option<String> {
+    let out = Command::new("script")
+        .args(["-qefc", command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{command}: {out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"))
+}
+
+/// Asserts the default layout: every line at most 80 columns, one line per MachineSet
+/// with NAME, STATUS, CURRENT (the shared target said once above), and every reason,
+/// warning and the verdict present with no word broken.
+fn assert_default_layout(text: &str) {
+    let too_wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+    assert!(
+        too_wide.is_empty(),
+        "lines over 80 columns: {too_wide:#?}\n{text}"
+    );
+    assert!(
+        !text.contains(['│', '┆', '─', '═', '┌', '└']),
+        "no box drawing: {text}"
+    );
+    let f = facts();
+    assert_eq!(
+        rows_of(text, &["NAME", "STATUS", "CURRENT"]).len(),
+        1,
+        "{text}"
+    );
+    let machinesets = f["machinesets"].as_array().unwrap();
+    assert_eq!(machinesets.len(), 4);
+    for m in machinesets {
+        let row = [
+            str_of(m, "name"),
+            str_of(m, "status"),
+            str_of(m, "current_build"),
+        ];
+        assert_eq!(rows_of(text, &row).len(), 1, "row {row:?} in {text}");
+        assert_eq!(str_of(m, "target_build"), "418.94.202602022246-0");
+        let reason = format!("{}: {}", str_of(m, "name"), str_of(m, "reason"));
+        assert!(has_words(text, &reason), "{reason} in {text}");
+    }
+    assert!(
+        has_words(
+            text,
+            "Stream: rhcos-4.18 from configmap · target build 418.94.202602022246-0"
+        ),
+        "{text}"
+    );
+    assert!(
+        has_words(
+            text,
+            "MachineSets: 4 · platform aws · arch aarch64 (3), x86_64 (1)"
+        ),
+        "{text}"
+    );
+    // The verdict, last, whole.
+    let msg = f["msg"].as_str().unwrap();
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert_eq!(tokens(last), tokens(msg), "{text}");
+    for w in f["warnings"].as_array().into_iter().flatten() {
+        assert!(has_words(text, w.as_str().unwrap()), "{w} in {text}");
+    }
+    // Every word of a MachineSet name is a whole name.
+    let names: Vec<&str> = machinesets.iter().map(|m| str_of(m, "name")).collect();
+    for t in tokens(text) {
+        let t = t.trim_end_matches([',', ';', ':']);
+        if t.starts_with("build09-kcxpl-worker") {
+            assert!(names.contains(&t), "broken name {t:?} in {text}");
+        }
+    }
+}
+
+#[test]
+fn the_default_table_fits_80_columns_when_stdout_is_a_pipe() {
+    assert_default_layout(&audit(&["-o", "table"]));
+}
+
+#[test]
+fn a_terminal_without_a_size_gets_the_same_80_column_table() {
+    let command = format!(
+        "{} audit --from-dir {}",
+        binary().display(),
+        dump().display()
+    );
+    let Some(text) = in_pty(&command) else {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    };
+    assert_default_layout(&text);
+    assert_eq!(text, audit(&["-o", "table"]), "same as with width unknown");
+    assert!(!text.contains('\x1b'), "{text:?}");
+}
+
+#[test]
+fn wide_shows_every_column_on_one_line_per_machineset() {
+    let text = audit(&["-o", "wide"]);
+    let f = facts();
+    assert_eq!(
+        rows_of(
+            &text,
+            &["NAME", "PLATFORM", "ARCH", "REGION", "STATUS", "CURRENT", "TARGET"]
+        )
+        .len(),
+        1,
+        "{text}"
+    );
+    for m in f["machinesets"].as_array().unwrap() {
+        let row = [
+            str_of(m, "name"),
+            str_of(m, "platform"),
+            str_of(m, "architecture"),
+            str_of(m, "region"),
+            str_of(m, "status"),
+            str_of(m, "current_build"),
+            str_of(m, "target_build"),
+        ];
+        assert_eq!(rows_of(&text, &row).len(), 1, "row {row:?} in {text}");
+    }
+    // The user-data secret's MachineSets on its one line, comma-separated.
+    let worker = text
+        .lines()
+        .find(|l| l.starts_with("worker-user-data"))
+        .unwrap();
+    assert_eq!(
+        tokens(worker)[..5],
+        ["worker-user-data", "yes", "2.2.0", "REQUIRED", "4"]
+    );
+    assert_eq!(tokens(worker)[5].split(',').count(), 4, "{worker}");
+    assert!(
+        !text.contains("MachineSets: 4 ·"),
+        "no summary line in wide: {text}"
+    );
+}
+
