@@ -114,9 +114,29 @@ impl Table {
 
 /// `text` wrapped at spaces to `width` columns, each line ending in a newline: the first
 /// line starts at column 0, the next ones are indented by `indent` spaces. A word longer
-/// than a line stands alone on its line, whole (it is never broken).
+/// than a line stands alone on its line, whole (it is never broken). Facts stay together
+/// where they can: a part that starts with `·` or follows a `;` moves whole to the next
+/// line when it would not fit on this one but fits on a line of its own.
 pub fn wrap(text: &str, width: usize, indent: usize) -> String {
     wrap_at(text, width, 0, indent)
+}
+
+/// The parts of `text` [`wrap`] keeps together: split before each `·` and after each `;`.
+fn parts(text: &str) -> Vec<Vec<&str>> {
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
+    for word in text.split_whitespace() {
+        if word == "·" {
+            parts.push(Vec::new());
+        }
+        if let Some(p) = parts.last_mut() {
+            p.push(word);
+        }
+        if word.ends_with(';') {
+            parts.push(Vec::new());
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 /// As [`wrap`], the first line indented by `first` spaces and the next ones by `rest`.
@@ -125,26 +145,34 @@ pub fn wrap_at(text: &str, width: usize, first: usize, rest: usize) -> String {
     let mut line = " ".repeat(first);
     let mut used = first;
     let mut at_start = true;
-    for word in text.split_whitespace() {
-        let w = self::width(word);
-        if !at_start && used + 1 + w > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = " ".repeat(rest);
-            used = rest;
-            at_start = true;
+    let mut new_line = |line: &mut String, used: &mut usize, at_start: &mut bool| {
+        out.push_str(line);
+        out.push('\n');
+        *line = " ".repeat(rest);
+        *used = rest;
+        *at_start = true;
+    };
+    for part in parts(text) {
+        let part_width = part.iter().map(|w| self::width(w) + 1).sum::<usize>() - 1;
+        if !at_start && used + 1 + part_width > width && rest + part_width <= width {
+            new_line(&mut line, &mut used, &mut at_start);
         }
-        if !at_start {
-            line.push(' ');
-            used += 1;
+        for word in part {
+            let w = self::width(word);
+            if !at_start && used + 1 + w > width {
+                new_line(&mut line, &mut used, &mut at_start);
+            }
+            if !at_start {
+                line.push(' ');
+                used += 1;
+            }
+            line.push_str(word);
+            used += w;
+            at_start = false;
         }
-        line.push_str(word);
-        used += w;
-        at_start = false;
     }
     if !at_start {
-        out.push_str(&line);
-        out.push('\n');
+        new_line(&mut line, &mut used, &mut at_start);
     }
     out
 }
@@ -191,6 +219,23 @@ mod tests {
             format!("a\n  {long}\n  b\n")
         );
         assert_eq!(wrap("", 20, 2), "");
+        // A fact after `·` or `;` moves whole to the next line when it fits there.
+        assert_eq!(
+            wrap(
+                "Update: none · desired 4.18.1 · last completed 4.18.1",
+                40,
+                2
+            ),
+            "Update: none · desired 4.18.1\n  · last completed 4.18.1\n"
+        );
+        assert_eq!(
+            wrap(
+                "not compliant: a b c; stub Ignition needs migration; x",
+                34,
+                2
+            ),
+            "not compliant: a b c;\n  stub Ignition needs migration; x\n"
+        );
         // Words are kept, in order.
         let words: Vec<&str> = wrapped.split_whitespace().collect();
         assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
