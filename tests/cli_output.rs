@@ -1,15 +1,16 @@
 //! What the CLI prints for people. The audit of the shipped dump as `kubectl get`-style
 //! tables: the default layout fits 80 columns when the width is unknown (stdout a pipe,
 //! or a terminal without a size as `script` gives), `-o wide` puts each MachineSet on one
-//! line, and no word is ever broken.
+//! line, and no word is ever broken. Progress goes to stderr only when stderr is a
+//! terminal, and never in Ansible mode.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{binary, root};
-use serde_json::Value;
+use common::{binary, objects_under, root, with_v3_stubs, TestCluster};
+use serde_json::{json, Value};
 
 fn dump() -> PathBuf {
     root().join("examples/cluster-dump")
@@ -188,5 +189,74 @@ fn wide_shows_every_column_on_one_line_per_machineset() {
         !text.contains("MachineSets: 4 ·"),
         "no summary line in wide: {text}"
     );
+}
+
+/// The shipped dump with its stubs migrated, on a test cluster: `machineset_bootimage`
+/// changes its four MachineSets.
+fn cluster() -> TestCluster {
+    let mut c = TestCluster::start();
+    c.load(&with_v3_stubs(objects_under(&dump())));
+    c
+}
+
+fn args_file(dir: &Path, c: &TestCluster) -> PathBuf {
+    let path = dir.join("args.json");
+    let args = json!({"kubeconfig": c.kubeconfig(), "record_path": dir.join("record.json")});
+    std::fs::write(&path, args.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn progress_is_silent_when_stderr_is_not_a_terminal() {
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .args(["machineset_bootimage", "--args-file"])
+        .arg(args_file(dir.path(), &c))
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout["changed"], true, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(['\r', '\x1b']) && !stderr.contains("writing"),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn progress_shows_in_a_terminal_and_never_in_ansible_mode() {
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let args = args_file(dir.path(), &c);
+    let command = format!(
+        "{} machineset_bootimage --args-file {}",
+        binary().display(),
+        args.display()
+    );
+    let Some(text) = in_pty(&command) else {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    };
+    assert!(
+        text.contains("machineset_bootimage: writing") && text.contains('\x1b'),
+        "the count of objects written, then cleared: {text:?}"
+    );
+    let json_start = text.find('{').unwrap();
+    let result: Value = serde_json::from_str(&text[json_start..]).unwrap();
+    assert_eq!(result["changed"], true, "{text}");
+
+    // Ansible mode in the same terminal: one JSON object and nothing else.
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let args = args_file(dir.path(), &c);
+    let exe = dir.path().join("AnsiballZ_machineset_bootimage");
+    std::os::unix::fs::symlink(binary(), &exe).unwrap();
+    let text = in_pty(&format!("{} {}", exe.display(), args.display())).unwrap();
+    assert!(!text.contains(['\x1b', '\r']), "{text:?}");
+    let result: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(result["changed"], true, "{text}");
 }
 
