@@ -260,3 +260,12 @@ fn progress_shows_in_a_terminal_and_never_in_ansible_mode() {
     assert_eq!(result["changed"], true, "{text}");
 }
 
+/// The README's 80-column example is what the binary prints.
+#[test]
+fn the_readme_shows_the_real_80_column_output() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = "exactly as the binary prints it:\n\n```\n";
+    let start = readme.find(marker).expect("the CLI example in README.md") + marker.len();
+    let end = start + readme[start..].find("```\n").unwrap();
+    assert_eq!(&readme[start..end], audit(&["-o", "table"]));
+}
