@@ -66,6 +66,15 @@ fn in_pty(command: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"))
 }
 
+/// `audit` of the shipped dump, as a shell command (default output: a table on a terminal).
+fn audit_command() -> String {
+    format!(
+        "{} audit --from-dir {}",
+        binary().display(),
+        dump().display()
+    )
+}
+
 /// Asserts the default layout: every line at most 80 columns, one line per MachineSet
 /// with NAME, STATUS, CURRENT (the shared target said once above), and every reason,
 /// warning and the verdict present with no word broken.
@@ -148,6 +157,24 @@ fn a_terminal_without_a_size_gets_the_same_80_column_table() {
     assert_default_layout(&text);
     assert_eq!(text, audit(&["-o", "table"]), "same as with width unknown");
     assert!(!text.contains('\x1b'), "{text:?}");
+}
+
+#[test]
+fn a_terminal_of_80_columns_gets_the_same_table_and_a_wider_one_wraps_prose_later() {
+    let sized = |cols: u32| in_pty(&format!("stty cols {cols} rows 40; {}", audit_command()));
+    let Some(at_80) = sized(80) else {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    };
+    assert_default_layout(&at_80);
+    assert_eq!(at_80, audit(&["-o", "table"]));
+    // At 120 columns the table is the same; only prose wraps later, still whole words.
+    let at_120 = sized(120).unwrap();
+    let table = |t: &str| t.split("\n\n").nth(1).unwrap().to_string();
+    assert_eq!(table(&at_120), table(&at_80));
+    assert!(at_120.lines().all(|l| l.chars().count() <= 120), "{at_120}");
+    assert!(at_120.lines().any(|l| l.chars().count() > 80), "{at_120}");
+    assert_eq!(tokens(&at_120), tokens(&at_80), "the same words");
 }
 
 #[test]
