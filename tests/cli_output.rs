@@ -296,3 +296,44 @@ fn the_readme_shows_the_real_80_column_output() {
     let end = start + readme[start..].find("```\n").unwrap();
     assert_eq!(&readme[start..end], audit(&["-o", "table"]));
 }
+
+/// `runs` after one update: RUN, STARTED, STATE, OBJECTS within 80 columns; `-o wide`
+/// adds CHANGES, MODULES and ROLLS BACK.
+#[test]
+fn runs_prints_the_record_as_a_table() {
+    let c = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .args(["machineset_bootimage", "--args-file"])
+        .arg(args_file(dir.path(), &c))
+        .output()
+        .unwrap();
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run_id = result["run_id"].as_str().unwrap().to_string();
+    let runs = |format: &str| {
+        let out = Command::new(binary())
+            .args(["runs", "--record-path"])
+            .arg(dir.path().join("record.json"))
+            .args(["-o", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = runs("table");
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+    assert_eq!(
+        rows_of(&table, &["RUN", "STARTED", "STATE", "OBJECTS"]).len(),
+        1,
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with(&run_id)).unwrap();
+    assert_eq!(tokens(row)[2..], ["applied", "4"], "{table}");
+    let wide = runs("wide");
+    let row = wide.lines().find(|l| l.starts_with(&run_id)).unwrap();
+    assert_eq!(
+        tokens(row)[2..],
+        ["applied", "4", "4", "machineset_bootimage", "-"],
+        "{wide}"
+    );
+}
