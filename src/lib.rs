@@ -13,6 +13,7 @@
 //! - `vsphere`: the vSphere SOAP client (vCenter, vcsim) and the RHCOS OVA file;
 //!   `transport`: why an HTTP request got no answer, shared by `kube` and `vsphere`.
 //! - `tls_probe`: which certificate chain a TLS server serves, checked against a CA bundle.
+//! - `progress`: progress for people on stderr, off unless the CLI turns it on.
 
 pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, record, stream};
 
@@ -24,6 +25,7 @@ pub mod kube;
 #[deny(clippy::too_many_lines)]
 pub mod modules;
 pub mod options;
+pub mod progress;
 pub mod stream_file;
 pub mod tls_probe;
 pub mod transport;

@@ -93,6 +93,12 @@ fn shell_layers_import_one_way() {
             "transport.rs",
             &["ansible", "modules", "cli", "execute", "kube", "vsphere"],
         ),
+        (
+            "progress.rs",
+            &[
+                "ansible", "modules", "cli", "execute", "kube", "vsphere", "options",
+            ],
+        ),
         ("execute", &["cli", "modules"]),
         ("modules", &["cli"]),
         ("ansible", &["cli"]),

@@ -424,7 +424,9 @@ fn the_cli_shows_observed_builds_with_nodes() {
         .args(["--nodes", "-o", "table"])
         .output()
         .unwrap();
+    // Prose is wrapped at word boundaries: compare the words.
     let text = String::from_utf8_lossy(&out.stdout);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(text.contains("Observed build"), "{text}");
     assert!(
         text.contains("Observed build09-kcxpl-worker-aarch64-us-east-2b: node ip-10-0-45-67.us-east-2.compute.internal")

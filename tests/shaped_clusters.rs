@@ -180,7 +180,7 @@ fn updating_422() -> Vec<Value> {
 // ------------------------------------------------------------------ tests
 
 /// The CLI reads both dumps without a cluster: not compliant, exit 0; with
-/// `--fail-on-noncompliant` exit 1; the table's last line names the verdict.
+/// `--fail-on-noncompliant` exit 1; the table's last paragraph names the verdict.
 #[test]
 fn cli_audit_from_dir_on_both_shaped_clusters() {
     for (name, outdated) in [(C422, 2), (C50, 3)] {
@@ -215,10 +215,11 @@ fn cli_audit_from_dir_on_both_shaped_clusters() {
         assert_eq!(code, Some(1), "{name}: {stderr}");
         let (code, table, _) = run(&["-o", "table", "--fail-on-noncompliant", "--allow-unknown"]);
         assert_eq!(code, Some(1), "{name}: not compliant is not unknown");
+        // The verdict is the last paragraph (wrapped at word boundaries).
         let last = table
             .trim_end()
-            .lines()
-            .last()
+            .rsplit("\n\n")
+            .next()
             .unwrap_or_default()
             .to_string();
         assert!(last.starts_with("not compliant"), "{name}: {table}");

@@ -582,7 +582,7 @@ fn a_change_another_controller_reverts_is_reported_not_retried() {
 }
 
 /// The CLI `audit` follows the verdict: `--fail-on-noncompliant` exits 1 on unknown,
-/// `--allow-unknown` lets it pass; the table's last line names the verdict.
+/// `--allow-unknown` lets it pass; the table's last paragraph names the verdict.
 #[test]
 fn the_cli_audit_exit_code_follows_the_verdict() {
     let c = TestCluster::start();
@@ -607,8 +607,8 @@ fn the_cli_audit_exit_code_follows_the_verdict() {
     );
     assert!(
         text.trim_end()
-            .lines()
-            .last()
+            .rsplit("\n\n")
+            .next()
             .unwrap()
             .starts_with("unknown (the audit could not judge)"),
         "{text}"

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
-use super::table;
+use super::report;
+use super::table::Layout;
 use crate::ansible::entry::block_on;
 use crate::ansible::runner::run_module_typed;
 use crate::ansible::ModuleResult;
@@ -22,7 +23,21 @@ use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
 pub enum Output {
     Json,
     Yaml,
+    /// Plain columns, the useful ones (as `kubectl get`).
     Table,
+    /// The table with every column (as `kubectl get -o wide`).
+    Wide,
+}
+
+impl Output {
+    /// The table layout of this format (None: JSON or YAML).
+    pub fn layout(self) -> Option<Layout> {
+        match self {
+            Output::Table => Some(Layout::for_stdout(false)),
+            Output::Wide => Some(Layout::for_stdout(true)),
+            Output::Json | Output::Yaml => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +68,8 @@ pub struct AuditArgs {
     pub last_run: bool,
     #[command(flatten, next_help_heading = "Rollback record (with --last-run)")]
     pub record: RecordLocation,
-    /// Output format (default: table on a terminal, JSON otherwise).
+    /// Output format (default: table on a terminal, JSON otherwise; `wide`: the table
+    /// with every column).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
     #[command(flatten, next_help_heading = "Cluster connection")]
@@ -110,12 +126,15 @@ pub fn run(a: &AuditArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     };
-    match (format, &report) {
-        (Output::Table, Some(report)) => {
-            out!("{}", table::render(report, &result.msg, &result.warnings))
+    match (format.layout(), &report) {
+        (Some(layout), Some(report)) => {
+            out!(
+                "{}",
+                report::render(report, &result.msg, &result.warnings, layout)
+            )
         }
-        (Output::Table, None) => eprintln!("error: {}", result.msg),
-        (Output::Json | Output::Yaml, _) => print_structured(format, result),
+        (Some(_), None) => eprintln!("error: {}", result.msg),
+        (None, _) => print_structured(format, result),
     }
     code
 }

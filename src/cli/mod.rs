@@ -35,6 +35,7 @@ macro_rules! outln {
 }
 
 pub mod audit;
+pub mod report;
 pub mod runs;
 pub mod table;
 
@@ -277,8 +278,11 @@ fn write_collection(root: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// CLI entry point.
+/// CLI entry point. Progress is shown on stderr while it is a terminal (Ansible mode
+/// never gets here: it shows none).
 pub fn main() -> ExitCode {
+    use std::io::IsTerminal;
+    crate::progress::enable(std::io::stderr().is_terminal());
     match &Cli::parse().command {
         Command::Module(module, a) => run_module_cmd(module, a),
         Command::Tool(Tool::Audit(a)) => audit::run(a),

@@ -1,302 +1,243 @@
-//! Renders the typed audit report as readable tables for a terminal (with an
-//! `Observed build` column and the observed-build notes when nodes were observed).
+//! Plain text tables as `kubectl get` prints them — a header of upper-case names, columns
+//! aligned with three spaces between them, no box drawing and no wrapping: a long cell
+//! widens its column, it is never broken or cut — and prose wrapped at word boundaries
+//! to the terminal's width (80 when it is unknown), never inside a word.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use serde::Serialize;
+use std::io::IsTerminal;
 
-use crate::plan::{AuditReport, MachineSetReport, Part};
+use unicode_width::UnicodeWidthStr;
 
-/// An optional value, `-` when absent.
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
+/// The width assumed when the terminal's is unknown (not a terminal, or a terminal
+/// without a size, as some CI runners and `script` give).
+pub const UNKNOWN_WIDTH: usize = 80;
+
+/// Spaces between two columns (`kubectl get` has three).
+const GAP: usize = 3;
+
+/// What a table shows: the useful columns, or every column (`-o wide`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// `-o wide`: every column.
+    pub wide: bool,
+    /// The width prose is wrapped at (tables are never wrapped).
+    pub width: usize,
 }
 
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-/// An enum's name as the JSON output spells it (`outdated`, `configmap`, …).
-fn name_of<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => "-".into(),
-    }
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.to_vec());
-    t
-}
-
-/// One line per MachineSet about its youngest node, then the older-than-image list.
-fn observed_notes(machinesets: &[MachineSetReport]) -> String {
-    let mut out = String::new();
-    for m in machinesets {
-        let what = match (&m.observed_build, &m.observed_reason) {
-            (Some(b), _) => format!(
-                "node {} (Machine {}, created {}) booted {b}",
-                opt(&m.observed_node),
-                opt(&m.observed_machine),
-                opt(&m.observed_at)
-            ),
-            (None, Some(why)) => format!("not observed: {why}"),
-            (None, None) => "not observed".into(),
-        };
-        let flag = if m.observed_drift {
-            " [DRIFT]"
-        } else if m.observed_older_than_image {
-            " [booted before the image last changed]"
-        } else {
-            ""
-        };
-        out.push_str(&format!("Observed {}: {what}{flag}\n", m.name));
-    }
-    out.push('\n');
-    out
-}
-
-/// The skew enforcement and upgrade gate lines of the table output.
-fn skew_lines(report: &AuditReport) -> String {
-    let mut out = String::new();
-    let g = &report.update_gate;
-    out.push_str(&format!(
-        "Update: {} · desired {} · last completed {} · coreos-bootimages releaseVersion {}{}\n",
-        if g.update_in_progress {
-            "IN PROGRESS"
-        } else {
-            "none in progress"
-        },
-        opt(&g.desired_version),
-        opt(&g.last_completed_version),
-        opt(&g.configmap_release_version),
-        if g.configmap_stale { " (STALE)" } else { "" }
-    ));
-    let k = &report.skew_enforcement;
-    if !k.supported {
-        out.push_str("Skew enforcement: not on this cluster (MachineConfiguration has no bootImageSkewEnforcement)\n\n");
-        return out;
-    }
-    let recorded = k
-        .recorded_ocp_version
-        .as_ref()
-        .map(|v| format!("OCP {v}"))
-        .or_else(|| {
-            k.recorded_rhcos_version
-                .as_ref()
-                .map(|v| format!("RHCOS {v}"))
-        })
-        .unwrap_or_else(|| "-".into());
-    let oldest = match &k.oldest_in_use {
-        Some(o) => format!(
-            "{} (OCP {}, RHEL {}; {}){}",
-            o.build,
-            opt(&o.ocp_version),
-            opt(&o.rhel_version),
-            o.used_by,
-            if k.oldest_in_use_complete {
-                ""
-            } else {
-                " — NOT COMPLETE"
-            }
-        ),
-        None => "unknown".into(),
-    };
-    let tri = |b: Option<bool>| b.map_or_else(|| "-".into(), yes_no);
-    out.push_str(&format!(
-        "Skew enforcement: mode {} (spec {}) · recorded {} · floor OCP {} / RHEL {} · upgradeable {}\n",
-        opt(&k.effective_mode),
-        opt(&k.spec_mode),
-        recorded,
-        k.floor_ocp_version,
-        k.floor_rhel_version,
-        tri(k.upgradeable)
-    ));
-    out.push_str(&format!(
-        "  oldest boot image in use: {oldest} · meets floor {} · record overstates it {}\n\n",
-        tri(k.oldest_meets_floor),
-        match k.overstated {
-            Some(true) => "YES".into(),
-            other => tri(other),
+impl Layout {
+    /// The layout for stdout: its terminal's width, else [`UNKNOWN_WIDTH`].
+    pub fn for_stdout(wide: bool) -> Layout {
+        Layout {
+            wide,
+            width: stdout_width().unwrap_or(UNKNOWN_WIDTH),
         }
-    ));
-    out
+    }
 }
 
-/// The audit report as text; `msg` and `warnings` are the module result's.
-pub fn render(report: &AuditReport, msg: &str, warnings: &[String]) -> String {
-    let mut out = String::new();
-    let cluster = &report.cluster;
-    let stream = &report.stream;
-    out.push_str(&format!(
-        "Cluster: version {} · platform {} · arch {} · infra {}{}\n",
-        opt(&cluster.version),
-        opt(&cluster.platform),
-        opt(&cluster.architecture),
-        opt(&cluster.infrastructure_name),
-        if cluster.managed {
-            format!(" · MANAGED ({})", opt(&cluster.managed_reason))
-        } else {
-            String::new()
+/// The width of stdout's terminal; None when stdout is no terminal or one without a size.
+fn stdout_width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(stdout).map(|(w, _)| usize::from(w.0))
+}
+
+/// How many terminal columns `text` takes.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// Rows under a header, rendered as aligned columns.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
         }
-    ));
-    out.push_str(&format!(
-        "Stream:  {} from {}{}\n\n",
-        opt(&stream.name),
-        name_of(&stream.source),
-        stream
-            .path
-            .as_ref()
-            .map(|p| format!(" ({p})"))
-            .unwrap_or_default()
-    ));
-    let observed = report.observed_builds.enabled;
-    let mut header = vec![
-        "MachineSet",
-        "Platform",
-        "Arch",
-        "Region",
-        "Status",
-        "Current build",
-    ];
-    if observed {
-        header.push("Observed build");
     }
-    header.extend(["Target build", "Reason"]);
-    let mut t = table(&header);
-    for m in &report.machinesets {
-        let mut row = vec![
-            m.name.clone(),
-            m.platform.map_or_else(|| "-".into(), |p| p.as_str().into()),
-            opt(&m.architecture),
-            opt(&m.region),
-            name_of(&m.status),
-            opt(&m.current_build),
-        ];
-        if observed {
-            row.push(opt(&m.observed_build));
-        }
-        let reason = match (&m.reason, &m.managed_by) {
-            (Some(r), Some(who)) => format!("{r}; managed by {who}"),
-            (None, Some(who)) => format!("managed by {who}"),
-            (r, None) => r.clone().unwrap_or_default(),
-        };
-        row.extend([opt(&m.target_build), reason]);
-        t.add_row(row);
-    }
-    out.push_str(&format!("{t}\n\n"));
-    if observed {
-        out.push_str(&observed_notes(&report.machinesets));
-    }
-    // Parts left out by gather_subset are said to be unchecked, not shown empty.
-    let gathered = |part: Part| report.gathered.contains(&part);
-    let mut t = table(&[
-        "User-data secret",
-        "Present",
-        "Ignition",
-        "Migration",
-        "Used by",
-        "Error",
-    ]);
-    for u in &report.user_data_secrets {
-        t.add_row(vec![
-            u.name.clone(),
-            yes_no(u.present),
-            opt(&u.ignition_version),
-            if u.migration_required {
-                "REQUIRED"
-            } else {
-                "no"
-            }
-            .into(),
-            u.referenced_by.join(", "),
-            u.error.clone().unwrap_or_default(),
-        ]);
-    }
-    if gathered(Part::Stubs) {
-        out.push_str(&format!("{t}\n\n"));
-    } else {
-        out.push_str("User-data secrets: not checked (left out by gather_subset)\n");
-    }
-    let mcs = &report.mcs_certificate;
-    match &mcs.certificate {
-        Some(c) => {
-            let sans: Vec<&str> = c
-                .dns_sans
-                .iter()
-                .chain(&c.ip_sans)
-                .map(String::as_str)
-                .collect();
-            out.push_str(&format!(
-                "MCS certificate: CN {} · SANs {} · valid until {} · CA verified {} · regeneration {}\n",
-                opt(&c.subject_cn),
-                if sans.is_empty() { "NONE".into() } else { sans.join(", ") },
-                c.not_after,
-                c.ca_verified.map_or_else(|| "-".into(), yes_no),
-                if c.regeneration_required {
-                    "REQUIRED"
+
+    /// Adds a row; an empty cell shows as `-` (every cell one token, for `awk`), and line
+    /// breaks in a cell become spaces.
+    pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .map(|c| {
+                let c = c.replace(['\n', '\r', '\t'], " ");
+                if c.trim().is_empty() {
+                    "-".to_string()
                 } else {
-                    "not required"
+                    c
                 }
-            ));
-        }
-        None => out.push_str(&format!("MCS certificate: {}\n", opt(&mcs.error))),
+            })
+            .collect();
+        self.rows.push(cells);
     }
-    let asr = &report.autoscaling;
-    if !gathered(Part::Autoscaling) {
-        out.push_str("Autoscaling: not checked (left out by gather_subset)\n\n");
-    } else {
-        out.push_str(&format!(
-            "Autoscaling: ClusterAutoscaler {} · {} MachineAutoscaler(s)\n\n",
-            if asr.cluster_autoscaler {
-                "present"
-            } else {
-                "absent"
-            },
-            asr.machine_autoscalers.len()
-        ));
-    }
-    out.push_str(&skew_lines(report));
-    match &report.control_plane {
-        Some(cp) => out.push_str(&format!(
-            "Control plane: ControlPlaneMachineSet {} · {} · {} · {} ready / {} updated of {} · build {} → {} ({}) · include_control_plane: {}\n\n",
-            cp.name,
-            cp.state,
-            cp.strategy,
-            cp.ready_replicas.unwrap_or(0),
-            cp.updated_replicas.unwrap_or(0),
-            cp.replicas.map_or_else(|| "-".into(), |r| r.to_string()),
-            opt(&cp.current_build),
-            opt(&cp.target_build),
-            name_of(&cp.status),
-            if cp.include_control_plane_would_change {
-                "would change it".to_string()
-            } else {
-                format!("would not change it ({})", opt(&cp.include_control_plane_note))
+
+    /// The table, one line per row after the header, each ending in a newline; no
+    /// trailing spaces.
+    pub fn render(&self) -> String {
+        let columns = self
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.header.len()])
+            .max()
+            .unwrap_or(0);
+        let mut widths = vec![0; columns];
+        for line in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, cell) in line.iter().enumerate() {
+                widths[i] = widths[i].max(width(cell));
             }
-        )),
-        None if !gathered(Part::ControlPlane) => {
-            out.push_str("Control plane: not checked (left out by gather_subset)\n\n")
         }
-        None => out.push_str("Control plane: no ControlPlaneMachineSet\n\n"),
+        let mut out = String::new();
+        for line in std::iter::once(&self.header).chain(&self.rows) {
+            let mut text = String::new();
+            for (i, cell) in line.iter().enumerate() {
+                text.push_str(cell);
+                if i + 1 < line.len() {
+                    let pad = widths[i] - width(cell) + GAP;
+                    text.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        }
+        out
     }
-    if let Some(r) = &report.last_run {
-        out.push_str(&format!(
-            "Last run: {} · started {} · {} · {} object(s), {} change(s) · {}\n\n",
-            r.run_id,
-            r.started,
-            r.modules.join(", "),
-            r.objects,
-            r.changes,
-            r.state.as_str()
-        ));
+}
+
+/// `text` wrapped at spaces to `width` columns, each line ending in a newline: the first
+/// line starts at column 0, the next ones are indented by `indent` spaces. A word longer
+/// than a line stands alone on its line, whole (it is never broken). Facts stay together
+/// where they can: a part that starts with `·` or follows a `;` moves whole to the next
+/// line when it would not fit on this one but fits on a line of its own.
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    wrap_at(text, width, 0, indent)
+}
+
+/// The parts of `text` [`wrap`] keeps together: split before each `·` and after each `;`.
+fn parts(text: &str) -> Vec<Vec<&str>> {
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
+    for word in text.split_whitespace() {
+        if word == "·" {
+            parts.push(Vec::new());
+        }
+        if let Some(p) = parts.last_mut() {
+            p.push(word);
+        }
+        if word.ends_with(';') {
+            parts.push(Vec::new());
+        }
     }
-    for w in warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// As [`wrap`], the first line indented by `first` spaces and the next ones by `rest`.
+pub fn wrap_at(text: &str, width: usize, first: usize, rest: usize) -> String {
+    let mut out = String::new();
+    let mut line = " ".repeat(first);
+    let mut used = first;
+    let mut at_start = true;
+    let mut new_line = |line: &mut String, used: &mut usize, at_start: &mut bool| {
+        out.push_str(line);
+        out.push('\n');
+        *line = " ".repeat(rest);
+        *used = rest;
+        *at_start = true;
+    };
+    for part in parts(text) {
+        let part_width = part.iter().map(|w| self::width(w) + 1).sum::<usize>() - 1;
+        if !at_start && used + 1 + part_width > width && rest + part_width <= width {
+            new_line(&mut line, &mut used, &mut at_start);
+        }
+        for word in part {
+            let w = self::width(word);
+            if !at_start && used + 1 + w > width {
+                new_line(&mut line, &mut used, &mut at_start);
+            }
+            if !at_start {
+                line.push(' ');
+                used += 1;
+            }
+            line.push_str(word);
+            used += w;
+            at_start = false;
+        }
     }
-    out.push_str(&format!("{msg}\n"));
+    if !at_start {
+        new_line(&mut line, &mut used, &mut at_start);
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_aligned_with_three_spaces_and_never_wrapped() {
+        let mut t = Table::new(&["NAME", "STATUS", "CURRENT"]);
+        t.row(vec![
+            "a-very-long-machineset-name".into(),
+            "outdated".into(),
+            "x".into(),
+        ]);
+        t.row(vec![
+            "b".into(),
+            String::new(),
+            "418.94.202501221327-0".into(),
+        ]);
+        assert_eq!(
+            t.render(),
+            "NAME                          STATUS     CURRENT\n\
+             a-very-long-machineset-name   outdated   x\n\
+             b                             -          418.94.202501221327-0\n"
+        );
+    }
+
+    #[test]
+    fn prose_wraps_between_words_with_a_hanging_indent() {
+        let text = "not compliant: 4 outdated MachineSet(s): build09-kcxpl-worker-aarch64-us-east-2a, build09-kcxpl-worker-us-east-1a";
+        let wrapped = wrap(text, 40, 2);
+        assert_eq!(
+            wrapped,
+            "not compliant: 4 outdated MachineSet(s):\n  \
+             build09-kcxpl-worker-aarch64-us-east-2a,\n  \
+             build09-kcxpl-worker-us-east-1a\n"
+        );
+        // A word longer than the width stands alone, whole.
+        let long = "x".repeat(50);
+        assert_eq!(
+            wrap(&format!("a {long} b"), 20, 2),
+            format!("a\n  {long}\n  b\n")
+        );
+        assert_eq!(wrap("", 20, 2), "");
+        // A fact after `·` or `;` moves whole to the next line when it fits there.
+        assert_eq!(
+            wrap(
+                "Update: none · desired 4.18.1 · last completed 4.18.1",
+                40,
+                2
+            ),
+            "Update: none · desired 4.18.1\n  · last completed 4.18.1\n"
+        );
+        assert_eq!(
+            wrap(
+                "not compliant: a b c; stub Ignition needs migration; x",
+                34,
+                2
+            ),
+            "not compliant: a b c;\n  stub Ignition needs migration; x\n"
+        );
+        // Words are kept, in order.
+        let words: Vec<&str> = wrapped.split_whitespace().collect();
+        assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
+    }
 }

@@ -31,6 +31,7 @@ use crate::cluster::name_of;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
 use crate::plan::change::{AfterWrite, StoredFields};
 use crate::plan::ObjectChange;
+use crate::progress::Progress;
 use crate::record::RunState;
 
 const MAX_ATTEMPTS: u32 = 5;
@@ -168,6 +169,11 @@ impl Applier<'_> {
     /// is a warning: the writes stand.
     async fn check_reverts(&self, out: &mut ApplyOutcome, delay: Duration) {
         if !delay.is_zero() {
+            let _wait = Progress::wait(format!(
+                "{}: reading the written objects again in {} s (did another controller revert them?)",
+                self.module,
+                delay.as_secs()
+            ));
             tokio::time::sleep(delay).await;
         }
         let mut listed: BTreeMap<(&str, Option<String>), Vec<Value>> = BTreeMap::new();
@@ -245,7 +251,9 @@ impl Applier<'_> {
             ));
             return out;
         }
+        let progress = Progress::count(changes.len(), format!("{}: writing", self.module));
         for planned in changes {
+            progress.inc();
             let mut change = planned;
             let mut attempt = 0;
             loop {

@@ -17,6 +17,7 @@ use super::connection::Connection;
 use crate::cluster::name_of;
 use crate::cluster::resources::{self, POD};
 use crate::plan::mcs_certificate::{pod_ready, stale_mcs_pods, MCS_POD_SELECTOR};
+use crate::progress::Progress;
 
 /// What the restart did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
@@ -92,6 +93,7 @@ pub async fn restart(
         return Ok(report);
     }
     let start = Instant::now();
+    let progress = Progress::wait("waiting for the machine-config-server pods to be Ready");
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = list_pods(conn).await?;
@@ -101,6 +103,11 @@ pub async fn restart(
             .collect();
         report.pods = fresh.len();
         let all_ready = fresh.len() >= pods.len() && fresh.iter().all(|p| pod_ready(p));
+        progress.set_message(format!(
+            "waiting for the machine-config-server pods to be Ready ({} of {})",
+            fresh.iter().filter(|p| pod_ready(p)).count(),
+            pods.len()
+        ));
         if all_ready {
             report.ready = Some(true);
             return Ok(report);

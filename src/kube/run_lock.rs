@@ -66,6 +66,7 @@ use time::OffsetDateTime;
 
 use crate::kube::client::retrying;
 use crate::kube::connection::Connection;
+use crate::progress::Progress;
 
 /// How long a holder's renewal keeps the Lease (`leaseDurationSeconds`): a dead holder's
 /// lock is taken over this long after its last renewal.
@@ -142,6 +143,14 @@ impl std::fmt::Display for LockHeld {
 
 impl std::error::Error for LockHeld {}
 
+/// The spinner of a run waiting for the lock `held` names.
+fn waiting_for(held: &LockHeld) -> Progress {
+    Progress::wait(format!(
+        "waiting for the run lock ({}), held by {}",
+        held.lock, held.holder
+    ))
+}
+
 /// A held run lock. A Lease lock renews itself in the background while held.
 #[must_use = "release the lock when done (a Lease dropped unreleased waits for release_abandoned, or expires)"]
 pub struct RunLock {
@@ -204,6 +213,7 @@ impl RunLock {
         };
         let start = Instant::now();
         let mut races = 0;
+        let mut progress = None;
         let lease = loop {
             match target.try_take().await? {
                 Attempt::Taken(lease) => break *lease,
@@ -222,6 +232,7 @@ impl RunLock {
                         held.waited = if wait.is_zero() { wait } else { waited };
                         return Err(held.into());
                     }
+                    progress.get_or_insert_with(|| waiting_for(&held));
                     tokio::time::sleep(LEASE_POLL.min(wait - waited)).await;
                 }
             }
@@ -246,6 +257,7 @@ impl RunLock {
             .open(&path)
             .with_context(|| format!("opening the run lock file {}", path.display()))?;
         let start = Instant::now();
+        let mut progress = None;
         loop {
             match file.try_lock() {
                 Ok(()) => break,
@@ -253,6 +265,9 @@ impl RunLock {
                     let waited = start.elapsed();
                     if waited >= wait {
                         return Err(file_held(&mut file, &path, wait, waited).into());
+                    }
+                    if progress.is_none() {
+                        progress = Some(waiting_for(&file_held(&mut file, &path, wait, waited)));
                     }
                     std::thread::sleep(FILE_POLL.min(wait - waited));
                 }

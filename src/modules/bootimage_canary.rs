@@ -47,6 +47,7 @@ use crate::plan::canary::{
 };
 use crate::plan::AuditOptions;
 use crate::plan::ObjectChange;
+use crate::progress::Progress;
 use crate::stream::BuildId;
 
 fn default_timeout() -> u64 {
@@ -375,6 +376,7 @@ async fn scale_up_and_wait(
         },
         None => {
             let wait = Wait {
+                machineset: &canary.machineset,
                 ns: &canary.namespace,
                 before: &before,
                 start: started,
@@ -468,6 +470,7 @@ fn secs(since: Instant) -> f64 {
 
 /// What to wait for.
 struct Wait<'a> {
+    machineset: &'a str,
     ns: &'a str,
     /// Machines that existed before the scale-up.
     before: &'a [String],
@@ -482,7 +485,14 @@ struct Wait<'a> {
 /// timeout.
 async fn wait_for_build(conn: &Connection, w: &Wait<'_>, timings: &mut Timings) -> Found {
     let mut found = Found::default();
+    let progress = Progress::wait(String::new());
     loop {
+        progress.set_message(format!(
+            "canary of {}: waiting for {} (timeout {} s)",
+            w.machineset,
+            found.seen.waiting_for(),
+            w.timeout.as_secs()
+        ));
         if w.start.elapsed() > w.timeout {
             found.error = Some(format!(
                 "timed out after {}s waiting for {}",

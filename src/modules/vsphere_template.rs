@@ -34,6 +34,7 @@ use crate::plan::vsphere_template::{
     decide, plan_templates, Found, MachineSetTemplate, TemplateAction, TemplateOptions,
     TemplateSpec,
 };
+use crate::progress::Progress;
 use crate::record::RunState;
 use crate::vsphere::ova::{cache_path, fetch_ova, FetchReport, Ova, OvaSource};
 use crate::vsphere::{ImportRequest, Location, Session};
@@ -563,11 +564,10 @@ async fn make(
         thin: params.thin_provisioning,
     };
     session
-        .import_template(
-            &req,
-            ova,
-            &mut progress(format!("uploading to {}", spec.path)).into_fn(),
-        )
+        .import_template(&req, ova, &mut {
+            let mut bytes = progress(format!("uploading to {}", spec.path));
+            move |done, total| bytes(done, Some(total))
+        })
         .await
         .with_context(|| format!("importing {} on {}", spec.path, spec.placement.server))?;
     Ok(())
@@ -634,7 +634,7 @@ async fn fetch(params: &Params, spec: &TemplateSpec) -> Result<(Ova, OvaReport)>
         Some(&sha),
         &cache,
         validate,
-        &mut progress(format!("downloading the OVA of {}", spec.build)).into_opt_fn(),
+        &mut progress(format!("downloading the OVA of {}", spec.build)),
     )
     .await
     .with_context(|| format!("getting the OVA of build {}", spec.build))?;
@@ -697,52 +697,9 @@ fn report(spec: &TemplateSpec, action: TemplateAction, reason: Option<String>) -
     }
 }
 
-/// Progress for people: a line on stderr, rewritten at most twice a second, only when
-/// stderr is a terminal (never in Ansible mode, whose stderr is captured).
-struct Progress {
-    what: String,
-    on: bool,
-    last: Option<Instant>,
-}
-
-fn progress(what: String) -> Progress {
-    use std::io::IsTerminal as _;
-    Progress {
-        what,
-        on: std::io::stderr().is_terminal(),
-        last: None,
-    }
-}
-
-impl Progress {
-    fn show(&mut self, done: u64, total: Option<u64>) {
-        if !self.on {
-            return;
-        }
-        let finished = total.is_some_and(|t| done >= t);
-        if !finished && self.last.is_some_and(|l| l.elapsed().as_millis() < 500) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
-        let line = match total {
-            Some(t) if t > 0 => format!(
-                "{}: {:.0} / {:.0} MiB ({}%)",
-                self.what,
-                mib(done),
-                mib(t),
-                done.saturating_mul(100) / t
-            ),
-            _ => format!("{}: {:.0} MiB", self.what, mib(done)),
-        };
-        eprint!("\r{line}{}", if finished { "\n" } else { "" });
-    }
-
-    fn into_fn(mut self) -> impl FnMut(u64, u64) + Send {
-        move |done, total| self.show(done, Some(total))
-    }
-
-    fn into_opt_fn(mut self) -> impl FnMut(u64, Option<u64>) + Send {
-        move |done, total| self.show(done, total)
-    }
+/// A byte counter for the OVA download and upload (shown only when progress is on:
+/// `crate::progress`).
+fn progress(what: String) -> impl FnMut(u64, Option<u64>) + Send {
+    let bar = Progress::bytes(None, what);
+    move |done, total| bar.set(done, total)
 }
