@@ -802,13 +802,11 @@ fn a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play() 
         assert!(!r.out.contains("Unsupported parameters"), "{}", r.out);
         assert!(!r.out.contains("invalid module arguments"), "{}", r.out);
         assert!(!r.out.contains("proxy-pass-5"), "{}", r.out);
-        assert_eq!(
-            r.count("ok") + r.count("ignored"),
-            modules.len() as u64,
-            "{}",
-            r.out
-        );
-        assert!(r.count("ok") >= 8, "most modules run in check mode: {}", r.out);
+        // Every task ran (Ansible counts an ignored failure as ok too); the one failure is
+        // the canary's own safety check on this dump, not the connection.
+        assert_eq!(r.count("ok"), modules.len() as u64, "{}", r.out);
+        assert_eq!(r.count("ignored"), 1, "{}", r.out);
+        r.assert_contains("Pause autoscaling first");
     }
     let tunnels = proxy.tunnels();
     assert!(!tunnels.is_empty(), "the play's requests go through the proxy");

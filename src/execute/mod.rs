@@ -28,7 +28,7 @@ use crate::plan::step::Plan;
 pub use guards::{
     managed_guard, missing_machinesets, progress_guard, require_readable, standard_guards,
 };
-pub use outcome::outcome;
+pub use outcome::{judge_dry_run, outcome};
 
 /// One mutating step of one module run: where it writes, where it records, and the
 /// warnings its guards raised.
@@ -233,7 +233,7 @@ impl Step {
             let values = output(reports, None, &self);
             let mut out = outcome(meta.diff, &changes, None, self.what, values, all_warnings);
             if let Some(dry_run) = &self.dry_run {
-                dry_run.judge(&mut out);
+                judge_dry_run(dry_run, &mut out);
             }
             out
         } else {

@@ -3,6 +3,7 @@
 
 use crate::ansible::{DiffEntry, ModuleOutcome};
 use crate::kube::apply::ApplyOutcome;
+use crate::kube::server_dry_run::ServerDryRun;
 use crate::plan::ObjectChange;
 
 /// Builds a module outcome from a plan (check mode) or an apply outcome. The diff is
@@ -85,4 +86,39 @@ fn summaries(changes: &[ObjectChange]) -> String {
         .map(|c| format!("{} ({})", c.name, c.summary))
         .collect();
     crate::plan::audit::name_list(shown.iter().map(String::as_str))
+}
+
+/// Marks a check-mode `outcome` with what the server said of its planned changes
+/// (`server_dry_run`): a rejection fails the task (the real run would), naming each
+/// rejected object with the server's message; objects changed meanwhile and unchecked
+/// changes are warnings.
+pub fn judge_dry_run<O>(dry_run: &ServerDryRun, outcome: &mut ModuleOutcome<O>) {
+    if !dry_run.rejected.is_empty() {
+        let each: Vec<String> = dry_run
+            .rejected
+            .iter()
+            .map(|r| format!("{} (HTTP {}): {}", r.object, r.code, r.message))
+            .collect();
+        outcome.failed = true;
+        outcome.msg = format!(
+            "the API server would reject {} of {} planned change(s) (server dry run): {}; {}",
+            dry_run.rejected.len(),
+            dry_run.sent,
+            crate::plan::audit::name_list(each.iter().map(String::as_str)),
+            outcome.msg
+        );
+    }
+    if !dry_run.changed_meanwhile.is_empty() {
+        outcome.warnings.push(format!(
+            "changed since they were read (a real run reads them again and plans them anew): {}",
+            crate::plan::audit::name_list(dry_run.changed_meanwhile.iter().map(String::as_str))
+        ));
+    }
+    if !dry_run.unchecked.is_empty() {
+        outcome.warnings.push(format!(
+            "the server dry run could not check {} planned change(s): {}",
+            dry_run.unchecked.len(),
+            crate::plan::audit::name_list(dry_run.unchecked.iter().map(String::as_str))
+        ));
+    }
 }

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::apply::Applier;
 use super::client::transport_cause;
-use crate::ansible::ModuleOutcome;
 use crate::plan::ObjectChange;
 
 /// Dry-run requests in flight at once.
@@ -81,40 +80,4 @@ pub async fn check(applier: &Applier<'_>, changes: &[ObjectChange]) -> ServerDry
         }
     }
     out
-}
-
-impl ServerDryRun {
-    /// Marks the check-mode `outcome` with what the server said: a rejection fails the
-    /// task (the real run would), and names each rejected object with the server's
-    /// message; objects changed meanwhile and unchecked changes are warnings.
-    pub fn judge<O>(&self, outcome: &mut ModuleOutcome<O>) {
-        if !self.rejected.is_empty() {
-            let each: Vec<String> = self
-                .rejected
-                .iter()
-                .map(|r| format!("{} (HTTP {}): {}", r.object, r.code, r.message))
-                .collect();
-            outcome.failed = true;
-            outcome.msg = format!(
-                "the API server would reject {} of {} planned change(s) (server dry run): {}; {}",
-                self.rejected.len(),
-                self.sent,
-                crate::plan::audit::name_list(each.iter().map(String::as_str)),
-                outcome.msg
-            );
-        }
-        if !self.changed_meanwhile.is_empty() {
-            outcome.warnings.push(format!(
-                "changed since they were read (a real run reads them again and plans them anew): {}",
-                crate::plan::audit::name_list(self.changed_meanwhile.iter().map(String::as_str))
-            ));
-        }
-        if !self.unchecked.is_empty() {
-            outcome.warnings.push(format!(
-                "the server dry run could not check {} planned change(s): {}",
-                self.unchecked.len(),
-                crate::plan::audit::name_list(self.unchecked.iter().map(String::as_str))
-            ));
-        }
-    }
 }

@@ -208,7 +208,7 @@ async fn run_opened(
             output: output(&canary, step),
         };
         if let Some(dry_run) = &step.dry_run {
-            dry_run.judge(&mut outcome);
+            crate::execute::judge_dry_run(dry_run, &mut outcome);
         }
         return Ok(outcome);
     }

@@ -452,7 +452,7 @@ impl Restore<'_> {
             warnings,
         );
         if let Some(dry_run) = &o.output.server_dry_run.clone() {
-            dry_run.judge(&mut o);
+            crate::execute::judge_dry_run(dry_run, &mut o);
         }
         o.changed |= files_changed || templates_changed || keys_changed;
         if files_changed && applied.is_some() && nothing_planned {
