@@ -98,7 +98,7 @@ ensure_venv() {
 # its requirements may not change the venv's ansible-core.
 ensure_tool() {
     local venv="$dest/$1" pkg="$2" want="$3" have core
-    have="$("$venv/bin/python" -m pip show "$pkg" 2>/dev/null | sed -n 's/^Version: //p')"
+    have="$("$venv/bin/python" -m pip show "$pkg" 2>/dev/null | sed -n 's/^Version: //p' || true)"
     if [ "$have" = "$want" ]; then
         log "$1: $pkg $have already installed (kept)"
         return 0
@@ -119,7 +119,7 @@ for v in venv-2.16 venv-latest; do
     printf '%-12s %s\n' "$v" "$("$dest/$v/bin/ansible" --version 2>/dev/null | head -n 1)" >&2
 done
 printf '%-12s ansible-lint %s, antsibull-changelog %s\n' venv-latest \
-    "$("$dest/venv-latest/bin/python" -m pip show ansible-lint 2>/dev/null | sed -n 's/^Version: //p')" \
+    "$("$dest/venv-latest/bin/python" -m pip show ansible-lint 2>/dev/null | sed -n 's/^Version: //p' || true)" \
     "$("$dest/venv-latest/bin/antsibull-changelog" --version 2>/dev/null)" >&2
 
 if [ "$print_venvs" = 1 ]; then
