@@ -361,6 +361,7 @@ if [ -n "$sanity" ]; then
         die "ansible-test sanity FAILED after $((SECONDS - start)) s (full log: $log)"
     done
 fi
+
 # ---------------------------------------------------------------- ansible-lint
 if [ -n "$lint" ]; then
     ansible_lint="$(dirname "$galaxy")/ansible-lint"
