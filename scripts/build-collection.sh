@@ -2,7 +2,7 @@
 # Builds the Ansible collection `ocp.bootimage` and its `ansible-galaxy collection build` tarball.
 #
 #   scripts/build-collection.sh [--out DIR] [--binary PATH] [--ansible-galaxy PATH] [--version X]
-#                               [--sanity]
+#                               [--sanity] [--lint] [--release-changelog]
 #
 #   --out DIR              where to put ansible_collections/ocp/bootimage and the tarball
 #                          (default: <repo>/target/collection)
@@ -13,6 +13,19 @@
 #   --version X            collection version (default: the version in Cargo.toml)
 #   --sanity               then run `ansible-test sanity --venv` (the ansible-test next to
 #                          ansible-galaxy) in the laid-out collection; fails when sanity fails
+#   --lint                 then install the tarball and run `ansible-lint --profile production`
+#                          (the one next to ansible-galaxy) on the installed collection and on the
+#                          laid-out one (with galaxy.yml); fails on any violation
+#   --release-changelog    also write the released changelog back into the repository: the
+#                          laid-out copy's changelogs/changelog.yaml and CHANGELOG.rst into
+#                          collection/, and delete the fragments it folded in (a release step)
+#
+# The changelog: collection/changelogs/ (antsibull-changelog; fragments in fragments/) is
+# checked with `antsibull-changelog lint` and, in the laid-out copy, released as --version so
+# its CHANGELOG.rst lists every fragment (the antsibull-changelog next to ansible-galaxy or on
+# PATH; without one the committed collection/CHANGELOG.rst is shipped as it is, with a message).
+# galaxy.yml's repository/homepage/issues/documentation URLs: $OCP_BOOTIMAGE_REPOSITORY or the
+# git remote `origin` (left out, with a message, when neither is an http(s) URL).
 #
 # Without --binary it builds a static binary for x86_64-unknown-linux-musl (adding the target
 # with rustup when missing; the `ring` crate needs a musl C compiler: Debian/Ubuntu package
@@ -28,8 +41,10 @@ binary=""
 galaxy=""
 version=""
 sanity=""
+lint=""
+release_changelog=""
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() {
     echo "build-collection: error: $*" >&2
     exit 2
@@ -47,6 +62,8 @@ while [ $# -gt 0 ]; do
     --version) version="${2:?--version needs a value}"; shift 2 ;;
     --version=*) version="${1#*=}"; shift ;;
     --sanity) sanity=1; shift ;;
+    --lint) lint=1; shift ;;
+    --release-changelog) release_changelog=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -74,8 +91,16 @@ if [ -n "$galaxy" ]; then
     galaxy="$(abspath "$galaxy_path")"
 else
     galaxy="$(command -v ansible-galaxy 2>/dev/null || true)"
-    [ -n "$galaxy" ] || [ -z "$sanity" ] || die "--sanity needs ansible-core: no ansible-galaxy on PATH; give --ansible-galaxy"
+    [ -n "$galaxy" ] || [ -z "$sanity$lint" ] || die "--sanity and --lint need ansible-core: no ansible-galaxy on PATH; give --ansible-galaxy"
 fi
+if [ -n "$lint" ]; then
+    [ -x "$(dirname "$galaxy")/ansible-lint" ] ||
+        die "--lint: no ansible-lint next to $galaxy (scripts/setup-ansible.sh installs it into venv-latest)"
+fi
+changelog_tool="$( { [ -n "$galaxy" ] && [ -x "$(dirname "$galaxy")/antsibull-changelog" ] && echo "$(dirname "$galaxy")/antsibull-changelog"; } ||
+    command -v antsibull-changelog 2>/dev/null || true)"
+[ -n "$changelog_tool" ] || [ -z "$lint$release_changelog" ] ||
+    die "--lint and --release-changelog: no antsibull-changelog next to $galaxy or on PATH (scripts/setup-ansible.sh installs it into venv-latest)"
 
 # ---------------------------------------------------------------- the binary
 static_report() { # prints whether $1 is statically linked; returns 0 when it is
@@ -150,7 +175,7 @@ fi
 static_report "$binary" || true
 
 # ---------------------------------------------------------------- the collection tree
-# The modules, as the binary's registry lists them (the binary goes under the first's name).
+# The modules, as the binary's registry lists them.
 listed="$("$binary" modules)" ||
     die "\`$binary modules\` failed: is this binary new enough to list its modules?"
 modules=()
@@ -158,35 +183,36 @@ for m in $listed; do
     modules+=("$m")
 done
 [ "${#modules[@]}" -gt 0 ] || die "\`$binary modules\` listed no module"
-first="${modules[0]}"
-module_list="${modules[*]}"
-module_list="${module_list// /, }"
-case "$module_list" in *,*) module_list="${module_list%, *} and ${module_list##*, }" ;; esac
 
 coll="$out/ansible_collections/ocp/bootimage"
 say "laying out $coll"
 rm -rf "$coll"
-mkdir -p "$coll/plugins/modules" "$coll/meta" "$coll/docs"
+mkdir -p "$coll/plugins/modules" "$coll/meta" "$coll/docs" "$coll/libexec"
 
 repository="${OCP_BOOTIMAGE_REPOSITORY:-$(git -C "$repo" remote get-url origin 2>/dev/null || true)}"
 case "$repository" in git@*:*) repository="${repository#git@}" && repository="https://${repository/://}" ;; esac
 repository="${repository%.git}"
+case "$repository" in
+http://* | https://*) ;;
+*)
+    say "no repository URL (\$OCP_BOOTIMAGE_REPOSITORY, or a git remote \`origin\` at an http(s) or git@ URL): galaxy.yml gets no repository, homepage, issues and documentation, which Galaxy and ansible-lint's galaxy[no-repository] want before publishing"
+    repository=""
+    ;;
+esac
 {
-    sed -e '/^#/d' -e "s|@VERSION@|$version|g" -e "s|@MODULES@|$module_list|g" "$repo/collection/galaxy.yml.in" |
+    sed -e '/^#/d' -e "s|@VERSION@|$version|g" "$repo/collection/galaxy.yml.in" |
         if [ -n "$repository" ]; then sed -e "s|@REPOSITORY@|$repository|g"; else grep -v '@REPOSITORY@'; fi
 } >"$coll/galaxy.yml"
-cp "$repo/collection/README.md" "$repo/collection/LICENSE" "$coll/"
+cp "$repo/collection/README.md" "$repo/collection/LICENSE" "$repo/collection/CHANGELOG.rst" "$coll/"
 
 # ansible-test sanity ignores (why: collection/tests/sanity/README.md), one file per
-# ansible-core version the collection is tested with (scripts/setup-ansible.sh).
+# ansible-core version the collection is tested with (scripts/setup-ansible.sh). Only the
+# one ansible-lint's sanity rule permits.
 mkdir -p "$coll/tests/sanity"
 for v in 2.16 2.19; do
-    {
-        echo "plugins/modules/$first validate-modules!skip"
-        for m in "${modules[@]}"; do
-            echo "plugins/modules/$m.yml validate-modules:missing-gplv3-license"
-        done
-    } | LC_ALL=C sort >"$coll/tests/sanity/ignore-$v.txt"
+    for m in "${modules[@]}"; do
+        echo "plugins/modules/$m.yml validate-modules:missing-gplv3-license"
+    done | LC_ALL=C sort >"$coll/tests/sanity/ignore-$v.txt"
 done
 
 # Generated from the code: plugins/modules/<module>.yml and meta/runtime.yml.
@@ -196,12 +222,14 @@ done
 for m in "${modules[@]}"; do
     [ -f "$coll/plugins/modules/$m.yml" ] || die "the binary wrote no plugins/modules/$m.yml"
 done
-# The binary once, under the first module's name; every other module is a relative symlink to
-# it (ansible-galaxy keeps symlinks inside the collection; Ansible copies the target file to
-# the host as AnsiballZ_<module>, and the binary dispatches on that name).
-install -m 0755 "$binary" "$coll/plugins/modules/$first"
+# The binary once, as libexec/ocp-bootimage; every module is a relative symlink to it
+# (ansible-galaxy keeps symlinks inside the collection; Ansible copies the target file to the
+# host as AnsiballZ_<module>, and the binary dispatches on that name). Outside plugins/modules,
+# ansible-test's validate-modules, which reads module files as text, never sees the binary
+# (collection/tests/sanity/README.md).
+install -m 0755 "$binary" "$coll/libexec/ocp-bootimage"
 for m in "${modules[@]}"; do
-    [ "$m" = "$first" ] || ln -s "$first" "$coll/plugins/modules/$m"
+    ln -s ../../libexec/ocp-bootimage "$coll/plugins/modules/$m"
 done
 
 if [ -d "$repo/playbooks" ]; then
@@ -214,6 +242,43 @@ if [ -f "$repo/docs/aap.md" ]; then
     cp "$repo/docs/aap.md" "$coll/docs/aap.md"
 fi
 say "modules: ${modules[*]}"
+
+# The changelog (antsibull-changelog): fragments are linted, then released into the laid-out
+# copy under this version, so its CHANGELOG.rst lists them (the repository is not changed).
+cp -R "$repo/collection/changelogs" "$coll/changelogs"
+if [ -n "$changelog_tool" ]; then
+    (cd "$coll" && "$changelog_tool" lint >&2 && "$changelog_tool" lint-changelog-yaml changelogs/changelog.yaml >&2) ||
+        die "antsibull-changelog lint failed on collection/changelogs (see above)"
+    if find "$coll/changelogs/fragments" -type f -name '*.y*ml' | grep -q .; then
+        # The modules for "New Modules", from the sidecars: antsibull-changelog finds modules with
+        # `ansible-doc --metadata-dump`, which passes over symlinked modules, i.e. all of ours.
+        "$(head -n 1 "$changelog_tool" | sed 's/^#! *//')" - "$coll" "$version" "${modules[@]}" <<'PY' ||
+import sys, yaml
+coll, version, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+modules = {}
+for name in names:
+    with open(f"{coll}/plugins/modules/{name}.yml", encoding="utf-8") as f:
+        doc = yaml.safe_load(f)["DOCUMENTATION"]
+    modules[name] = {"description": doc["short_description"], "name": name, "namespace": "",
+                     "version_added": doc.get("version_added")}
+with open(f"{coll}/changelogs/.plugin-cache.yaml", "w", encoding="utf-8") as f:
+    yaml.safe_dump({"version": version, "plugins": {"module": modules}, "objects": {}}, f)
+PY
+            die "cannot write $coll/changelogs/.plugin-cache.yaml from the sidecars"
+        (cd "$coll" && "$changelog_tool" release --version "$version" >&2) ||
+            die "antsibull-changelog release --version $version failed in $coll"
+        say "CHANGELOG.rst: the fragments of collection/changelogs/fragments released as $version"
+        if [ -n "$release_changelog" ]; then
+            cp "$coll/changelogs/changelog.yaml" "$repo/collection/changelogs/changelog.yaml"
+            cp "$coll/CHANGELOG.rst" "$repo/collection/CHANGELOG.rst"
+            find "$repo/collection/changelogs/fragments" -type f -name '*.y*ml' -print -delete | sed 's/^/build-collection: released and deleted /' >&2
+            say "--release-changelog: wrote collection/changelogs/changelog.yaml and collection/CHANGELOG.rst (commit them)"
+        fi
+    fi
+else
+    say "antsibull-changelog is not installed: the collection gets the committed collection/CHANGELOG.rst, without the fragments not yet released"
+fi
+rm -f "$coll/changelogs/.plugin-cache.yaml"
 
 # ---------------------------------------------------------------- the tarball
 if [ -z "$galaxy" ]; then
@@ -295,5 +360,39 @@ if [ -n "$sanity" ]; then
         grep -E '^(ERROR|FATAL)|^[a-z-]+$' "$log" >&2 || tail -n 30 "$log" >&2
         die "ansible-test sanity FAILED after $((SECONDS - start)) s (full log: $log)"
     done
+fi
+
+# ---------------------------------------------------------------- ansible-lint
+if [ -n "$lint" ]; then
+    ansible_lint="$(dirname "$galaxy")/ansible-lint"
+    lint_root="$out/lint"
+    rm -rf "$lint_root"
+    # Installed as users install it, so the playbooks' syntax checks find ocp.bootimage.
+    "$galaxy" collection install --force -p "$lint_root/collections" "$tarball" >&2 ||
+        die "--lint: ansible-galaxy collection install $tarball failed"
+    installed="$lint_root/collections/ansible_collections/ocp/bootimage"
+    [ -f "$installed/MANIFEST.json" ] || die "--lint: the collection did not install into $installed"
+    lint_failed=""
+    lint_args=(--profile production --offline --nocolor -f pep8)
+    if [ -z "$repository" ]; then
+        # Reported, as a warning: a clone without a public remote cannot name its repository.
+        say "--lint: galaxy.yml names no repository (see above): galaxy[no-repository] is reported as a warning, not a failure"
+        lint_args+=(--warn-list 'galaxy[no-repository]')
+    fi
+    # The installed collection (what users get) and the laid-out one (also galaxy.yml).
+    for what in installed laid-out; do
+        dir="$installed"
+        [ "$what" = installed ] || dir="$coll"
+        log="$lint_root/ansible-lint-$what.log"
+        say "running ansible-lint --profile production in $dir (log: $log)"
+        if (cd "$dir" && ANSIBLE_COLLECTIONS_PATH="$lint_root/collections" \
+            "$ansible_lint" "${lint_args[@]}") >"$log" 2>&1; then
+            say "ansible-lint PASSED in $dir: $(grep -E '^(Passed|Failed)' "$log" | tail -n 1)"
+        else
+            grep -vE '^\s*$' "$log" | tail -n 40 >&2
+            lint_failed=1
+        fi
+    done
+    [ -z "$lint_failed" ] || die "ansible-lint --profile production FAILED (logs in $lint_root)"
 fi
 echo "$tarball"

@@ -5,6 +5,8 @@
 #
 #   target/ansible/venv-2.16    ansible-core >=2.16,<2.17  (the oldest version users run)
 #   target/ansible/venv-latest  ansible-core               (the newest this Python supports)
+#                               + ansible-lint and antsibull-changelog, pinned below, for
+#                               `scripts/build-collection.sh --lint` and the changelog
 #
 # Idempotent: a venv that already holds a working ansible-core of the right version is
 # kept. Prints the versions, and with --print-venvs prints (on stdout, alone) the
@@ -92,12 +94,33 @@ ensure_venv() {
     log "$name: installed ansible-core $have"
 }
 
+# ensure_tool VENV PACKAGE VERSION: PACKAGE==VERSION in VENV (kept when it is there already);
+# its requirements may not change the venv's ansible-core.
+ensure_tool() {
+    local venv="$dest/$1" pkg="$2" want="$3" have core
+    have="$("$venv/bin/python" -m pip show "$pkg" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+    if [ "$have" = "$want" ]; then
+        log "$1: $pkg $have already installed (kept)"
+        return 0
+    fi
+    core="$(core_version "$venv")"
+    "$venv/bin/python" -m pip install --quiet "$pkg==$want" "ansible-core==$core" >&2 \
+        || die "$1: 'pip install $pkg==$want' failed (is PyPI reachable? does Python $pyver support it?)"
+    log "$1: installed $pkg $want"
+}
+
 ensure_venv venv-2.16 'ansible-core>=2.16,<2.17' '2.16.*'
 ensure_venv venv-latest 'ansible-core' '2.*'
+# Pinned, like the versions CI was last run with; ansible-lint 26 runs on ansible-core >= 2.16.
+ensure_tool venv-latest ansible-lint 26.10.1
+ensure_tool venv-latest antsibull-changelog 0.36.0
 
 for v in venv-2.16 venv-latest; do
     printf '%-12s %s\n' "$v" "$("$dest/$v/bin/ansible" --version 2>/dev/null | head -n 1)" >&2
 done
+printf '%-12s ansible-lint %s, antsibull-changelog %s\n' venv-latest \
+    "$("$dest/venv-latest/bin/python" -m pip show ansible-lint 2>/dev/null | sed -n 's/^Version: //p' || true)" \
+    "$("$dest/venv-latest/bin/antsibull-changelog" --version 2>/dev/null)" >&2
 
 if [ "$print_venvs" = 1 ]; then
     echo "$dest/venv-2.16:$dest/venv-latest"

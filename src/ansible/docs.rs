@@ -2,7 +2,8 @@
 //! option table (from the `Params` JSON Schema, i.e. the `///` comments), the
 //! output schema, and each module's DESCRIPTION and EXAMPLES. Rendered as
 //! Markdown into `docs/modules/` (kept in sync by a test); the Ansible sidecar
-//! docs are rendered from the same [`ModuleDoc`].
+//! docs are rendered from the same [`ModuleDoc`], as YAML in the layout
+//! ansible-lint expects ([`crate::ansible::yaml_out`]).
 
 use schemars::Schema;
 use serde_json::Value;
@@ -352,7 +353,7 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
         "RETURN".into(),
         Y::Mapping(return_entries(doc.output.as_value(), "success")),
     );
-    serde_yaml::to_string(&Y::Mapping(root)).unwrap_or_default()
+    crate::ansible::yaml_out::to_string(&Y::Mapping(root))
 }
 
 /// `meta/runtime.yml`: required ansible-core and the `cluster` action group of every module
@@ -373,5 +374,5 @@ pub fn runtime_yml(docs: &[ModuleDoc]) -> String {
         "requires_ansible": ">=2.16.0",
         "action_groups": {"cluster": group},
     });
-    format!("---\n{}", serde_yaml::to_string(&v).unwrap_or_default())
+    format!("---\n{}", crate::ansible::yaml_out::to_string(&yaml(&v)))
 }

@@ -12,6 +12,7 @@ pub mod main;
 pub mod result;
 pub mod runner;
 pub mod spec;
+pub mod yaml_out;
 
 pub use args::{AnsibleMeta, ArgsError, ValidatedArgs};
 pub use entry::ModuleEntry;
