@@ -751,7 +751,8 @@ fn update_takes_a_cn_only_cluster_through_when_asked_to_regenerate_the_mcs_certi
 #[test]
 fn a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play() {
     let _serial = serial();
-    let Some(ansibles) = ansibles("a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play")
+    let Some(ansibles) =
+        ansibles("a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play")
     else {
         return;
     };
@@ -809,12 +810,17 @@ fn a_kubernetes_core_module_defaults_block_drives_every_module_in_a_real_play() 
         r.assert_contains("Pause autoscaling first");
     }
     let tunnels = proxy.tunnels();
-    assert!(!tunnels.is_empty(), "the play's requests go through the proxy");
+    assert!(
+        !tunnels.is_empty(),
+        "the play's requests go through the proxy"
+    );
     assert!(tunnels
         .iter()
         .all(|t| t.credentials.as_deref() == Some("automation:proxy-pass-5")));
     if let Some(reqs) = c.requests() {
-        assert!(reqs.iter().all(|q| q.user_agent.as_deref() == Some("playbook/1.0")));
+        assert!(reqs
+            .iter()
+            .all(|q| q.user_agent.as_deref() == Some("playbook/1.0")));
     }
     assert_cluster_equals(&c, &start);
 }

@@ -158,20 +158,32 @@ fn check_mode_reports_what_admission_would_reject_as_the_real_run_fails() {
         "{msg}"
     );
     drop(_admission);
-    // rollback's check mode sends its restores as dry runs too: the one MachineSet the
-    // real run changed before the rejection.
-    let rb = run_module(
-        "rollback",
-        &json!({"kubeconfig": c.kubeconfig(), "record_path": record, "_ansible_check_mode": true}),
-    );
-    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
-    assert_eq!(rb.json["server_dry_run"]["sent"], 1, "{}", rb.stdout);
-    assert_eq!(rb.json["server_dry_run"]["accepted"], 1, "{}", rb.stdout);
-    // What the real run wrote before the rejection is rolled back.
+    // Whatever the real run wrote before the rejection is rolled back.
     let rb = run_module(
         "rollback",
         &json!({"kubeconfig": c.kubeconfig(), "record_path": record}),
     );
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_cluster_equals(&c, &start);
+
+    // rollback's check mode sends its planned restores as dry runs too.
+    let r = run_module(
+        "machineset_bootimage",
+        &args(&c, &record, json!({"run_id": "dry-2"})),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let rollback = json!({"kubeconfig": c.kubeconfig(), "record_path": record, "run_id": "dry-2"});
+    let mut check_rollback = rollback.clone();
+    check_rollback["_ansible_check_mode"] = json!(true);
+    c.clear_requests();
+    let rb = run_module("rollback", &check_rollback);
+    assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
+    assert_eq!(rb.json["server_dry_run"]["sent"], 4, "{}", rb.stdout);
+    assert_eq!(rb.json["server_dry_run"]["accepted"], 4, "{}", rb.stdout);
+    if let Some(w) = c.writes() {
+        assert_eq!(w, vec![], "rollback's check mode stored something");
+    }
+    let rb = run_module("rollback", &rollback);
     assert_eq!(rb.json["failed"], false, "{}", rb.stdout);
     assert_cluster_equals(&c, &start);
 }

@@ -30,10 +30,10 @@ use crate::execute::outcome;
 use crate::kube::apply::{Applier, ApplyOutcome};
 use crate::kube::client::{get, list};
 use crate::kube::connection::Connection;
-use crate::kube::server_dry_run::ServerDryRun;
 use crate::kube::record_store::{
     default_run, new_run_id, now_rfc3339, RecordStore, RunWriter, Runs,
 };
+use crate::kube::server_dry_run::ServerDryRun;
 use crate::options::ConnectionParams;
 use crate::options::{DryRunParams, NamespaceParams, RecordParams, VsphereParams};
 use crate::plan::rollback::{
@@ -464,7 +464,9 @@ impl Restore<'_> {
     /// In check mode with `server_dry_run`: what the API server says of `changes` sent as
     /// dry runs (None: not asked, nothing planned, or no cluster).
     async fn check_with_server(&self, changes: &[ObjectChange]) -> Option<ServerDryRun> {
-        let conn = self.conn.filter(|_| self.server_dry_run && !changes.is_empty())?;
+        let conn = self
+            .conn
+            .filter(|_| self.server_dry_run && !changes.is_empty())?;
         let applier = Applier {
             conn,
             writer: self.writer,
