@@ -264,3 +264,19 @@ fn a_rejected_stub_secret_and_a_changed_object_are_reported_per_object() {
     );
     assert_eq!(c.writes().unwrap(), vec![]);
 }
+
+/// For `bench/server-dry-run.sh` on a real API server: loads the dump named by
+/// `BENCH_DUMP` into the server of `OCP_BOOTIMAGE_TEST_KUBECONFIG` and leaves it there (the
+/// script stops that server afterwards). Not a test: run only by the script.
+#[test]
+#[ignore]
+fn bench_load_dump_into_the_real_server() {
+    let (Some(dump), true) = (std::env::var_os("BENCH_DUMP"), common::real_kubeconfig().is_some())
+    else {
+        eprintln!("SKIP: needs BENCH_DUMP and OCP_BOOTIMAGE_TEST_KUBECONFIG");
+        return;
+    };
+    let mut c = TestCluster::start();
+    c.load(&objects_under(std::path::Path::new(&dump)));
+    std::mem::forget(c);
+}
