@@ -26,7 +26,8 @@
 #   - for this machine's architecture: musl-gcc (Debian/Ubuntu package `musl-tools`); without one
 #     it falls back to the glibc target with a clear message;
 #   - for the other one (cross): <arch>-linux-musl-gcc when installed, else Debian/Ubuntu's
-#     `gcc-aarch64-linux-gnu` / `gcc-x86-64-linux-gnu` (used as C compiler and linker; the C
+#     `gcc-aarch64-linux-gnu` / `gcc-x86-64-linux-gnu` with the headers it recommends
+#     (`libc6-dev-arm64-cross` / `libc6-dev-amd64-cross`), used as C compiler and linker (the C
 #     library is Rust's own self-contained musl). No fallback: it fails naming the package.
 # Writing the collection runs the binary (`modules`, `collection --write`): a cross-built one runs
 # under qemu-user (`qemu-aarch64` / `qemu-x86_64`, Debian package `qemu-user`; OCP_BOOTIMAGE_QEMU
@@ -43,7 +44,7 @@ galaxy=""
 version=""
 sanity=""
 
-usage() { sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() {
     echo "build-collection: error: $*" >&2
     exit 2
