@@ -49,6 +49,11 @@ mode="${1:-}"
 [ $# -gt 0 ] && shift
 dir="${OCP_BOOTIMAGE_REAL_APISERVER_DIR:-$repo/target/real-apiserver}"
 cmd=()
+assets=""
+etcd_port=""
+peer_port=""
+api_port=""
+extra=()
 started=""
 kubectl=""
 while [ $# -gt 0 ]; do
@@ -80,10 +85,17 @@ kubectl_bin() { # the kubectl to use: the assets' one, else PATH's
 kc() { "$kubectl" --kubeconfig "$dir/kubeconfig" --context admin "$@"; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # a port nothing listens on (checked again by the server's bind)
-    local p i
-    for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+etcd_healthy() { # etcd's own /health on $etcd_port (not just anything listening there)
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$etcd_port" || exit 1
+        printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+        timeout 5 cat <&3
+    ) 2>/dev/null | grep -q '"health": *"true"'
+}
+free_port() { # a port nothing listens on, below Linux's ephemeral range (32768-60999)
+    local p
+    for _ in $(seq 1 200); do
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))
         port_in_use "$p" || { echo "$p"; return 0; }
     done
     die "found no free port on 127.0.0.1"
@@ -93,8 +105,18 @@ pid_is_ours() { # $1 pid, $2 binary name: alive, that binary, and started with o
     local pid="$1" name="$2" cmdline
     [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
     grep -q '^State:[[:space:]]*[^ZX]' "/proc/$pid/status" 2>/dev/null || return 1
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    cmdline="$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)"
     [ "$(basename -- "${cmdline%% *}")" = "$name" ] && [[ "$cmdline" == *"$dir/"* ]]
+}
+
+started_as() { # $1 pid file, $2 binary name: wait until the background child has exec'd it
+    local pid
+    pid="$(cat "$1")"
+    for _ in $(seq 1 50); do
+        pid_is_ours "$pid" "$2" && return 0
+        [ -r "/proc/$pid/status" ] || return 0
+        sleep 0.1
+    done
 }
 
 stop_pid() { # $1 pid file, $2 binary name: TERM, then KILL after 20 s
@@ -192,19 +214,37 @@ EOF
 
 # ---------------------------------------------------------------- the backends
 start_assets() {
-    local assets="$KUBEBUILDER_ASSETS" etcd_port peer_port api_port minor extra=()
+    assets="$KUBEBUILDER_ASSETS"
+    local minor
     for b in etcd kube-apiserver; do
         [ -x "$assets/$b" ] || die "KUBEBUILDER_ASSETS=$assets has no executable $b (envtest's layout: etcd, kube-apiserver, kubectl)"
     done
     command -v openssl >/dev/null || die "openssl is needed to make the certificates (Debian: apt-get install openssl)"
     say "using KUBEBUILDER_ASSETS=$assets: $("$assets/kube-apiserver" --version), etcd $("$assets/etcd" --version | sed -n 's/^etcd Version: //p')"
     make_pki
-    etcd_port="$(free_port)" && peer_port="$(free_port)" && api_port="$(free_port)" ||
-        die "found no free port on 127.0.0.1"
-    while [ "$peer_port" = "$etcd_port" ]; do peer_port="$(free_port)"; done
-    while [ "$api_port" = "$etcd_port" ] || [ "$api_port" = "$peer_port" ]; do api_port="$(free_port)"; done
+    # A port found free can be taken before the server binds it: up to three tries each.
+    local try
+    for try in 1 2 3; do
+        start_etcd && break
+        grep -q 'address already in use' "$dir/etcd.log" && [ "$try" -lt 3 ] || die "etcd exited"
+        say "etcd's port was taken meanwhile: again on other ports"
+    done
+    # kube-apiserver up to 1.23 also serves an unauthenticated port 8080 unless told not to
+    # (the flag is gone in 1.24).
+    minor="$("$assets/kube-apiserver" --version | sed -n 's/^Kubernetes v1\.\([0-9]*\).*/\1/p')"
+    if [ -n "$minor" ] && [ "$minor" -lt 24 ]; then extra+=(--insecure-port=0); fi
+    for try in 1 2 3; do
+        start_kube_apiserver && break
+        grep -q 'address already in use' "$dir/kube-apiserver.log" && [ "$try" -lt 3 ] || die "kube-apiserver exited"
+        say "kube-apiserver's port was taken meanwhile: again on another port"
+    done
+}
 
+start_etcd() { # on free ports; returns 1 when etcd exits
+    etcd_port="$(free_port)" && peer_port="$(free_port)" || die "found no free port on 127.0.0.1"
+    while [ "$peer_port" = "$etcd_port" ]; do peer_port="$(free_port)"; done
     say "starting etcd on 127.0.0.1:$etcd_port"
+    rm -rf "$dir/etcd-data"
     setsid "$assets/etcd" --name ocp-bootimage-test --data-dir "$dir/etcd-data" \
         --listen-client-urls "http://127.0.0.1:$etcd_port" \
         --advertise-client-urls "http://127.0.0.1:$etcd_port" \
@@ -213,17 +253,18 @@ start_assets() {
         --initial-cluster "ocp-bootimage-test=http://127.0.0.1:$peer_port" \
         </dev/null >"$dir/etcd.log" 2>&1 &
     echo $! >"$dir/etcd.pid"
+    started_as "$dir/etcd.pid" etcd
     for _ in $(seq 1 60); do
-        port_in_use "$etcd_port" && break
-        pid_is_ours "$(cat "$dir/etcd.pid")" etcd || die "etcd exited (log: $dir/etcd.log)"
         sleep 0.5
+        pid_is_ours "$(cat "$dir/etcd.pid")" etcd || return 1
+        etcd_healthy && return 0
     done
-    port_in_use "$etcd_port" || die "etcd does not listen after 30 s (log: $dir/etcd.log)"
+    die "etcd is not healthy after 30 s"
+}
 
-    # kube-apiserver up to 1.23 also serves an unauthenticated port 8080 unless told not to
-    # (the flag is gone in 1.24).
-    minor="$("$assets/kube-apiserver" --version | sed -n 's/^Kubernetes v1\.\([0-9]*\).*/\1/p')"
-    if [ -n "$minor" ] && [ "$minor" -lt 24 ]; then extra+=(--insecure-port=0); fi
+start_kube_apiserver() { # on a free port; returns 1 when it exits before it is ready
+    api_port="$(free_port)" || die "found no free port on 127.0.0.1"
+    while [ "$api_port" = "$etcd_port" ] || [ "$api_port" = "$peer_port" ]; do api_port="$(free_port)"; done
     say "starting kube-apiserver on https://127.0.0.1:$api_port"
     setsid "$assets/kube-apiserver" \
         --advertise-address=127.0.0.1 --bind-address=127.0.0.1 --secure-port="$api_port" \
@@ -237,15 +278,15 @@ start_assets() {
         --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
         "${extra[@]}" </dev/null >"$dir/kube-apiserver.log" 2>&1 &
     echo $! >"$dir/kube-apiserver.pid"
+    started_as "$dir/kube-apiserver.pid" kube-apiserver
     write_kubeconfig "https://127.0.0.1:$api_port"
 
     say "waiting up to ${ready_timeout}s for /readyz"
     local deadline=$((SECONDS + ready_timeout))
     until [ "$(kc get --raw /readyz 2>/dev/null || true)" = ok ]; do
-        pid_is_ours "$(cat "$dir/kube-apiserver.pid")" kube-apiserver ||
-            die "kube-apiserver exited (last lines of $dir/kube-apiserver.log: $(tail -n 5 "$dir/kube-apiserver.log" | tr '\n' ' '))"
-        pid_is_ours "$(cat "$dir/etcd.pid")" etcd || die "etcd exited (log: $dir/etcd.log)"
-        [ "$SECONDS" -lt "$deadline" ] || die "kube-apiserver not ready after ${ready_timeout}s (log: $dir/kube-apiserver.log)"
+        pid_is_ours "$(cat "$dir/kube-apiserver.pid")" kube-apiserver || return 1
+        pid_is_ours "$(cat "$dir/etcd.pid")" etcd || die "etcd exited"
+        [ "$SECONDS" -lt "$deadline" ] || die "kube-apiserver not ready after ${ready_timeout}s"
         sleep 1
     done
 }
@@ -298,6 +339,17 @@ apply_crds() {
     say "CRDs established; namespaces ${namespaces[*]}"
 }
 
+start_failed() { # show the logs (the directory goes), stop what the start started
+    local f
+    for f in etcd.log kube-apiserver.log crd-apply.log; do
+        [ -s "$dir/$f" ] || continue
+        echo "----- last lines of $f -----" >&2
+        tail -n 15 "$dir/$f" >&2
+    done
+    say "start failed: stopping what it started"
+    do_stop || true
+}
+
 do_start() {
     if [ -e "$dir" ]; then
         if [ -f "$dir/$marker" ] && [ -f "$dir/kubeconfig" ] && kubectl_ok &&
@@ -322,7 +374,7 @@ do_start() {
     mkdir -p "$dir"
     chmod 700 "$dir"
     touch "$dir/$marker"
-    trap 'rc=$?; if [ "$rc" != 0 ]; then say "start failed: stopping what it started"; do_stop || true; fi' EXIT
+    trap 'rc=$?; if [ "$rc" != 0 ]; then start_failed; fi' EXIT
     case "$backend" in
     assets) start_assets ;;
     kind) start_kind ;;
