@@ -42,7 +42,7 @@ die() {
     say "error: $*"
     exit 2
 }
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- arguments
 mode="${1:-}"
