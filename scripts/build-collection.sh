@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Builds the Ansible collection `ocp.bootimage` and its `ansible-galaxy collection build` tarball.
 #
-#   scripts/build-collection.sh [--out DIR] [--binary PATH] [--ansible-galaxy PATH] [--version X]
-#                               [--sanity] [--lint] [--release-changelog]
+#   scripts/build-collection.sh [--target ARCH] [--out DIR] [--binary PATH] [--ansible-galaxy PATH]
+#                               [--version X] [--sanity] [--lint] [--release-changelog]
 #
+#   --target ARCH          the architecture of the execution environments the collection is for:
+#                          x86_64 (amd64) or aarch64 (arm64) (default: this machine's). A
+#                          collection holds the binary of one architecture (Ansible copies the
+#                          module file itself to the host and runs it): build one per architecture.
 #   --out DIR              where to put ansible_collections/ocp/bootimage and the tarball
-#                          (default: <repo>/target/collection)
+#                          (default: <repo>/target/collection for x86_64,
+#                          <repo>/target/collection-aarch64 for aarch64; execution-environment.yml
+#                          takes each from there)
 #   --binary PATH          put this ocp-bootimage binary into the collection instead of building
-#                          the release binary (tests pass target/debug/ocp-bootimage)
+#                          the release binary (tests pass target/debug/ocp-bootimage); it must be
+#                          one for --target
 #   --ansible-galaxy PATH  the ansible-galaxy to build the tarball with (default: the one on PATH;
 #                          without one the collection is laid out and the script stops there)
 #   --version X            collection version (default: the version in Cargo.toml)
@@ -27,15 +34,23 @@
 # galaxy.yml's repository/homepage/issues/documentation URLs: $OCP_BOOTIMAGE_REPOSITORY or the
 # git remote `origin` (left out, with a message, when neither is an http(s) URL).
 #
-# Without --binary it builds a static binary for x86_64-unknown-linux-musl (adding the target
-# with rustup when missing; the `ring` crate needs a musl C compiler: Debian/Ubuntu package
-# `musl-tools`), and falls back to the glibc target with a clear message when that is not possible.
+# Without --binary it builds a static binary for <arch>-unknown-linux-musl (adding the target
+# with rustup when missing). The `ring` crate compiles C, so it needs a C compiler for the target:
+#   - for this machine's architecture: musl-gcc (Debian/Ubuntu package `musl-tools`); without one
+#     it falls back to the glibc target with a clear message;
+#   - for the other one (cross): <arch>-linux-musl-gcc when installed, else Debian/Ubuntu's
+#     `gcc-aarch64-linux-gnu` / `gcc-x86-64-linux-gnu` with the headers it recommends
+#     (`libc6-dev-arm64-cross` / `libc6-dev-amd64-cross`), used as C compiler and linker (the C
+#     library is Rust's own self-contained musl). No fallback: it fails naming the package.
+# Writing the collection runs the binary (`modules`, `collection --write`): a cross-built one runs
+# under qemu-user (`qemu-aarch64` / `qemu-x86_64`, Debian package `qemu-user`; OCP_BOOTIMAGE_QEMU
+# names another, `none` none) when installed, else a native debug build of this source writes them.
 # Idempotent: the collection directory is laid out anew on every run. Works from any directory.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-musl_target=x86_64-unknown-linux-musl
 
+arch=""
 out=""
 binary=""
 galaxy=""
@@ -44,7 +59,7 @@ sanity=""
 lint=""
 release_changelog=""
 
-usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n "2,$(grep -n '^# Idempotent' "${BASH_SOURCE[0]}" | cut -d: -f1)p" "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() {
     echo "build-collection: error: $*" >&2
     exit 2
@@ -53,6 +68,8 @@ say() { echo "build-collection: $*" >&2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
+    --target) arch="${2:?--target needs an architecture}"; shift 2 ;;
+    --target=*) arch="${1#*=}"; shift ;;
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
     --out=*) out="${1#*=}"; shift ;;
     --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
@@ -76,7 +93,17 @@ abspath() { # absolute path of $1 (which need not exist yet), relative to the ca
     esac
 }
 
-out="$(abspath "${out:-$repo/target/collection}")"
+host_arch="$(uname -m)"
+case "$host_arch" in amd64) host_arch=x86_64 ;; arm64) host_arch=aarch64 ;; esac
+case "${arch:-$host_arch}" in
+x86_64 | amd64 | x86_64-unknown-linux-musl) arch=x86_64 ;;
+aarch64 | arm64 | aarch64-unknown-linux-musl) arch=aarch64 ;;
+*) die "--target ${arch:-$host_arch}: the collection is built for x86_64 (amd64) or aarch64 (arm64)" ;;
+esac
+musl_target="$arch-unknown-linux-musl"
+default_out="$repo/target/collection"
+[ "$arch" = x86_64 ] || default_out="$repo/target/collection-$arch"
+out="$(abspath "${out:-$default_out}")"
 if [ -z "$version" ]; then
     version="$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$repo/Cargo.toml" | head -n 1)"
     [ -n "$version" ] || die "cannot read the version from $repo/Cargo.toml; give --version"
@@ -103,27 +130,56 @@ changelog_tool="$( { [ -n "$galaxy" ] && [ -x "$(dirname "$galaxy")/antsibull-ch
     die "--lint and --release-changelog: no antsibull-changelog next to $galaxy or on PATH (scripts/setup-ansible.sh installs it into venv-latest)"
 
 # ---------------------------------------------------------------- the binary
+elf_machine() { # the architecture of the ELF executable $1 (x86_64, aarch64 or "e_machine N")
+    local h
+    h="$(head -c 20 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+    case "$h" in
+    7f454c46*) ;;
+    *) echo "not an ELF file"; return 0 ;;
+    esac
+    case "${h:36:4}" in # e_machine, little endian, at offset 18
+    3e00) echo x86_64 ;;
+    b700) echo aarch64 ;;
+    *) echo "e_machine 0x${h:38:2}${h:36:2}" ;;
+    esac
+}
+
 static_report() { # prints whether $1 is statically linked; returns 0 when it is
-    local f="$1" file_out ldd_out
+    local f="$1" file_out interp=""
     file_out="$(file -L "$f" 2>/dev/null || true)"
-    ldd_out="$(ldd "$f" 2>&1 || true)"
     say "file: ${file_out#"$f": }"
-    say "ldd:  $(printf '%s' "$ldd_out" | tr '\n' ' ' | sed 's/[[:space:]]*$//')"
-    if printf '%s' "$file_out" | grep -Eq 'statically linked|static-pie linked' ||
-        printf '%s' "$ldd_out" | grep -Eq 'not a dynamic executable|statically linked'; then
-        say "the binary is STATIC: it runs in any x86_64 Linux execution environment"
+    if command -v readelf >/dev/null 2>&1; then
+        interp="$(readelf -l "$f" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')"
+        say "readelf: $(elf_machine "$f"), program interpreter: ${interp:-none}"
+    fi
+    if [ -z "$interp" ] && { command -v readelf >/dev/null 2>&1 ||
+        printf '%s' "$file_out" | grep -Eq 'statically linked|static-pie linked'; }; then
+        say "the binary is STATIC: it runs in any $(elf_machine "$f") Linux execution environment"
         return 0
     fi
-    say "the binary is DYNAMICALLY linked (glibc): it runs only where a compatible glibc is"
+    say "the binary is DYNAMICALLY linked (glibc${interp:+, $interp}): it runs only where a compatible glibc is"
     return 1
 }
 
-musl_cc() { # a C compiler for the musl target (ring compiles C and assembly)
-    if command -v x86_64-linux-musl-gcc >/dev/null 2>&1; then
-        echo x86_64-linux-musl-gcc
-    elif command -v musl-gcc >/dev/null 2>&1; then
-        echo musl-gcc
-    fi
+c_compiler() { # the C compiler for $musl_target on this machine (ring compiles C and assembly)
+    local c
+    for c in "$arch-linux-musl-gcc" musl-gcc "$arch-linux-gnu-gcc"; do
+        # musl-gcc targets this machine only; a glibc cross gcc serves a cross build (Rust
+        # brings its own musl C library and start files for the musl targets).
+        [ "$c" != musl-gcc ] || [ "$arch" = "$host_arch" ] || continue
+        [ "$c" != "$arch-linux-gnu-gcc" ] || [ "$arch" != "$host_arch" ] || continue
+        if command -v "$c" >/dev/null 2>&1; then
+            echo "$c"
+            return 0
+        fi
+    done
+}
+
+cross_package() { # the Debian/Ubuntu package with the cross compiler for $arch
+    case "$arch" in
+    aarch64) echo gcc-aarch64-linux-gnu ;;
+    x86_64) echo gcc-x86-64-linux-gnu ;;
+    esac
 }
 
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
@@ -132,6 +188,9 @@ case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
 if [ -n "$binary" ]; then
     binary="$(abspath "$binary")"
     [ -x "$binary" ] || die "--binary $binary is not an executable file"
+    machine="$(elf_machine "$binary")"
+    [ "$machine" = "$arch" ] ||
+        die "--binary $binary is $machine, not $arch: give --target $machine (or the $arch binary)"
     say "using the binary $binary (not building)"
 else
     musl_why=""
@@ -145,23 +204,37 @@ else
     fi
     cc=""
     if [ -z "$musl_why" ]; then
-        cc="$(musl_cc)"
-        [ -n "$cc" ] ||
-            musl_why="no musl C compiler (x86_64-linux-musl-gcc or musl-gcc; the Debian/Ubuntu package musl-tools) for the ring crate"
+        cc="$(c_compiler)"
+        if [ -z "$cc" ] && [ "$arch" = "$host_arch" ]; then
+            musl_why="no musl C compiler ($arch-linux-musl-gcc or musl-gcc; the Debian/Ubuntu package musl-tools) for the ring crate"
+        elif [ -z "$cc" ]; then
+            musl_why="no C compiler for $arch ($arch-linux-musl-gcc, or $arch-linux-gnu-gcc: the Debian/Ubuntu package $(cross_package)) for the ring crate"
+        fi
     fi
     built=""
     if [ -z "$musl_why" ]; then
-        say "building the static release binary: cargo build --release --target $musl_target (CC=$cc)"
-        # cc-rs finds x86_64-linux-musl-gcc by itself; name the compiler only when it is musl-gcc
-        # (an unchanged environment keeps cargo from rebuilding ring).
-        if [ "$cc" = musl-gcc ] && [ -z "${CC_x86_64_unknown_linux_musl:-}" ]; then
-            export CC_x86_64_unknown_linux_musl=musl-gcc
+        # cc-rs finds <arch>-linux-musl-gcc by itself; name the compiler (and for a cross build
+        # the archiver and linker) only otherwise, and never over what the caller set (an
+        # unchanged environment keeps cargo from rebuilding ring).
+        triple_var="${musl_target//-/_}"
+        linker_var="CARGO_TARGET_$(printf '%s' "$triple_var" | tr '[:lower:]' '[:upper:]')_LINKER"
+        if [ "$cc" != "$arch-linux-musl-gcc" ] && [ -z "$(printenv "CC_$triple_var" || true)" ]; then
+            export "CC_$triple_var=$cc"
         fi
+        if [ "$arch" != "$host_arch" ]; then
+            [ -n "$(printenv "AR_$triple_var" || true)" ] || ! command -v "${cc%gcc}ar" >/dev/null 2>&1 ||
+                export "AR_$triple_var=${cc%gcc}ar"
+            [ -n "$(printenv "$linker_var" || true)" ] || export "$linker_var=$cc"
+        fi
+        say "building the static release binary: cargo build --release --target $musl_target (C compiler: $cc)"
         if (cd "$repo" && cargo build --release --locked --target "$musl_target" >&2); then
             built="$target_dir/$musl_target/release/ocp-bootimage"
         else
             musl_why="the musl build failed (see above)"
         fi
+    fi
+    if [ -z "$built" ] && [ "$arch" != "$host_arch" ]; then
+        die "cannot build the $arch binary: $musl_why."
     fi
     if [ -z "$built" ]; then
         say "musl target not available: $musl_why."
@@ -174,10 +247,30 @@ else
 fi
 static_report "$binary" || true
 
+# The generated files come from running the binary: a binary of another architecture runs
+# under qemu-user when installed (or binfmt_misc); else a native build of this version writes them.
+generator=("$binary")
+if [ "$arch" != "$host_arch" ]; then
+    qemu="${OCP_BOOTIMAGE_QEMU:-$(command -v "qemu-$arch" || command -v "qemu-$arch-static" || true)}"
+    [ "$qemu" != none ] || qemu=""
+    if [ -n "$qemu" ]; then
+        generator=("$qemu" "$binary")
+        say "running the $arch binary under $qemu: $("${generator[@]}" --version)"
+    elif "$binary" --version >/dev/null 2>&1; then
+        say "running the $arch binary through binfmt_misc: $("$binary" --version)"
+    else
+        # The generated files do not depend on the architecture or the build profile.
+        native="$target_dir/debug/ocp-bootimage"
+        say "no qemu-$arch (Debian/Ubuntu package qemu-user): the collection files come from a native debug build ($native)"
+        (cd "$repo" && cargo build --locked -p ocp-bootimage >&2)
+        generator=("$native")
+    fi
+fi
+
 # ---------------------------------------------------------------- the collection tree
-# The modules, as the binary's registry lists them.
-listed="$("$binary" modules)" ||
-    die "\`$binary modules\` failed: is this binary new enough to list its modules?"
+# The modules, as the binary's registry lists them (the binary goes under the first's name).
+listed="$("${generator[@]}" modules)" ||
+    die "\`${generator[*]} modules\` failed: is this binary new enough to list its modules?"
 modules=()
 for m in $listed; do
     modules+=("$m")
@@ -216,8 +309,8 @@ for v in 2.16 2.19; do
 done
 
 # Generated from the code: plugins/modules/<module>.yml and meta/runtime.yml.
-"$binary" collection --write "$coll" >/dev/null ||
-    die "\`$binary collection --write\` failed: is this binary new enough to generate the collection files?"
+"${generator[@]}" collection --write "$coll" >/dev/null ||
+    die "\`${generator[*]} collection --write\` failed: is this binary new enough to generate the collection files?"
 [ -f "$coll/meta/runtime.yml" ] || die "the binary wrote no meta/runtime.yml"
 for m in "${modules[@]}"; do
     [ -f "$coll/plugins/modules/$m.yml" ] || die "the binary wrote no plugins/modules/$m.yml"

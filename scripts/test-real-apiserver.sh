@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The integration tests again, against a real kube-apiserver + etcd instead of the
-# in-process test API server, when the machine provides the kube-apiserver build tools
-# (CI does: a read-only `shared/` directory beside the clone). Without them it prints a
-# SKIPPED line and exits 0, so it is harmless on a developer machine.
+# in-process test API server, started by scripts/real-apiserver.sh from
+#  - KUBEBUILDER_ASSETS, when set: a directory with etcd, kube-apiserver and kubectl, as
+#    controller-runtime's envtest lays them out (what a user who clones the project runs), or
+#  - the kube-apiserver build tools of this development environment (CI has them: a read-only
+#    `shared/` directory beside the clone), which build kube-apiserver v1.20 + etcd once.
+# With neither it prints a SKIPPED line and exits 0, so it is harmless on a developer machine.
 #
 #   scripts/test-real-apiserver.sh [cargo test arguments after --, e.g. -- --nocapture]
 #
-# Steps: build kube-apiserver if it is not installed yet (the tools' build.sh: root or
-# sudo, apt, ~5 min once, <1 s afterwards); install kubectl (Debian's kubernetes-client)
-# if there is none, start.sh needs it; start the server in a temporary directory on free
+# Steps: with the build tools, build kube-apiserver if it is not installed yet (their
+# build.sh: root or sudo, apt, ~5 min once, <1 s afterwards) and install kubectl (Debian's
+# kubernetes-client) if there is none; start the server in a temporary directory on free
 # ports with this repository's CRDs (tests/fixtures/crds: the CRDs the test fixtures are
 # written against); run every integration test binary that uses the test harness's
 # cluster (tests/*.rs naming `TestCluster::start` or OCP_BOOTIMAGE_TEST_KUBECONFIG) with
@@ -16,8 +19,9 @@
 # vcsim (built by the shared tools/vcsim/build.sh when present); stop the server whatever
 # happens.
 #
-# Env: OCP_BOOTIMAGE_SHARED  the shared directory (default: <repo>/../shared); its
-#                            tools/kube-apiserver/ holds build.sh, start.sh, stop.sh
+# Env: KUBEBUILDER_ASSETS        envtest's binaries (see above); wins over the build tools
+#      OCP_BOOTIMAGE_SHARED      the shared directory (default: <repo>/../shared); its
+#                                tools/kube-apiserver/build.sh builds the server
 #      OCP_BOOTIMAGE_REAL_TESTS  space-separated test files to run (default: every one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +31,14 @@ say() { echo "test-real-apiserver: $*"; }
 
 shared="${OCP_BOOTIMAGE_SHARED:-$root/../shared}"
 kas="$shared/tools/kube-apiserver"
-if [[ ! -x "$kas/build.sh" || ! -x "$kas/start.sh" || ! -x "$kas/stop.sh" ]]; then
-    echo "SKIPPED: no ../shared/tools/kube-apiserver — real API server tests not run"
+if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
+    kas=""
+elif [[ -x "$kas/build.sh" ]]; then
+    kas="$(cd "$kas" && pwd)"
+else
+    echo "SKIPPED: neither KUBEBUILDER_ASSETS nor the kube-apiserver build tools (../shared/tools/kube-apiserver) — real API server tests not run"
     exit 0
 fi
-kas="$(cd "$kas" && pwd)"
 
 # vSphere: the test files that talk to vcsim (tests/*.rs declaring `mod vcsim;`) run in
 # the same cargo invocation, against a vcsim built by the shared tools' build.sh (idempotent,
@@ -51,17 +58,34 @@ else
 fi
 
 t0=$SECONDS
-say "building kube-apiserver if needed ($kas/build.sh)"
-"$kas/build.sh"
-if ! command -v kubectl >/dev/null 2>&1; then
-    say "no kubectl: installing Debian's kubernetes-client (kubectl v1.20, as the server)"
-    sudo=()
-    [[ "$(id -u)" == 0 ]] || sudo=(sudo)
-    apt_install() {
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -q --no-install-recommends kubernetes-client >/dev/null
-    }
-    apt_install || { "${sudo[@]}" apt-get update -qq && apt_install; }
+work="$(mktemp -d)"
+dir="$work/kube-apiserver"
+stop() {
+    ./scripts/real-apiserver.sh stop --dir "$dir" || say "WARNING: real-apiserver.sh stop --dir $dir failed"
+    rm -rf -- "$work"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM HUP
+if [[ -n "$kas" ]]; then
+    say "building kube-apiserver if needed ($kas/build.sh)"
+    "$kas/build.sh"
+    if ! command -v kubectl >/dev/null 2>&1; then
+        say "no kubectl: installing Debian's kubernetes-client (kubectl v1.20, as the server)"
+        sudo=()
+        [[ "$(id -u)" == 0 ]] || sudo=(sudo)
+        apt_install() {
+            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -q --no-install-recommends kubernetes-client >/dev/null
+        }
+        apt_install || { "${sudo[@]}" apt-get update -qq && apt_install; }
+    fi
+    # The built binaries, laid out as envtest's KUBEBUILDER_ASSETS.
+    KUBEBUILDER_ASSETS="$work/assets"
+    mkdir -p "$KUBEBUILDER_ASSETS"
+    ln -s "${KUBE_APISERVER_PREFIX:-/opt/kube-apiserver}/bin/etcd" \
+        "${KUBE_APISERVER_PREFIX:-/opt/kube-apiserver}/bin/kube-apiserver" \
+        "$(command -v kubectl)" "$KUBEBUILDER_ASSETS/"
+    export KUBEBUILDER_ASSETS
 fi
 t_build=$((SECONDS - t0))
 
@@ -80,21 +104,12 @@ fi
 OCP_BOOTIMAGE_ANSIBLE_VENVS="$(./scripts/setup-ansible.sh --print-venvs)"
 export OCP_BOOTIMAGE_ANSIBLE_VENVS
 
-work="$(mktemp -d)"
-dir="$work/kube-apiserver"
 log="$root/target/test-real-apiserver.log"
-stop() {
-    "$kas/stop.sh" "$dir" || say "WARNING: stop.sh $dir failed"
-    rm -rf -- "$work"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM HUP
 
 t1=$SECONDS
-KUBE_APISERVER_PORT=auto ETCD_CLIENT_PORT=auto ETCD_PEER_PORT=auto \
-    KUBE_CRD_DIR="$root/tests/fixtures/crds" "$kas/start.sh" "$dir" >/dev/null
+./scripts/real-apiserver.sh start --dir "$dir" >/dev/null
 export OCP_BOOTIMAGE_TEST_KUBECONFIG="$dir/kubeconfig"
-say "kube-apiserver $("${KUBE_APISERVER_PREFIX:-/opt/kube-apiserver}/bin/kube-apiserver" --version 2>/dev/null | sed 's/^Kubernetes //') at $(sed -n 's/^KUBE_APISERVER_URL=//p' "$dir/env")"
+say "kube-apiserver $("$KUBEBUILDER_ASSETS/kube-apiserver" --version 2>/dev/null | sed 's/^Kubernetes //') at $(sed -n 's/^ *server: //p' "$dir/kubeconfig" | head -n 1)"
 say "running ${#cluster_tests[@]} test binaries against it: ${cluster_tests[*]}"
 
 test_args=()

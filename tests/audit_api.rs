@@ -282,7 +282,7 @@ fn label_selector_and_names_are_applied() {
 fn forbidden_machinesets_is_a_clear_failure() {
     let c = cluster_with_dump();
     // In-process: deny the verb. Real server: a context whose user has no RBAC grants
-    // (`limited` in ../shared/tools/kube-apiserver's kubeconfig).
+    // (`limited` in scripts/real-apiserver.sh's kubeconfig).
     let args = match c.server() {
         Some(server) => {
             server.deny("list", "machinesets");
