@@ -47,8 +47,11 @@ if [ -z "$bin" ]; then
     ./scripts/build-collection.sh --target aarch64 --out "$out" "${galaxy[@]}" >/dev/null
     t_build=$((SECONDS - t0))
     coll="$out/ansible_collections/ocp/bootimage"
-    bin="$(find "$coll/plugins/modules" -maxdepth 1 -type f ! -name '*.yml' | head -n 1)"
-    [ -n "$bin" ] || fail "no module binary in $coll/plugins/modules"
+    # The binary is libexec/ocp-bootimage; every plugins/modules/<module> links to it.
+    bin="$coll/libexec/ocp-bootimage"
+    [ -f "$bin" ] || fail "no module binary at $bin"
+    [ "$(readlink -f "$coll/plugins/modules/bootimage_info")" = "$(readlink -f "$bin")" ] ||
+        fail "plugins/modules/bootimage_info does not lead to $bin"
     say "built in ${t_build}s: $bin ($(stat -c %s "$bin") bytes)"
     if [ ${#galaxy[@]} -gt 0 ]; then
         tarball="$(ls "$out"/ocp-bootimage-*.tar.gz)"
