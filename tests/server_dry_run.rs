@@ -235,6 +235,22 @@ fn a_rejected_stub_secret_and_a_changed_object_are_reported_per_object() {
         warnings.contains("could not check 1 planned change"),
         "{warnings}"
     );
+    // An account that may not patch (the read-only audit account): its dry runs are
+    // forbidden by the authorizer, a warning, not a rejection; the task does not fail.
+    let server = c.server().unwrap();
+    server.deny("patch", "machinesets");
+    let r = run_module(
+        "machineset_bootimage",
+        &args(&c, &record, json!({"_ansible_check_mode": true})),
+    );
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
+    let d = &r.json["server_dry_run"];
+    assert_eq!(d["forbidden"].as_array().unwrap().len(), 4, "{d}");
+    assert_eq!(d["rejected"], json!([]));
+    assert!(r.json["warnings"]
+        .to_string()
+        .contains("forbidden for 4 planned change(s)"));
+    server.clear_denies();
     drop(c);
     // The stubs: a Secret the server refuses is named, and its data never shown.
     let mut c = TestCluster::start();
@@ -271,8 +287,10 @@ fn a_rejected_stub_secret_and_a_changed_object_are_reported_per_object() {
 #[test]
 #[ignore]
 fn bench_load_dump_into_the_real_server() {
-    let (Some(dump), true) = (std::env::var_os("BENCH_DUMP"), common::real_kubeconfig().is_some())
-    else {
+    let (Some(dump), true) = (
+        std::env::var_os("BENCH_DUMP"),
+        common::real_kubeconfig().is_some(),
+    ) else {
         eprintln!("SKIP: needs BENCH_DUMP and OCP_BOOTIMAGE_TEST_KUBECONFIG");
         return;
     };

@@ -114,6 +114,13 @@ pub fn judge_dry_run<O>(dry_run: &ServerDryRun, outcome: &mut ModuleOutcome<O>) 
             crate::plan::audit::name_list(dry_run.changed_meanwhile.iter().map(String::as_str))
         ));
     }
+    if !dry_run.forbidden.is_empty() {
+        outcome.warnings.push(format!(
+            "the server dry run was forbidden for {} planned change(s): this account may not make them (RBAC), so the server did not judge them; check with the account of the real run to have them judged, or set server_dry_run: false: {}",
+            dry_run.forbidden.len(),
+            crate::plan::audit::name_list(dry_run.forbidden.iter().map(String::as_str))
+        ));
+    }
     if !dry_run.unchecked.is_empty() {
         outcome.warnings.push(format!(
             "the server dry run could not check {} planned change(s): {}",

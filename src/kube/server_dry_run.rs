@@ -30,6 +30,10 @@ pub struct ServerDryRun {
     /// Changes that could not be checked (no answer, HTTP 429 or 5xx), with why: neither
     /// accepted nor rejected.
     pub unchecked: Vec<String>,
+    /// Changes this account may not make (RBAC: HTTP 403 from the authorizer, not from a
+    /// webhook), with the server's message: not judged. A read-only account (the audit
+    /// account) gets this for every change; the real run's account decides.
+    pub forbidden: Vec<String>,
 }
 
 /// One planned change the API server rejected.
@@ -62,6 +66,13 @@ pub async fn check(applier: &Applier<'_>, changes: &[ObjectChange]) -> ServerDry
             Ok(()) => out.accepted += 1,
             Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
                 out.changed_meanwhile.push(change.describe());
+            }
+            // The authorizer's 403 ("… is forbidden: User … cannot patch …"), not a webhook's.
+            Err(kube::Error::Api(s))
+                if s.code == 403 && !s.message.contains("admission webhook") =>
+            {
+                out.forbidden
+                    .push(format!("{}: {}", change.describe(), s.message));
             }
             Err(kube::Error::Api(s)) if s.code == 429 || s.code >= 500 => out.unchecked.push(
                 format!("{}: HTTP {} {}", change.describe(), s.code, s.message),
