@@ -5,9 +5,9 @@
 # flight) against false (reads only), timed side by side with farm-bench (median of 5,
 # paired A/B), plus the requests of one run of each.
 #   bench/server-dry-run.sh            # N=1000 on test-apiserver (release build)
-#   BENCH_KUBE_APISERVER=1 bench/server-dry-run.sh   # also on a real kube-apiserver, started
-#       for this run with ../shared/tools/kube-apiserver (the dev toolbox) or
-#       scripts/real-apiserver.sh, loaded by tests/server_dry_run.rs's ignored loader, stopped
+#   BENCH_KUBE_APISERVER=1 KUBEBUILDER_ASSETS=DIR bench/server-dry-run.sh
+#       also on a real kube-apiserver, started for this run by scripts/real-apiserver.sh
+#       (KUBEBUILDER_ASSETS or kind), loaded by tests/server_dry_run.rs's ignored loader, stopped
 # Needs: cargo, python3 with PyYAML, farm-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,12 +55,10 @@ time_pair "test-apiserver, N=$N" "$PWD/$work/kc" openshift-machine-api
 
 # --- a real kube-apiserver (a fresh one for this run)
 if [ -n "${BENCH_KUBE_APISERVER:-}" ]; then
-    kas="${OCP_BOOTIMAGE_SHARED:-$PWD/../shared}/tools/kube-apiserver"
-    dir="/tmp/kas-bench-dry-run"
-    KUBE_APISERVER_PORT=auto ETCD_CLIENT_PORT=auto ETCD_PEER_PORT=auto \
-        "$kas/start.sh" "$dir" >/dev/null 2>"$work/kas.log" ||
-        { echo "could not start kube-apiserver: see $work/kas.log" >&2; exit 1; }
-    trap 'kill $srv 2>/dev/null || true; "$kas/stop.sh" "$dir" >/dev/null 2>&1 || true' EXIT
+    dir="$PWD/$work/real-apiserver"
+    scripts/real-apiserver.sh start --dir "$dir" >/dev/null 2>"$work/kas.log" ||
+        { echo "could not start a real API server: see $work/kas.log" >&2; exit 1; }
+    trap 'kill $srv 2>/dev/null || true; scripts/real-apiserver.sh stop --dir "$dir" >/dev/null 2>&1 || true' EXIT
     BENCH_DUMP="$PWD/$work/dump" OCP_BOOTIMAGE_TEST_KUBECONFIG="$dir/kubeconfig" \
         cargo test -q --test server_dry_run -- --ignored --exact bench_load_dump_into_the_real_server >/dev/null
     time_pair "real kube-apiserver, N=$N" "$dir/kubeconfig" openshift-machine-api
