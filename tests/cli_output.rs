@@ -275,7 +275,9 @@ fn progress_shows_in_a_terminal_and_never_in_ansible_mode() {
     let result: Value = serde_json::from_str(&text[json_start..]).unwrap();
     assert_eq!(result["changed"], true, "{text}");
 
-    // Ansible mode in the same terminal: one JSON object and nothing else.
+    // Ansible mode in the same terminal: one JSON object and nothing else. (One cluster
+    // at a time: on a real API server a second would wait for the first's lock forever.)
+    drop(c);
     let c = cluster();
     let dir = tempfile::tempdir().unwrap();
     let args = args_file(dir.path(), &c);
