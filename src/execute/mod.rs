@@ -194,6 +194,14 @@ impl Step {
         }
     }
 
+    /// Marks a check-mode `outcome` with what the server said of the planned changes, once
+    /// [`Step::check_with_server`] sent them ([`judge_dry_run`]); nothing when none were sent.
+    pub fn judge<O>(&self, outcome: &mut ModuleOutcome<O>) {
+        if let Some(dry_run) = &self.dry_run {
+            judge_dry_run(dry_run, outcome);
+        }
+    }
+
     /// Where the run's record is, for the module's result (`Secret ns/name` or `file path`).
     pub fn record(&self) -> String {
         self.writer.location()
@@ -232,9 +240,7 @@ impl Step {
             self.check_with_server(&changes).await;
             let values = output(reports, None, &self);
             let mut out = outcome(meta.diff, &changes, None, self.what, values, all_warnings);
-            if let Some(dry_run) = &self.dry_run {
-                judge_dry_run(dry_run, &mut out);
-            }
+            self.judge(&mut out);
             out
         } else {
             // The changes are moved, not copied: the outcome of a real run is made from

@@ -98,9 +98,12 @@ fn matches_entry(entry: &str, host: &str, ip: Option<IpAddr>, port: u16) -> bool
         return ip == Some(entry_ip);
     }
     // `host:port` or `[v6]:port`.
-    let (name, entry_port) = match entry.rsplit_once(':') {
-        Some((name, p)) if p.parse::<u16>().is_ok() => (name, p.parse::<u16>().ok()),
-        _ => (entry, None),
+    let (name, entry_port) = match entry
+        .rsplit_once(':')
+        .and_then(|(name, p)| Some((name, p.parse::<u16>().ok()?)))
+    {
+        Some((name, p)) => (name, Some(p)),
+        None => (entry, None),
     };
     if entry_port.is_some_and(|p| p != port) {
         return false;

@@ -207,9 +207,7 @@ async fn run_opened(
             diff,
             output: output(&canary, step),
         };
-        if let Some(dry_run) = &step.dry_run {
-            crate::execute::judge_dry_run(dry_run, &mut outcome);
-        }
+        step.judge(&mut outcome);
         return Ok(outcome);
     }
     let mut out = output(&canary, step);

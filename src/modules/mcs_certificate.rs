@@ -445,9 +445,7 @@ async fn run_step(
                 run: step.run_record(),
             },
         };
-        if let Some(dry_run) = &step.dry_run {
-            crate::execute::judge_dry_run(dry_run, &mut outcome);
-        }
+        step.judge(&mut outcome);
         return Ok(outcome);
     }
     let (msg, diff, failed) = if writes {
