@@ -15,7 +15,7 @@
 //! - `tls_probe`: which certificate chain a TLS server serves, checked against a CA bundle.
 //! - `progress`: progress for people on stderr, off unless the CLI turns it on.
 
-pub use ocp_bootimage_core::{cert, cluster, ignition, mcd, plan, platform, record, stream};
+pub use ocp_bootimage_core::{cert, cluster, fleet, ignition, mcd, plan, platform, record, stream};
 
 pub mod ansible;
 pub mod cli;
@@ -26,6 +26,7 @@ pub mod kube;
 pub mod modules;
 pub mod options;
 pub mod progress;
+pub mod report;
 pub mod stream_file;
 pub mod tls_probe;
 pub mod transport;

@@ -62,6 +62,7 @@ pub fn extra_schemas() -> Vec<(&'static str, Schema)> {
             "rollback-record-file",
             schema_of::<crate::record::RecordFile>(),
         ),
+        ("fleet-report", schema_of::<crate::fleet::FleetReport>()),
     ]
 }
 

@@ -8,9 +8,11 @@
 //! - [`stream`], [`platform`], [`ignition`], [`cert`], [`mcd`]: the domain leaves.
 //! - [`plan`]: pure planners from a snapshot to a report or a plan.
 //! - [`record`]: the rollback record's data model.
+//! - [`fleet`]: many clusters' audits as one fleet report, its verdict and exit code.
 
 pub mod cert;
 pub mod cluster;
+pub mod fleet;
 pub mod ignition;
 pub mod mcd;
 pub mod plan;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::cluster::ocp_minor;
@@ -14,7 +14,9 @@ use crate::platform::{self, BootImage, Lookup, Platform, Target};
 use crate::stream::{Arch, BuildId};
 
 /// Where a MachineSet's boot image stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The image is the stream's target (or a build at least as new, not newer than the cluster).
@@ -31,7 +33,7 @@ pub enum Status {
 }
 
 /// Why a MachineSet was skipped, as the verdict weighs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipKind {
     /// Not this tool's to judge: owned by another object (ownerReferences), whose

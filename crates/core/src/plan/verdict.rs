@@ -7,12 +7,12 @@
 //! (MachineSets, stubs, certificate, skew enforcement, …); this file only weighs them.
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::machineset::{MachineSetReport, SkipKind, Status};
 
 /// The three values of the audit's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing is wrong and everything could be judged.
