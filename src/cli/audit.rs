@@ -1,14 +1,20 @@
 //! `ocp-bootimage audit`: the `bootimage_info` module with flags instead of JSON. The
 //! flags are the option groups themselves (`options.rs`),
 //! serialized back into module arguments, so the audit goes through the same
-//! validation as Ansible mode; the table renders the typed report.
+//! validation as Ansible mode; the table renders the typed report. With several
+//! targets (`--kubeconfig`, `--context`, `--dump-dir` repeated, `--all-contexts`), a
+//! `NAME=`, a fleet form (`-o junit|html|prometheus`) or `--report-dir`, it audits a
+//! fleet (`cli::fleet`) and writes the fleet report's forms (`report`).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{ArgAction, ArgMatches, Args, FromArgMatches, ValueEnum};
 use serde_json::{json, Map, Value};
 
+use super::fleet::{self, FleetOptions, TargetFlags};
 use super::report;
 use super::table::Layout;
 use crate::ansible::entry::block_on;
@@ -17,8 +23,51 @@ use crate::ansible::ModuleResult;
 use crate::modules::bootimage_info::BootimageInfo;
 use crate::options::ConnectionParams;
 use crate::options::{DumpParams, RecordLocation, SelectionParams, StreamParams};
+use crate::report::Form;
 
 /// Output format of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditOutput {
+    Json,
+    Yaml,
+    /// Plain columns, the useful ones (as `kubectl get`).
+    Table,
+    /// The table with every column (as `kubectl get -o wide`).
+    Wide,
+    /// The fleet report as JUnit XML (a testsuite per cluster, a testcase per check).
+    Junit,
+    /// The fleet report as one self-contained HTML page.
+    Html,
+    /// The fleet report in the Prometheus text format.
+    Prometheus,
+}
+
+impl AuditOutput {
+    /// The format of a single audit (None: a fleet form).
+    fn single(self) -> Option<Output> {
+        match self {
+            AuditOutput::Json => Some(Output::Json),
+            AuditOutput::Yaml => Some(Output::Yaml),
+            AuditOutput::Table => Some(Output::Table),
+            AuditOutput::Wide => Some(Output::Wide),
+            AuditOutput::Junit | AuditOutput::Html | AuditOutput::Prometheus => None,
+        }
+    }
+
+    /// The fleet report's form.
+    fn form(self) -> Form {
+        match self {
+            AuditOutput::Json => Form::Json,
+            AuditOutput::Yaml => Form::Yaml,
+            AuditOutput::Table | AuditOutput::Wide => Form::Table,
+            AuditOutput::Junit => Form::Junit,
+            AuditOutput::Html => Form::Html,
+            AuditOutput::Prometheus => Form::Prometheus,
+        }
+    }
+}
+
+/// Output format of a single-cluster report (`audit` of one cluster, `runs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Json,
@@ -69,9 +118,29 @@ pub struct AuditArgs {
     #[command(flatten, next_help_heading = "Rollback record (with --last-run)")]
     pub record: RecordLocation,
     /// Output format (default: table on a terminal, JSON otherwise; `wide`: the table
-    /// with every column).
+    /// with every column; `junit`, `html`, `prometheus`: forms of the fleet report).
     #[arg(long, short = 'o', value_enum)]
-    pub output: Option<Output>,
+    pub output: Option<AuditOutput>,
+    /// Audit every context of the kubeconfig(s) (`--kubeconfig`, else `KUBECONFIG` or
+    /// `~/.kube/config`) as a fleet.
+    #[arg(long, help_heading = "Fleet")]
+    pub all_contexts: bool,
+    /// Write every form of the fleet report into this directory (`fleet-report.json`,
+    /// `.yaml`, `.txt`, `.junit.xml`, `.html`, `.prom`).
+    #[arg(long, value_name = "DIR", help_heading = "Fleet")]
+    pub report_dir: Option<PathBuf>,
+    /// Clusters audited at once.
+    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Fleet")]
+    pub concurrency: usize,
+    /// Each cluster's time limit, in seconds: a cluster that has not answered by then is
+    /// reported as timed out.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        help_heading = "Fleet"
+    )]
+    pub timeout: u64,
     #[command(flatten, next_help_heading = "Cluster connection")]
     pub connection: ConnectionParams,
 }
@@ -108,9 +177,113 @@ fn module_args(a: &AuditArgs) -> Result<Value, serde_json::Error> {
     Ok(Value::Object(args))
 }
 
-/// Runs the audit and prints it.
-pub fn run(a: &AuditArgs) -> ExitCode {
-    let raw = match module_args(a) {
+/// `audit`'s command line: [`AuditArgs`] with `--kubeconfig`, `--context` and
+/// `--dump-dir` repeatable (each value may start with `NAME=`), read into
+/// [`TargetFlags`] before the rest is read as the module's option groups.
+#[derive(Debug)]
+pub struct AuditCommand {
+    pub args: AuditArgs,
+    pub targets: TargetFlags,
+}
+
+/// The flags that name targets, and what `audit --help` adds to their text.
+const TARGET_FLAGS: [(&str, &str); 3] = [
+    (
+        "kubeconfig",
+        "Repeat for a fleet; `NAME=FILE` names the cluster (else: its current context).",
+    ),
+    (
+        "context",
+        "Repeat for a fleet; `NAME=CONTEXT` names the cluster (else: the context's name).",
+    ),
+    (
+        "dump_dir",
+        "Repeat for a fleet; `NAME=DIR` names the cluster (else: the directory's name).",
+    ),
+];
+
+impl Args for AuditCommand {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        TARGET_FLAGS
+            .iter()
+            .fold(AuditArgs::augment_args(cmd), |cmd, (id, more)| {
+                cmd.mut_arg(*id, |a| {
+                    let help = a
+                        .get_help()
+                        .map(|h| format!("{h}. {more}"))
+                        .unwrap_or_default();
+                    a.action(ArgAction::Append)
+                        .value_parser(clap::value_parser!(String))
+                        .help(help)
+                })
+            })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for AuditCommand {
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        let mut take = |id: &str| -> Vec<String> {
+            m.try_remove_many::<String>(id)
+                .ok()
+                .flatten()
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        let kubeconfigs = take("kubeconfig");
+        let contexts = take("context");
+        let dump_dirs = take("dump_dir");
+        let args = AuditArgs::from_arg_matches_mut(m)?;
+        let targets = TargetFlags {
+            kubeconfigs,
+            contexts,
+            dump_dirs,
+            all_contexts: args.all_contexts,
+        };
+        Ok(AuditCommand { args, targets })
+    }
+
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut m.clone())
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl AuditCommand {
+    /// Whether this is a fleet audit (see the file's header).
+    fn is_fleet(&self) -> bool {
+        self.targets.is_fleet()
+            || self.args.report_dir.is_some()
+            || self.args.output.is_some_and(|o| o.single().is_none())
+    }
+
+    /// The module arguments with the one target's flags set.
+    fn single_args(&self) -> Result<Value, serde_json::Error> {
+        let mut args = module_args(&self.args)?;
+        let one = |v: &[String]| v.first().map_or(Value::Null, |s| json!(s));
+        if let Some(obj) = args.as_object_mut() {
+            obj.insert("kubeconfig".into(), one(&self.targets.kubeconfigs));
+            obj.insert("context".into(), one(&self.targets.contexts));
+            obj.insert("dump_dir".into(), one(&self.targets.dump_dirs));
+        }
+        Ok(args)
+    }
+}
+
+/// Runs the audit (of one cluster, or of a fleet) and prints it.
+pub fn run(cmd: &AuditCommand) -> ExitCode {
+    if cmd.is_fleet() {
+        return run_fleet(cmd);
+    }
+    let a = &cmd.args;
+    let raw = match cmd.single_args() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
@@ -120,7 +293,7 @@ pub fn run(a: &AuditArgs) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let (result, report) = block_on(run_module_typed::<BootimageInfo>(&raw, &env))
         .unwrap_or_else(|e| (ModuleResult::failure(e), None));
-    let format = format_or_default(a.output);
+    let format = format_or_default(a.output.and_then(AuditOutput::single));
     let code = if result.failed {
         ExitCode::from(1)
     } else {
@@ -137,6 +310,69 @@ pub fn run(a: &AuditArgs) -> ExitCode {
         (None, _) => print_structured(format, result),
     }
     code
+}
+
+/// Audits the fleet the flags name, writes `--report-dir` and prints the `-o` form;
+/// exits 0 (all compliant), 1 (some not compliant, or unknown without
+/// `--allow-unknown`) or 2 (some not audited, or wrong flags).
+fn run_fleet(cmd: &AuditCommand) -> ExitCode {
+    let a = &cmd.args;
+    let env = |k: &str| std::env::var(k).ok();
+    let prepared = fleet::resolve(&cmd.targets, &env).and_then(|targets| {
+        if targets.is_empty() {
+            return Err(
+                "no target: give --kubeconfig, --context, --all-contexts or --dump-dir".into(),
+            );
+        }
+        module_args(a)
+            .map(|base| (targets, base))
+            .map_err(|e| e.to_string())
+    });
+    let (targets, base) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = FleetOptions {
+        concurrency: a.concurrency,
+        timeout: Duration::from_secs(a.timeout),
+    };
+    let fleet = match block_on(fleet::audit(targets, &base, options, &env)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &a.report_dir {
+        match crate::report::write_dir(dir, &fleet, &Form::ALL) {
+            Ok(paths) => paths
+                .iter()
+                .for_each(|p| eprintln!("wrote {}", p.display())),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let form = match a.output {
+        Some(o) => Some(o.form()),
+        None if a.report_dir.is_some() => None,
+        None if std::io::stdout().is_terminal() => Some(Form::Table),
+        None => Some(Form::Json),
+    };
+    if let Some(form) = form {
+        out!("{}", crate::report::render(form, &fleet));
+    } else {
+        outln!(
+            "fleet: {} ({} cluster(s))",
+            fleet.verdict.as_str(),
+            fleet.summary.clusters
+        );
+    }
+    ExitCode::from(fleet.verdict.exit_code(a.allow_unknown))
 }
 
 /// The output format asked for, else a table on a terminal and JSON otherwise.
@@ -173,13 +409,13 @@ mod tests {
     #[derive(Parser)]
     struct Audit {
         #[command(flatten)]
-        args: AuditArgs,
+        args: AuditCommand,
     }
 
     fn args_of(argv: &[&str]) -> Value {
         let a = Audit::try_parse_from(std::iter::once("audit").chain(argv.iter().copied()))
             .expect("parses");
-        module_args(&a.args).expect("serializes")
+        a.args.single_args().expect("serializes")
     }
 
     #[test]

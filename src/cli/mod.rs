@@ -35,11 +35,12 @@ macro_rules! outln {
 }
 
 pub mod audit;
+pub mod fleet;
 pub mod report;
 pub mod runs;
 pub mod table;
 
-pub use audit::{AuditArgs, Output};
+pub use audit::{AuditArgs, AuditCommand, Output};
 
 /// Safe, idempotent OpenShift boot image updates (and audits).
 ///
@@ -64,7 +65,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum Tool {
     /// Audit the boot images of a cluster or a cluster dump (read-only).
-    Audit(Box<AuditArgs>),
+    Audit(Box<AuditCommand>),
     /// List the runs of the rollback record; prune old ones with `--keep` / `--older-than-days`.
     Runs(Box<runs::RunsArgs>),
     /// Print or write the Markdown documentation of every module.
