@@ -2,7 +2,7 @@
 //! manual Ansible runs.
 //!
 //! ```text
-//! test-apiserver [--port N] [--load PATH]... [--kubeconfig-out FILE]
+//! test-apiserver [--port N] [--load PATH]... [--kubeconfig-out FILE] [--latency MS]
 //! ```
 
 use std::path::PathBuf;
@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use test_apiserver::TestApiServer;
 
-const USAGE: &str = "usage: test-apiserver [--port N] [--load PATH]... [--kubeconfig-out FILE]";
+const USAGE: &str =
+    "usage: test-apiserver [--port N] [--load PATH]... [--kubeconfig-out FILE] [--latency MS]";
 
 fn main() -> anyhow::Result<()> {
     let mut port = 0u16;
     let mut loads: Vec<PathBuf> = Vec::new();
     let mut kubeconfig_out: Option<PathBuf> = None;
+    let mut latency_ms = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -30,6 +32,13 @@ fn main() -> anyhow::Result<()> {
             }
             "--load" => loads.push(value("--load")?.into()),
             "--kubeconfig-out" => kubeconfig_out = Some(value("--kubeconfig-out")?.into()),
+            // Every request waits this long before it is answered (a cluster far away,
+            // for benchmarks of many clusters).
+            "--latency" => {
+                latency_ms = value("--latency")?
+                    .parse()
+                    .context("--latency must be a number of milliseconds")?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -38,6 +47,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let server = TestApiServer::start_on(port)?;
+    if latency_ms > 0 {
+        server.inject(test_apiserver::Fault::delay(latency_ms).times(usize::MAX));
+    }
     for path in &loads {
         let n = server
             .load_path(path)
