@@ -346,3 +346,39 @@ fn all_contexts_of_a_kubeconfig_are_the_fleet_and_bad_targets_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("context \"north\" is in none of"), "{err}");
 }
+
+/// The README's quick start fleet audit (the shipped dump and the same cluster after the
+/// update) prints the rows the README shows, and exits 1.
+#[test]
+fn the_readme_quick_start_fleet_audit_prints_what_the_readme_shows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (out, _) = audit(&[
+        format!("--dump-dir={}", dump().display()),
+        format!(
+            "--dump-dir={}",
+            root().join("examples/fleet/cluster-dump-updated").display()
+        ),
+        format!("--report-dir={}", dir.path().join("fleet-report").display()),
+        "-o".into(),
+        "table".into(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("CLUSTER") || l.starts_with("cluster-dump") || l.starts_with("fleet:")
+        })
+        .collect();
+    assert_eq!(rows.len(), 5, "{text}");
+    for row in rows {
+        let row = if row.ends_with('d') && row.starts_with("cluster-dump") {
+            // The age in days grows every day: compare the row without it.
+            row.rsplit_once(' ').map_or(row, |(r, _)| r)
+        } else {
+            row
+        };
+        assert!(readme.contains(row.trim_end()), "README lacks {row:?}");
+    }
+}
