@@ -21,7 +21,10 @@ pub const SUITES_NAME: &str = "ocp-bootimage fleet audit";
 pub fn render(report: &FleetReport) -> String {
     let suites: Vec<Suite> = report.targets.iter().map(suite).collect();
     let total = |f: fn(&Suite) -> usize| suites.iter().map(f).sum::<usize>();
-    let ms: u64 = report.targets.iter().map(|t| t.duration_ms).sum();
+    let ms = report
+        .targets
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.duration_ms));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">\n",

@@ -15,14 +15,14 @@ use super::fleet::{fleet, keep, root, runs, CONTROL, HOSTILE};
 
 /// One element read back: its name, its attributes (unescaped) and its text.
 #[derive(Debug, Clone)]
-struct Element {
-    name: String,
-    attrs: HashMap<String, String>,
-    depth: usize,
-    text: String,
+pub struct Element {
+    pub name: String,
+    pub attrs: HashMap<String, String>,
+    pub depth: usize,
+    pub text: String,
 }
 
-fn read_back(xml: &str) -> Vec<Element> {
+pub fn read_back(xml: &str) -> Vec<Element> {
     let mut reader = Reader::from_str(xml);
     let mut out: Vec<Element> = Vec::new();
     let mut open: Vec<usize> = Vec::new();

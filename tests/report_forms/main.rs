@@ -7,3 +7,4 @@ mod fleet;
 mod html;
 mod junit;
 mod prometheus;
+mod properties;

@@ -286,10 +286,24 @@ fn promtool_checks_the_metrics_when_installed() {
         .write_all(text.as_bytes())
         .expect("written");
     let out = child.wait_with_output().expect("promtool ends");
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
+    let said = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Exit 1 is a parse error; 3 only lint problems. The one lint problem allowed is the
+    // unit of the age gauges, days by design (issue 17 names them `…_age_days`).
+    let allowed = [
+        "ocp_bootimage_cluster_boot_image_age_days use base unit \"seconds\" instead of \"days\"",
+        "ocp_bootimage_machineset_boot_image_age_days use base unit \"seconds\" instead of \"days\"",
+    ];
+    match out.status.code() {
+        Some(0) => {}
+        Some(3) => {
+            for line in said.lines().filter(|l| !l.trim().is_empty()) {
+                assert!(allowed.contains(&line.trim()), "promtool: {said}");
+            }
+        }
+        _ => panic!("promtool: {:?} {said}", out.status),
+    }
 }
