@@ -6,6 +6,7 @@
 pub mod html;
 pub mod junit;
 pub mod prometheus;
+pub mod status;
 pub mod table;
 
 use std::path::{Path, PathBuf};
