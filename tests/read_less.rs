@@ -97,20 +97,29 @@ fn the_audit_lists_from_the_watch_cache_unless_quorum_read() {
         }
     }
 
-    let quorum_runs = [
-        run_module(
-            "bootimage_info",
-            &json!({"kubeconfig": c.kubeconfig(), "nodes": true, "quorum_read": true}),
+    // The option, its environment variable, and the CLI flag: every request a quorum read.
+    let all_quorum = |what: &str| {
+        if let Some(reqs) = c.requests() {
+            assert!(reqs.iter().any(|q| q.path.ends_with("/machinesets")));
+            for q in &reqs {
+                assert!(quorum(q), "with {what}: {q:?}");
+            }
+        }
+    };
+    let option = json!({"kubeconfig": c.kubeconfig(), "nodes": true, "quorum_read": true});
+    for (what, env) in [
+        ("quorum_read: true", vec![]),
+        (
+            "OCP_BOOTIMAGE_QUORUM_READ=true",
+            vec![("OCP_BOOTIMAGE_QUORUM_READ", "true")],
         ),
-        run_module_env(
-            "bootimage_info",
-            &args,
-            &[("OCP_BOOTIMAGE_QUORUM_READ", "true")],
-        ),
-    ];
-    for r in &quorum_runs {
+    ] {
+        c.clear_requests();
+        let args = if env.is_empty() { &option } else { &args };
+        let r = run_module_env("bootimage_info", args, &env);
         assert_eq!(r.json["failed"], false, "{}", r.stdout);
         assert_eq!(r.json["machinesets"], cached.json["machinesets"]);
+        all_quorum(what);
     }
     c.clear_requests();
     let cli = std::process::Command::new(common::binary())
@@ -127,23 +136,19 @@ fn the_audit_lists_from_the_watch_cache_unless_quorum_read() {
         Some(4),
         "{out}"
     );
-    if let Some(reqs) = c.requests() {
-        assert!(reqs.iter().any(|q| q.path.ends_with("/machinesets")));
-        for q in &reqs {
-            assert!(quorum(q), "with --quorum-read: {q:?}");
-        }
-    }
-    // The module option and its environment variable did the same (requests of all three
-    // quorum runs were cleared together above only for the CLI; check the option alone).
+    all_quorum("--quorum-read");
+    // `--quorum-read=false` and an explicit `quorum_read: false` read the cache again.
     c.clear_requests();
-    let again = run_module_env(
+    let r = run_module_env(
         "bootimage_info",
-        &args,
+        &json!({"kubeconfig": c.kubeconfig(), "quorum_read": false}),
         &[("OCP_BOOTIMAGE_QUORUM_READ", "true")],
     );
-    assert_eq!(again.json["failed"], false, "{}", again.stdout);
+    assert_eq!(r.json["failed"], false, "{}", r.stdout);
     if let Some(reqs) = c.requests() {
-        assert!(reqs.iter().all(quorum), "{}", describe(&reqs));
+        let lists: Vec<&RequestRecord> = reqs.iter().filter(|q| is_list(q)).collect();
+        assert!(!lists.is_empty());
+        assert!(lists.iter().all(|q| from_cache(q)), "{}", describe(&reqs));
     }
 }
 
