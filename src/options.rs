@@ -115,6 +115,24 @@ pub struct ConnectionParams {
     #[schemars(extend("x-env" = ["K8S_AUTH_IMPERSONATE_GROUPS"]))]
     #[arg(long, value_name = "GROUP", value_delimiter = ',')]
     pub impersonate_groups: Option<Vec<String>>,
+    /// Read observed objects (the LISTs of MachineSets, autoscalers, Machines, Nodes and
+    /// pods) with a quorum read from etcd instead of from the API server's watch cache.
+    /// Default `false`: those LISTs carry `resourceVersion=0` (`resourceVersionMatch=NotOlderThan`)
+    /// and are answered from the cache, several times faster and without loading etcd; the
+    /// cache may lag etcd by a moment, which is safe because every write carries the
+    /// `resourceVersion` it was planned from (a stale read ends in a 409 and a re-plan).
+    /// Reads that verify this run's own writes (the re-read after a 409, the revert check,
+    /// the canary's and the MCS restart's waits, the rollback record and the run lock) are
+    /// quorum reads either way. CLI: `--quorum-read` (or `--quorum-read=false`).
+    #[schemars(extend("x-env" = ["OCP_BOOTIMAGE_QUORUM_READ"]))]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub quorum_read: Option<bool>,
 }
 
 /// A kubeconfig: a file, or (kubernetes.core's `kubeconfig` as a dict) the document itself.

@@ -121,7 +121,7 @@ fn node_requests(c: &TestCluster) -> Vec<String> {
 }
 
 /// Issue 13 § 4: the architecture comes from a control-plane node's label (one
-/// metadata-only LIST, `limit=1`), not a warning and a guess.
+/// metadata-only LIST, from the watch cache), not a warning and a guess.
 #[test]
 fn the_architecture_comes_from_a_control_plane_node() {
     let mut c = TestCluster::start();
@@ -145,7 +145,8 @@ fn the_architecture_comes_from_a_control_plane_node() {
         assert_eq!(q.len(), 1, "one LIST of nodes: {q:?}");
         assert!(
             q[0].contains("labelSelector=node-role.kubernetes.io%2Fmaster")
-                && q[0].contains("limit=1"),
+                && q[0].contains("resourceVersion=0")
+                && !q[0].contains("limit="),
             "{q:?}"
         );
     }

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use kube::api::ListParams;
 
-use super::client::{api, explain, get, list, retrying};
+use super::client::{api, explain, get, list_latest, retrying};
 use super::connection::Connection;
 use crate::cluster::name_of;
 use crate::kube::record_store::{now_rfc3339, RunWriter};
@@ -183,7 +183,8 @@ impl Applier<'_> {
                 continue;
             }
             let lp = ListParams::default();
-            match list(self.conn, c.kind, c.namespace.as_deref(), &lp).await {
+            // A quorum read: a stale one would show the old values and report a revert.
+            match list_latest(self.conn, c.kind, c.namespace.as_deref(), &lp).await {
                 Ok(items) => {
                     listed.insert(key, items.unwrap_or_default());
                 }

@@ -2,6 +2,13 @@
 //! errors explained the way a person can act on them (403 names the verb and
 //! resource to grant; an unreachable server names the URL). 404 is `None`.
 //!
+//! Freshness ([`Freshness`]): an observing LIST is answered from the API server's watch
+//! cache (`resourceVersion=0`), a LIST that verifies this run's writes ([`list_latest`])
+//! and every GET with a quorum read; `quorum_read` makes every LIST a quorum read. Answers
+//! come gzip-compressed when the server compresses them (kube's `gzip` feature: the
+//! request says `Accept-Encoding: gzip`, the body is inflated as it is received, and the
+//! LIST is still parsed item by item).
+//!
 //! Retries ([`retrying`]): a read (GET, LIST, pod log) that meets a transient failure —
 //! HTTP 429, 500, 502, 503, 504, a reset connection or a timeout — is tried again, at
 //! most [`ATTEMPTS`] times in all, after 200 ms · 2ⁿ (capped at 2 s) or the server's
@@ -161,23 +168,72 @@ where
     }
 }
 
-/// LIST of a kind (items with apiVersion/kind set); `None` when the server does not
-/// serve the kind (404), an explained error otherwise.
-///
-/// The answer is parsed item by item while it is received ([`ItemSplitter`]), dropping
-/// each item's `metadata.managedFields` as it goes: no typed `DynamicObject` step (whose
-/// flattened `data` makes serde buffer every object twice) and no copy of the whole
-/// answer, so 1,000 MachineSets cost one copy of themselves and one item of text.
+/// How fresh a LIST must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Observing (the audit, planning): from the API server's watch cache
+    /// (`resourceVersion=0`, `resourceVersionMatch=NotOlderThan`) unless the connection
+    /// asks for quorum reads (`quorum_read`). The cache may lag etcd by a moment: safe,
+    /// because every write carries the `resourceVersion` it was planned from, so a
+    /// stale read ends in a 409 and a re-plan, never in a lost update.
+    Observe,
+    /// Verifying this run's own writes (the revert check, a wait for what a write
+    /// caused): always a quorum read from etcd, so nothing older than the write is seen.
+    Latest,
+}
+
+/// The parameters `lp` of a LIST read with `freshness` over `conn`: observing LISTs are
+/// answered from the watch cache unless the connection asks for quorum reads. A `limit`
+/// makes kube send no `resourceVersion` (the watch cache of older API servers ignores
+/// `limit` with `resourceVersion=0`): such a LIST stays a quorum read.
+pub fn list_params(conn: &Connection, lp: &ListParams, freshness: Freshness) -> ListParams {
+    match freshness {
+        Freshness::Observe if !conn.quorum_read => lp.clone().match_any(),
+        _ => lp.clone(),
+    }
+}
+
+/// LIST of a kind (items with apiVersion/kind set) as observed ([`Freshness::Observe`]:
+/// from the watch cache unless `quorum_read`); `None` when the server does not serve the
+/// kind (404), an explained error otherwise.
 pub async fn list(
     conn: &Connection,
     kind: Kind,
     ns: Option<&str>,
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
+    list_fresh(conn, kind, ns, lp, Freshness::Observe).await
+}
+
+/// LIST of a kind with a quorum read ([`Freshness::Latest`]), for reads that verify this
+/// run's own writes; otherwise as [`list`].
+pub async fn list_latest(
+    conn: &Connection,
+    kind: Kind,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Result<Option<Vec<Value>>> {
+    list_fresh(conn, kind, ns, lp, Freshness::Latest).await
+}
+
+/// LIST of a kind read with `freshness`.
+///
+/// The answer is parsed item by item while it is received ([`ItemSplitter`]), dropping
+/// each item's `metadata.managedFields` as it goes: no typed `DynamicObject` step (whose
+/// flattened `data` makes serde buffer every object twice) and no copy of the whole
+/// answer, so 1,000 MachineSets cost one copy of themselves and one item of text.
+async fn list_fresh(
+    conn: &Connection,
+    kind: Kind,
+    ns: Option<&str>,
+    lp: &ListParams,
+    freshness: Freshness,
+) -> Result<Option<Vec<Value>>> {
     let api = api(conn, kind, ns);
+    let lp = list_params(conn, lp, freshness);
     let answer = retrying(false, || async {
         let mut req = kube::core::Request::new(api.resource_url())
-            .list(lp)
+            .list(&lp)
             .map_err(kube::Error::BuildRequest)?;
         req.extensions_mut().insert("list");
         list_streamed(conn, req).await
@@ -240,7 +296,7 @@ fn parse_item(bytes: &[u8]) -> serde_json::Result<Value> {
 
 /// LIST of only the objects' metadata (`PartialObjectMetadata`): smaller answers for
 /// kinds whose spec and status are not needed (Nodes). Items carry apiVersion/kind of
-/// `kind`, `metadata` and nothing else.
+/// `kind`, `metadata` and nothing else. Observing, as [`list`].
 pub async fn list_metadata(
     conn: &Connection,
     kind: Kind,
@@ -248,7 +304,8 @@ pub async fn list_metadata(
     lp: &ListParams,
 ) -> Result<Option<Vec<Value>>> {
     let api = api(conn, kind, ns);
-    let answer = retrying(false, || api.list_metadata(lp)).await;
+    let lp = list_params(conn, lp, Freshness::Observe);
+    let answer = retrying(false, || api.list_metadata(&lp)).await;
     list_items(answer.map(|l| l.items), conn, kind, ns, |o| {
         Ok(serde_json::json!({ "metadata": serde_json::to_value(o.metadata)? }))
     })
@@ -282,7 +339,8 @@ fn list_items<T>(
 }
 
 /// GET of one object, [`trimmed`] as LIST items are; `None` when it (or its kind) does not
-/// exist.
+/// exist. Always a quorum read: a GET is small, and the same GET verifies writes (the
+/// re-read after a 409, the revert check).
 pub async fn get(
     conn: &Connection,
     kind: Kind,

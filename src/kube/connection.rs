@@ -47,6 +47,9 @@ pub fn request_timeout() -> Duration {
 pub struct Connection {
     pub client: kube::Client,
     pub server: String,
+    /// Observing LISTs are quorum reads too (`quorum_read`), not answered from the
+    /// watch cache ([`super::client::list`]).
+    pub quorum_read: bool,
 }
 
 fn read_pem_certs(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
@@ -177,6 +180,10 @@ impl ConnectionParams {
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config)
             .with_context(|| format!("creating a client for {server}"))?;
-        Ok(Connection { client, server })
+        Ok(Connection {
+            client,
+            server,
+            quorum_read: self.quorum_read.unwrap_or(false),
+        })
     }
 }

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{api, list, retrying};
+use super::client::{api, list, list_latest, retrying};
 use super::connection::Connection;
 use crate::cluster::name_of;
 use crate::cluster::resources::{self, POD};
@@ -30,10 +30,20 @@ pub struct McsPodsReport {
     pub pods: usize,
 }
 
-/// The MCS pods now.
+/// The MCS pods as observed (from the watch cache unless `quorum_read`: planning).
 pub async fn list_pods(conn: &Connection) -> Result<Vec<Value>> {
     let lp = ListParams::default().labels(MCS_POD_SELECTOR);
     Ok(list(conn, POD, Some(resources::MCO_NAMESPACE), &lp)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The MCS pods now, with a quorum read: after this run's own write (the new certificate)
+/// and while waiting for the pods its deletes replace, a stale read could show pods that
+/// are gone or miss new ones.
+pub async fn list_pods_latest(conn: &Connection) -> Result<Vec<Value>> {
+    let lp = ListParams::default().labels(MCS_POD_SELECTOR);
+    Ok(list_latest(conn, POD, Some(resources::MCO_NAMESPACE), &lp)
         .await?
         .unwrap_or_default())
 }
@@ -96,7 +106,7 @@ pub async fn restart(
     let progress = Progress::wait("waiting for the machine-config-server pods to be Ready");
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = list_pods(conn).await?;
+        let now = list_pods_latest(conn).await?;
         let fresh: Vec<&Value> = now
             .iter()
             .filter(|p| !report.restarted.iter().any(|r| r == name_of(p)))

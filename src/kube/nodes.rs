@@ -77,15 +77,15 @@ pub async fn list_objects(conn: &Connection, namespace: &str) -> NodeObservation
     }
 }
 
-/// The metadata of one control-plane node, for the cluster's architecture: a LIST with
-/// `limit=1` by the label every OpenShift 4 control-plane node carries
-/// (`node-role.kubernetes.io/master`), then by `node-role.kubernetes.io/control-plane`
-/// only if none carries it. Empty when no node carries either label; an error (a 403:
+/// The metadata of the control-plane nodes, for the cluster's architecture: a LIST (from
+/// the watch cache, so no `limit`, which would make it a quorum read) by the label every
+/// OpenShift 4 control-plane node carries (`node-role.kubernetes.io/master`), then by
+/// `node-role.kubernetes.io/control-plane` only if none carries it. Empty when no node carries either label; an error (a 403:
 /// `list nodes` is missing from the RBAC) says why the nodes could not be read, for the
 /// caller's warning.
 pub async fn control_plane_nodes(conn: &Connection) -> Result<Vec<Value>, String> {
     for label in CONTROL_PLANE_LABELS {
-        let lp = ListParams::default().labels(label).limit(1);
+        let lp = ListParams::default().labels(label);
         match list_metadata(conn, resources::NODE, None, &lp).await {
             Ok(Some(items)) if !items.is_empty() => return Ok(items),
             Ok(_) => continue,

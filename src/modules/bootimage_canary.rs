@@ -16,7 +16,10 @@
 //!
 //! The decisions are the core's ([`plan_canary`], [`CanaryPlan::retarget`],
 //! [`CanaryPlan::verdict`]); this file runs open → prepare → scale up → wait → scale
-//! back → outcome.
+//! back → outcome. Its LISTs (the Machines before the scale-up, then the canary's
+//! Machine and daemon pod) are quorum reads ([`list_latest`]): they watch what this
+//! run's own write causes, and a stale read (from a watch cache, or another API server's
+//! older one) could miss a Machine that existed before or step back in time.
 
 use crate::ansible::AnsibleMeta;
 use crate::execute::Target;
@@ -35,7 +38,7 @@ use crate::cluster::{name_of, resources, Reads, Snapshot, SnapshotPart};
 use crate::execute::Step;
 use crate::execute::{managed_guard, progress_guard, require_readable, RunRecord};
 use crate::kube::access::{can_i, missing};
-use crate::kube::client::{api, explain, get, list};
+use crate::kube::client::{api, explain, get, list_latest};
 use crate::kube::connection::Connection;
 use crate::kube::nodes::read_mcd_log;
 use crate::mcd::parse_mcd_log;
@@ -356,12 +359,13 @@ async fn scale_up_and_wait(
 ) -> Result<(bool, Found)> {
     // Machines that exist before the canary: the new one is the one not in this list.
     let lp = ListParams::default().labels(&format!("{MACHINESET_LABEL}={}", canary.machineset));
-    let before: Vec<String> = list(&step.conn, resources::MACHINE, Some(&canary.namespace), &lp)
-        .await?
-        .unwrap_or_default()
-        .iter()
-        .map(|m| name_of(m).to_string())
-        .collect();
+    let before: Vec<String> =
+        list_latest(&step.conn, resources::MACHINE, Some(&canary.namespace), &lp)
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .map(|m| name_of(m).to_string())
+            .collect();
     let n = canary.replicas + 1;
     let up = step
         .applier()
@@ -546,7 +550,7 @@ async fn canary_node(
     seen: &mut Seen,
     timings: &mut Timings,
 ) -> Result<Option<String>> {
-    let machines = list(conn, resources::MACHINE, Some(w.ns), &w.lp)
+    let machines = list_latest(conn, resources::MACHINE, Some(w.ns), &w.lp)
         .await?
         .unwrap_or_default();
     let Some(canary) = new_machine(&machines, w.before) else {
@@ -575,7 +579,7 @@ async fn logged_build(conn: &Connection, node: &str) -> Result<Option<BuildId>> 
     let lp = ListParams::default()
         .labels(MCD_LABEL_SELECTOR)
         .fields(&format!("spec.nodeName={node}"));
-    let pods = list(conn, resources::POD, Some(resources::MCO_NAMESPACE), &lp)
+    let pods = list_latest(conn, resources::POD, Some(resources::MCO_NAMESPACE), &lp)
         .await?
         .unwrap_or_default();
     let Some(pod) = pods.first() else {

@@ -459,7 +459,7 @@ async fn run_step(
             None => plan.serving_since.or(Some(i64::MAX)),
         };
         let pods_now = if writes {
-            mcs_pods::list_pods(&step.conn).await?
+            mcs_pods::list_pods_latest(&step.conn).await?
         } else {
             pods
         };

@@ -555,6 +555,7 @@ fn module_command(
         "K8S_AUTH_PROXY_HEADERS_BASIC_AUTH",
         "K8S_AUTH_PROXY_HEADERS_USER_AGENT",
         "K8S_AUTH_PERSIST_CONFIG",
+        "OCP_BOOTIMAGE_QUORUM_READ",
         "HTTPS_PROXY",
         "https_proxy",
         "NO_PROXY",

@@ -1,8 +1,9 @@
-//! A TCP listener whose connections a handler can reset (for [`crate::FaultAction::Reset`]).
+//! A TCP listener whose connections a handler can reset (for [`crate::FaultAction::Reset`])
+//! and which counts the bytes written to them ([`crate::TestApiServer::bytes_sent`]).
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,8 +13,9 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Accepts connections wrapped in [`KillableStream`].
-pub(crate) struct KillableListener(pub TcpListener);
+/// Accepts connections wrapped in [`KillableStream`]; the counter adds up the bytes
+/// written to all of them.
+pub(crate) struct KillableListener(pub TcpListener, pub Arc<AtomicU64>);
 
 /// Per-connection information handed to handlers: the connection's kill switch.
 #[derive(Debug, Clone)]
@@ -26,9 +28,18 @@ pub(crate) struct ConnInfo {
 pub(crate) struct KillableStream {
     inner: TcpStream,
     kill: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
 }
 
 impl KillableStream {
+    /// Counts the bytes of a finished write.
+    fn count(&self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &written {
+            self.sent.fetch_add(*n as u64, Ordering::SeqCst);
+        }
+        written
+    }
+
     fn killed(&self) -> Option<io::Error> {
         if self.kill.load(Ordering::SeqCst) {
             // SO_LINGER 0 makes the close send RST instead of FIN.
@@ -51,7 +62,8 @@ impl Listener for KillableListener {
                     let _ = inner.set_nodelay(true);
                     let kill = Arc::new(AtomicBool::new(false));
                     let info = ConnInfo { kill: kill.clone() };
-                    return (KillableStream { inner, kill }, info);
+                    let sent = self.1.clone();
+                    return (KillableStream { inner, kill, sent }, info);
                 }
                 // Out of file descriptors and the like: back off and retry.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -95,7 +107,9 @@ impl AsyncWrite for KillableStream {
         if let Some(e) = self.killed() {
             return Poll::Ready(Err(e));
         }
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.count(written)
     }
 
     fn poll_write_vectored(
@@ -106,7 +120,9 @@ impl AsyncWrite for KillableStream {
         if let Some(e) = self.killed() {
             return Poll::Ready(Err(e));
         }
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.count(written)
     }
 
     fn is_write_vectored(&self) -> bool {

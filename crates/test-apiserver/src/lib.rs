@@ -6,7 +6,10 @@
 //! JSON shapes, `Status` errors, optimistic concurrency, merge/JSON patches, dry runs,
 //! selectors and watches.
 //! Tests can seed and inspect objects directly, read a log of requests, deny verbs
-//! (403) and inject faults (error codes, delays, connection resets).
+//! (403) and inject faults (error codes, delays, connection resets). As kube-apiserver
+//! does, an answer larger than [`GZIP_THRESHOLD`] is gzip-compressed when the request
+//! accepts it (`Accept-Encoding: gzip`); [`TestApiServer::bytes_sent`] counts the bytes
+//! written to the wire.
 //!
 //! Opt-in simulations of cluster controllers react to client writes the way a cluster
 //! would (their own writes are never logged as requests):
@@ -61,6 +64,10 @@ pub use mcs_pods::McsDaemonSet;
 pub use router::POD_LOG_ANNOTATION;
 pub use webhook::AdmissionWebhook;
 
+/// Answers larger than this are gzip-compressed for a client that accepts it
+/// (kube-apiserver's `defaultGzipThresholdBytes`, 128 KiB).
+pub const GZIP_THRESHOLD: usize = 128 * 1024;
+
 /// The bearer token the written kubeconfig carries.
 pub const TEST_TOKEN: &str = "test-token";
 
@@ -89,6 +96,10 @@ pub struct RequestRecord {
     /// The scheme of the `Authorization` header (`Bearer`, `Basic`), never its value;
     /// for `Basic`, the user name is kept after a space (`Basic alice`).
     pub auth: Option<String>,
+    /// The `Accept-Encoding` header, if any.
+    pub accept_encoding: Option<String>,
+    /// The answer's `Content-Encoding` (`gzip` when it was compressed), if any.
+    pub content_encoding: Option<String>,
 }
 
 impl RequestRecord {
@@ -124,6 +135,8 @@ pub(crate) struct Shared {
     pub reverting: Mutex<Vec<(String, String)>>,
     /// Validating admission rules ([`TestApiServer::admission_rule`]).
     pub admission: Mutex<Vec<AdmissionRule>>,
+    /// Bytes written to connections ([`TestApiServer::bytes_sent`]).
+    pub bytes_sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the server).
@@ -170,6 +183,7 @@ impl TestApiServer {
             mcs: Mutex::new(None),
             reverting: Mutex::new(Vec::new()),
             admission: Mutex::new(Vec::new()),
+            bytes_sent: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding 127.0.0.1:{port}"))?;
@@ -178,6 +192,7 @@ impl TestApiServer {
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
         let app = router::app(shared.clone());
+        let bytes_sent = shared.bytes_sent.clone();
         let thread = std::thread::Builder::new()
             .name(format!("test-apiserver-{}", addr.port()))
             .spawn(move || {
@@ -202,7 +217,7 @@ impl TestApiServer {
                     };
                     let _ = ready_tx.send(Ok(()));
                     let serve = axum::serve(
-                        conn::KillableListener(listener),
+                        conn::KillableListener(listener, bytes_sent),
                         app.into_make_service_with_connect_info::<conn::ConnInfo>(),
                     )
                     .into_future();
@@ -333,6 +348,14 @@ impl TestApiServer {
     /// enough to poll while a client runs).
     pub fn request_count(&self) -> usize {
         lock(&self.shared.log).len()
+    }
+
+    /// How many bytes the server has written to its connections (headers, bodies, TLS
+    /// records: what went over the wire from server to client) since it started.
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared
+            .bytes_sent
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request seen, in arrival order.

@@ -138,6 +138,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             dry_run: false,
             user_agent: None,
             auth: None,
+            accept_encoding: None,
+            content_encoding: None,
         });
         return error_response(&ApiError::new(
             413,
@@ -170,6 +172,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
             auth: auth_of(&parts.headers),
+            accept_encoding: parts
+                .headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            content_encoding: None,
         });
         log.len() - 1
     };
@@ -223,7 +231,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             match dispatch(&shared, &path, &req) {
                 Ok(Reply::Json(code, v)) => {
                     let code = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-                    (code, json_headers(), v.to_string()).into_response()
+                    json_response(code, v.to_string(), &parts.headers)
                 }
                 Ok(Reply::Text(t)) => {
                     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], t).into_response()
@@ -235,8 +243,55 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     if let Some(rec) = lock(&shared.log).get_mut(index) {
         rec.status = response.status().as_u16();
+        rec.content_encoding = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
     }
     response
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip (`gzip`, `gzip;q=1`, not `gzip;q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let q_zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            name.eq_ignore_ascii_case("gzip") && !q_zero
+        })
+}
+
+/// A JSON answer, gzip-compressed as kube-apiserver compresses it: when the client
+/// accepts gzip and the body is larger than [`crate::GZIP_THRESHOLD`].
+fn json_response(code: StatusCode, text: String, request: &HeaderMap) -> Response {
+    if text.len() > crate::GZIP_THRESHOLD && accepts_gzip(request) {
+        use std::io::Write;
+        // kube-apiserver compresses at level 1 (`defaultGzipContentEncodingLevel`).
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if let Ok(body) = gz.write_all(text.as_bytes()).and_then(|()| gz.finish()) {
+            return (
+                code,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                    (header::VARY, "Accept-Encoding"),
+                ],
+                body,
+            )
+                .into_response();
+        }
+    }
+    (code, json_headers(), text).into_response()
 }
 
 /// Decodes `%XX` escapes in a path segment.
@@ -591,7 +646,35 @@ fn unhex(s: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// kube-apiserver's checks of `resourceVersionMatch` on a LIST (`ValidateListOptions`):
+/// it needs a `resourceVersion`, no `continue`, is `Exact` or `NotOlderThan`, and `Exact`
+/// is not allowed with `resourceVersion=0`. Every version is answered with the current
+/// state (this server has no older one and no cache).
+fn check_version_match(req: &Req) -> Result<(), ApiError> {
+    let Some(m) = req
+        .params
+        .get("resourceVersionMatch")
+        .filter(|m| !m.is_empty())
+    else {
+        return Ok(());
+    };
+    let rv = req.params.get("resourceVersion").map(String::as_str);
+    let problem = if rv.is_none_or(str::is_empty) {
+        "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+    } else if req.params.get("continue").is_some_and(|c| !c.is_empty()) {
+        "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided"
+    } else if m != "Exact" && m != "NotOlderThan" {
+        "resourceVersionMatch: Unsupported value: supported values: \"Exact\", \"NotOlderThan\", \"\""
+    } else if m == "Exact" && rv == Some("0") {
+        "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::bad_request(problem))
+}
+
 fn list(shared: &Shared, rp: &ResourcePath, req: &Req) -> Result<Reply, ApiError> {
+    check_version_match(req)?;
     let (labels, fields) = selectors(rp.kind, req)?;
     let (rv, all) = {
         let store = lock(&shared.store);
