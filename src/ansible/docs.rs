@@ -23,6 +23,18 @@ pub struct ModuleDoc {
     pub diff_mode: bool,
 }
 
+impl ModuleDoc {
+    /// Whether the module talks to a cluster: it takes every connection option (the
+    /// `cluster` action group). `fleet_report` does not.
+    pub fn connects(&self) -> bool {
+        let connection = OptionsSpec::from_schema(&schema_of::<crate::options::ConnectionParams>());
+        connection
+            .options
+            .keys()
+            .all(|k| self.options.options.contains_key(k))
+    }
+}
+
 /// The doc of module `M` (with `diff_mode`; the registry entry says otherwise).
 pub fn doc_of<M: Module>() -> ModuleDoc
 where
@@ -318,8 +330,19 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
         }
         options.insert(o.name.as_str().into(), Y::Mapping(m));
     }
+    let (check_mode, runs_where) = if doc.connects() {
+        (
+            "Can run in check_mode and return changed status prediction without modifying target. Sends no write request.",
+            "A static binary module: it runs on the controller (C(localhost)) and talks to the Kubernetes API itself; no Python libraries are needed.",
+        )
+    } else {
+        (
+            "Can run in check_mode and return changed status prediction without modifying target. Writes no file.",
+            "A static binary module: it runs on the controller (C(localhost)) and talks to no cluster; no Python libraries are needed.",
+        )
+    };
     let attributes: Value = serde_json::json!({
-        "check_mode": {"support": "full", "description": ["Can run in check_mode and return changed status prediction without modifying target. Sends no write request."]},
+        "check_mode": {"support": "full", "description": [check_mode]},
         "diff_mode": {"support": if doc.diff_mode { "full" } else { "none" }, "description": ["Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode. Secret data is shown as a digest and a length."]},
         "platform": {"platforms": "posix", "description": ["Target OS/families that can be operated against."], "support": "N/A"},
     });
@@ -342,7 +365,7 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
     documentation.insert(
         "notes".into(),
         yaml(&serde_json::json!([
-            "A static binary module: it runs on the controller (C(localhost)) and talks to the Kubernetes API itself; no Python libraries are needed.",
+            runs_where,
             "Generated from the code (C(ocp-bootimage collection --write)); JSON Schemas of the options and return values are in the project's C(schemas/) directory."
         ])),
     );
@@ -359,15 +382,9 @@ pub fn ansible_sidecar(doc: &ModuleDoc, version: &str) -> String {
 /// `meta/runtime.yml`: required ansible-core and the `cluster` action group of every module
 /// that takes all connection options (so `module_defaults: group/ocp.bootimage.cluster` works).
 pub fn runtime_yml(docs: &[ModuleDoc]) -> String {
-    let connection = OptionsSpec::from_schema(&schema_of::<crate::options::ConnectionParams>());
     let group: Vec<&str> = docs
         .iter()
-        .filter(|d| {
-            connection
-                .options
-                .keys()
-                .all(|k| d.options.options.contains_key(k))
-        })
+        .filter(|d| d.connects())
         .map(|d| d.name)
         .collect();
     let v = serde_json::json!({

@@ -8,6 +8,7 @@ pub mod autoscaling;
 pub mod bootimage_canary;
 pub mod bootimage_info;
 pub mod bootimage_runs;
+pub mod fleet_report;
 pub mod inputs;
 pub mod machineset_bootimage;
 pub mod mcs_cert_info;
@@ -36,6 +37,7 @@ pub const MODULES: &[ModuleEntry] = &[
     ModuleEntry::of::<bootimage_runs::BootimageRuns>().without_diff(),
     ModuleEntry::of::<skew_enforcement::SkewEnforcement>(),
     ModuleEntry::of::<vsphere_template::VsphereTemplate>(),
+    ModuleEntry::of::<fleet_report::FleetReportModule>().without_diff(),
 ];
 
 /// The module called `name`.

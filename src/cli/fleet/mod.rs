@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::ansible::runner::run_module_typed;
-use crate::fleet::{AuditView, FleetReport, Outcome, TargetReport};
+use crate::fleet::{FleetReport, Outcome, TargetReport};
 use crate::modules::bootimage_info::BootimageInfo;
 use crate::progress::Progress;
 pub use targets::{resolve, Target, TargetFlags};
@@ -53,12 +53,10 @@ pub async fn audit(
             .collect()
             .await;
     done.sort_by_key(|(i, _)| *i);
-    let generated_at = now
-        .replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    FleetReport::new(generated_at, done.into_iter().map(|(_, t)| t).collect())
+    FleetReport::new(
+        crate::fleet::timestamp(now),
+        done.into_iter().map(|(_, t)| t).collect(),
+    )
 }
 
 /// The module arguments of one target.
@@ -100,15 +98,11 @@ async fn audit_one(
             return TargetReport::not_audited(name, source, Outcome::TimedOut, why, ms);
         }
     };
-    let view = report
+    // As the `fleet_report` module reads a playbook host's result: the return values of
+    // a success, else the failure's message.
+    let returned = report
         .as_ref()
         .and_then(|r| serde_json::to_value(r).ok())
-        .and_then(|v| serde_json::from_value::<AuditView>(v).ok());
-    match view {
-        Some(view) => TargetReport::audited(name, source, &view, ms, today),
-        None => {
-            let outcome = Outcome::of_failure(&result.msg);
-            TargetReport::not_audited(name, source, outcome, result.msg, ms)
-        }
-    }
+        .unwrap_or_else(|| serde_json::json!({ "failed": true, "msg": result.msg }));
+    TargetReport::of_result(name, source, &returned, ms, today)
 }

@@ -120,6 +120,15 @@ impl FleetSummary {
     }
 }
 
+/// `t` as a report's `generated_at`: RFC 3339 in UTC, to the second.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// A fleet audit: every cluster's result, the counts and the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetReport {
@@ -269,6 +278,48 @@ mod tests {
         assert_eq!(f.summary.machinesets, 4);
         assert_eq!(f.summary.failing_machinesets, 1);
         assert_eq!(f.summary.oldest_boot_image_age_days, Some(366));
+    }
+
+    #[test]
+    fn a_registered_result_becomes_a_target_whatever_it_holds() {
+        let today = date!(2024 - 06 - 13);
+        let of = |r: serde_json::Value| TargetReport::of_result("h".into(), source(), &r, 0, today);
+        // Failed by fail_on_noncompliant, or kept by failed_when: false: still audited.
+        let t = of(
+            json!({"failed": true, "msg": "not compliant", "verdict": "not_compliant",
+            "invocation": {"module_args": {"api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}}}),
+        );
+        assert_eq!(
+            (t.outcome, t.verdict),
+            (Outcome::Audited, Some(Verdict::NotCompliant))
+        );
+        // A module failure: its message sorted.
+        let t = of(json!({"failed": false, "failed_when_result": false,
+            "msg": "ApiError: forbidden: User cannot list machinesets (403)"}));
+        assert_eq!(t.outcome, Outcome::Forbidden);
+        assert!(t.error.as_deref().is_some_and(|e| e.contains("403")));
+        // No result at all, a skipped task, an empty one: failed, saying why.
+        let t = of(serde_json::Value::Null);
+        assert_eq!(t.outcome, Outcome::Failed);
+        assert!(t
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not run")));
+        let t = of(json!({"skipped": true, "skip_reason": "Conditional result was False"}));
+        assert_eq!(t.outcome, Outcome::Failed);
+        assert!(t
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("Conditional result")));
+        let t = of(json!({}));
+        assert_eq!(t.outcome, Outcome::Failed);
+        assert!(t.error.as_deref().is_some_and(|e| e.contains("no verdict")));
+    }
+
+    #[test]
+    fn a_timestamp_is_utc_to_the_second() {
+        let t = time::macros::datetime!(2024-06-13 10:20:30.123 +02:00);
+        assert_eq!(timestamp(t), "2024-06-13T08:20:30Z");
     }
 
     #[test]

@@ -228,6 +228,52 @@ impl TargetReport {
         }
     }
 
+    /// A cluster from what its `bootimage_info` run returned (its result as JSON: the
+    /// return values of a success, or `msg` of a failure): audited when the result
+    /// carries a verdict (a task failed by `fail_on_noncompliant` still does), else not
+    /// audited, the outcome sorted from `msg` ([`Outcome::of_failure`]). A null result (a
+    /// playbook host whose task never ran) and a skipped task are `failed`, saying so.
+    /// The one way both the CLI (which has the typed result) and the `fleet_report`
+    /// module (which has each host's registered result) build a cluster's entry.
+    pub fn of_result(
+        name: String,
+        source: TargetSource,
+        result: &serde_json::Value,
+        duration_ms: u64,
+        today: Date,
+    ) -> TargetReport {
+        let view = AuditView::deserialize(result)
+            .ok()
+            .filter(|v| v.verdict.is_some());
+        if let Some(view) = view {
+            return TargetReport::audited(name, source, &view, duration_ms, today);
+        }
+        let text = |k: &str| {
+            result
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let why = if !result.is_object() {
+            "no bootimage_info result (its task did not run for this host)".to_string()
+        } else if result.get("skipped").and_then(serde_json::Value::as_bool) == Some(true) {
+            format!(
+                "the bootimage_info task was skipped{}",
+                text("skip_reason").map_or(String::new(), |r| format!(": {r}"))
+            )
+        } else {
+            text("msg")
+                .unwrap_or("bootimage_info returned no verdict and no message")
+                .to_string()
+        };
+        let outcome = match result.is_object() && text("msg").is_some() {
+            true => Outcome::of_failure(&why),
+            false => Outcome::Failed,
+        };
+        TargetReport::not_audited(name, source, outcome, why, duration_ms)
+    }
+
     /// A cluster whose audit ran; `today` is the day ages count to.
     pub fn audited(
         name: String,
