@@ -17,7 +17,8 @@ five platforms), then times:
 - the peak RSS of fleets of 1, 10 and C clusters (memory against fleet size).
 
 Writes OUT.json (every measurement) and OUT.md (the tables). Needs release builds of
-ocp-bootimage and test-apiserver (bench/fleet.sh builds them) and PyYAML (bench/gen.py).
+ocp-bootimage and test-apiserver (bench/fleet.sh builds them), PyYAML (bench/gen.py) and
+GNU time (/usr/bin/time).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -27,14 +28,17 @@ SRV = os.path.join(ROOT, "target/release/test-apiserver")
 
 
 def run(cmd):
-    """Runs cmd; returns (seconds, peak RSS in MiB, exit code, stdout)."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         env={**os.environ, "KUBECONFIG": "/nonexistent"})
-    out = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode, out
+    """Runs cmd; returns (seconds, peak RSS in MiB, exit code, stdout). The peak RSS is
+    GNU time's (`%M`): a child forked from this Python process would count the parent's
+    pages until it execs."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        t = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M"] + cmd,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "KUBECONFIG": "/nonexistent"})
+        took = time.perf_counter() - t
+        kib = int(rss.read().split()[-1])
+    return took, kib / 1024, p.returncode, p.stdout
 
 
 def start_servers(n, dump, latency, tmp):

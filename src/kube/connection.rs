@@ -176,7 +176,10 @@ impl ConnectionParams {
 
     /// Connects (no request is made yet).
     pub async fn connect(&self) -> Result<Connection> {
-        let config = self.config().await?;
+        let mut config = self.config().await?;
+        if config.root_cert.is_none() {
+            config.root_cert = system_roots().cloned();
+        }
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config)
             .with_context(|| format!("creating a client for {server}"))?;
@@ -186,4 +189,19 @@ impl ConnectionParams {
             quorum_read: self.quorum_read.unwrap_or(false),
         })
     }
+}
+
+/// The system's CA certificates (DER), read once per process: without a CA in the
+/// kubeconfig, kube-rs would read and decode every PEM file of the system store again for
+/// each client, and a fleet audit makes one client per cluster. None when the store
+/// cannot be read or is empty: kube-rs then reads it itself, and reports why it failed.
+fn system_roots() -> Option<&'static Vec<Vec<u8>>> {
+    static ROOTS: std::sync::OnceLock<Option<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let ders: Vec<Vec<u8>> = found.certs.iter().map(|c| c.as_ref().to_vec()).collect();
+            (!ders.is_empty()).then_some(ders)
+        })
+        .as_ref()
 }
