@@ -33,12 +33,13 @@ def run(cmd):
     pages until it execs."""
     with tempfile.NamedTemporaryFile("r") as rss:
         t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M"] + cmd,
+        p = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M %U %S"] + cmd,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            env={**os.environ, "KUBECONFIG": "/nonexistent"})
         took = time.perf_counter() - t
-        kib = int(rss.read().split()[-1])
-    return took, kib / 1024, p.returncode, p.stdout
+        kib, user, system = rss.read().split()[-3:]
+    run.cpu = float(user) + float(system)
+    return took, int(kib) / 1024, p.returncode, p.stdout
 
 
 def start_servers(n, dump, latency, tmp):
@@ -78,7 +79,10 @@ def measure(latency, args, dump, tmp):
             "rss_by_size": {},
         }
         for c in args.concurrency:
-            runs = [run(fleet_cmd(kcs, c)) for _ in range(args.reps)]
+            runs, cpu = [], []
+            for _ in range(args.reps):
+                runs.append(run(fleet_cmd(kcs, c)))
+                cpu.append(run.cpu)
             for r in runs:
                 report = json.loads(r[3])
                 assert r[2] in (0, 1), f"fleet audit exited {r[2]}"
@@ -91,6 +95,7 @@ def measure(latency, args, dump, tmp):
                 "median_s": t,
                 "runs_s": [r[0] for r in runs],
                 "rss_mib": max(r[1] for r in runs),
+                "client_cpu_s": statistics.median(cpu),
                 "vs_slowest_single": t / row["single_slowest_s"],
             })
         top = max(args.concurrency)
@@ -110,15 +115,15 @@ def markdown(rows, args, load):
         f"(load average {load[0]:.2f} at the start, {load[1]:.2f} at the end)",
         "",
         "| latency/request | slowest single | median single | concurrency | fleet (median) | "
-        "fleet / slowest single | fleet peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "fleet / slowest single | fleet CPU (ocp-bootimage) | fleet peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for f in r["fleet"]:
             lines.append(
                 f"| {r['latency_ms']} ms | {r['single_slowest_s']:.3f} s | {r['single_median_s']:.3f} s "
                 f"| {f['concurrency']} | {f['median_s']:.3f} s | {f['vs_slowest_single']:.1f}x "
-                f"| {f['rss_mib']:.0f} MiB |")
+                f"| {f['client_cpu_s']:.2f} s | {f['rss_mib']:.0f} MiB |")
     lines += ["", "| latency/request | peak RSS: 1 cluster | 10 clusters | "
               f"{args.clusters} clusters |", "|---|---|---|---|"]
     for r in rows:
