@@ -4,7 +4,9 @@
 For each N it writes a dump with N MachineSets (bench/gen.py), starts test-apiserver on it
 and measures, for the audit and the check-mode update:
   ours       ocp-bootimage audit -o json / ocp-bootimage machineset_bootimage --check
-  k8s_core   bench/k8s-core.yml (kubernetes.core k8s_info + k8s --check)
+  k8s_core   bench/k8s-core.yml (kubernetes.core k8s_info + k8s --check), the NAIVE playbook
+             (per-item set_fact loop; the best one is measured on a real kube-apiserver by
+             bench/k8s-core-best.sh)
   kubectl_jq bench/kubectl-jq-audit.sh (audit only)
 wall time (median of REPS runs after one warm-up, against the server directly), API
 requests (one run through bench/countproxy.py), peak RSS (/usr/bin/time -f %M, the largest
@@ -187,8 +189,8 @@ def svg(rows, path):
               ("ours", "audit_min"): ("#9467bd", "ocp-bootimage audit --gather min"),
               ("ours", "update"): ("#1f77b4", "ocp-bootimage update --check"),
               ("kubectl_jq", "audit"): ("#2ca02c", "kubectl + jq audit"),
-              ("k8s_core", "audit"): ("#d62728", "kubernetes.core audit"),
-              ("k8s_core", "update"): ("#d62728", "kubernetes.core update --check")}
+              ("k8s_core", "audit"): ("#d62728", "kubernetes.core naive audit"),
+              ("k8s_core", "update"): ("#d62728", "k8s.core naive update --check")}
     W, H, L, R, T, B = 720, 440, 70, 230, 30, 50
     ns = sorted({r["n"] for r in rows})
     ys = [r["median_s"] for r in rows]
