@@ -322,7 +322,7 @@ fn list_items<T>(
 ) -> Result<Option<Vec<Value>>> {
     match answer {
         Ok(items) => {
-            let items = items
+            let mut items = items
                 .into_iter()
                 .map(|o| {
                     let mut v = to_value(o)?;
@@ -331,11 +331,26 @@ fn list_items<T>(
                 })
                 .collect::<Result<Vec<Value>, serde_json::Error>>()
                 .context("decoding list items")?;
+            items.sort_by(|a, b| key_of(a).cmp(&key_of(b)));
             Ok(Some(items))
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "list", kind, ns))),
     }
+}
+
+/// An item's `(namespace, name)`: LIST answers are put in this order, the order of a
+/// quorum read from etcd, because the watch cache (`resourceVersion=0`) answers in no fixed
+/// order (kube-apiserver 1.20 keeps it in a hash map), and what is planned and reported
+/// must not depend on where the answer came from.
+fn key_of(item: &Value) -> (&str, &str) {
+    let field = |k: &str| {
+        item.get("metadata")
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    (field("namespace"), field("name"))
 }
 
 /// GET of one object, [`trimmed`] as LIST items are; `None` when it (or its kind) does not
