@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -16,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::ansible::{Module, ModuleContext, ModuleError, ModuleOutcome};
 use crate::fleet::{FleetReport, FleetSummary, FleetVerdict, Outcome, TargetReport, TargetSource};
 use crate::plan::Verdict;
-use crate::report::Form;
+use crate::report::{write_whole, Form};
 
 /// Options of `fleet_report`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -149,7 +148,9 @@ changes nothing. Check mode writes nothing and lists in `written` what would be 
         });
         let files = report_files(&dir, &fleet, &forms, &params.audits);
         if !ctx.meta.check_mode {
-            write(&dir, &fleet, &forms, &files)?;
+            for f in files.iter().filter(|f| f.differs) {
+                write_whole(&f.path, &f.text)?;
+            }
         }
         let show = |p: &Path| p.display().to_string();
         let written: Vec<String> = files
@@ -218,8 +219,6 @@ fn fleet_of(params: &Params, dir: &Path) -> FleetReport {
 struct ReportFile {
     path: PathBuf,
     text: String,
-    /// Whether it is a form of the fleet report (else a cluster's result).
-    form: bool,
     /// Whether its content differs from the file's (or there is no file).
     differs: bool,
 }
@@ -231,41 +230,17 @@ fn report_files(
     forms: &[Form],
     audits: &Map<String, Value>,
 ) -> Vec<ReportFile> {
-    let forms = forms.iter().map(|&f| {
-        (
-            dir.join(f.file_name()),
-            crate::report::render(f, fleet),
-            true,
-        )
-    });
-    let clusters = cluster_files(dir, audits)
-        .into_iter()
-        .map(|(p, t)| (p, t, false));
+    let forms = forms
+        .iter()
+        .map(|&f| (dir.join(f.file_name()), crate::report::render(f, fleet)));
     forms
-        .chain(clusters)
-        .map(|(path, text, form)| ReportFile {
+        .chain(cluster_files(dir, audits))
+        .map(|(path, text)| ReportFile {
             differs: std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()),
             path,
             text,
-            form,
         })
         .collect()
-}
-
-/// Writes the files whose content differs: the forms with [`crate::report::write_dir`].
-fn write(
-    dir: &Path,
-    fleet: &FleetReport,
-    forms: &[Form],
-    files: &[ReportFile],
-) -> anyhow::Result<()> {
-    if files.iter().any(|f| f.form && f.differs) {
-        crate::report::write_dir(dir, fleet, forms)?;
-    }
-    for f in files.iter().filter(|f| !f.form && f.differs) {
-        write_whole(&f.path, &f.text)?;
-    }
-    Ok(())
 }
 
 /// The one-line summary.
@@ -367,16 +342,6 @@ fn unique(stem: String, taken: &mut BTreeSet<String>) -> String {
         n += 1;
     }
     candidate
-}
-
-/// Writes `text` to `path` whole or not at all (beside, then renamed).
-fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-    let tmp = parent.join(format!(".{}.tmp", name.unwrap_or_default()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A leading `~/` as the home directory.

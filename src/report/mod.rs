@@ -85,17 +85,24 @@ pub fn render(form: Form, report: &FleetReport) -> String {
 }
 
 /// Writes `report` in each of `forms` to `dir` (created if missing), each file whole or
-/// not at all (written beside, then renamed). Returns the paths written.
+/// not at all ([`write_whole`]). Returns the paths written.
 pub fn write_dir(dir: &Path, report: &FleetReport, forms: &[Form]) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
     for &form in forms {
         let path = dir.join(form.file_name());
-        let tmp = dir.join(format!(".{}.tmp", form.file_name()));
-        std::fs::write(&tmp, render(form, report))
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        write_whole(&path, &render(form, report))?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes `text` to `path` whole or not at all: beside it first, then renamed over it
+/// (its directory created if missing).
+pub fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let tmp = parent.join(format!(".{}.tmp", name.unwrap_or_default()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
