@@ -382,3 +382,37 @@ fn the_readme_quick_start_fleet_audit_prints_what_the_readme_shows() {
         assert!(readme.contains(row.trim_end()), "README lacks {row:?}");
     }
 }
+
+/// A failed audit says which kind of failure it was in `failure_kind`, set where the error
+/// happened, so the fleet report never sorts it by the words of `msg`. The names here hold
+/// "403" and "timeout" (CI once saw a refused connection on port 40329 sorted as
+/// forbidden by those words).
+#[test]
+fn a_failed_audit_says_its_failure_kind_whatever_its_message_holds() {
+    let denied = in_process(&shipped_objects());
+    denied.deny("*", "*");
+    let (_silent, silent_url) = silent_server();
+    let dir = tempfile::tempdir().expect("tmp");
+    let gone = kubeconfig_for(dir.path(), "timeout-403", &closed_port_url());
+    let silent = kubeconfig_for(dir.path(), "forbidden-403", &silent_url);
+    for (kubeconfig, env, want) in [
+        (denied.kubeconfig_path().to_path_buf(), vec![], "forbidden"),
+        (gone, vec![], "unreachable"),
+        (
+            silent,
+            vec![("OCP_BOOTIMAGE_TIMEOUT_SECS", "1")],
+            "timed_out",
+        ),
+    ] {
+        let r = common::run_module_env("bootimage_info", &json!({"kubeconfig": kubeconfig}), &env);
+        assert_eq!(r.json["failed"], true, "{}", r.stdout);
+        assert_eq!(r.json["failure_kind"], want, "{}", r.stdout);
+    }
+    // A failure of no such kind (a context the kubeconfig lacks) has none.
+    let r = run_module(
+        "bootimage_info",
+        &json!({"kubeconfig": denied.kubeconfig_path(), "context": "nope"}),
+    );
+    assert_eq!(r.json["failed"], true, "{}", r.stdout);
+    assert_eq!(r.json.get("failure_kind"), None, "{}", r.stdout);
+}

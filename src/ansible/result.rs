@@ -12,6 +12,7 @@ use super::spec::{OptionKind, OptionsSpec};
 /// What Ansible shows instead of a no_log option's value.
 pub const NO_LOG_MASK: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
 
+use crate::fleet::FailureKind;
 pub use crate::plan::change::DiffEntry;
 
 /// The whole result of one module run.
@@ -22,6 +23,9 @@ pub struct ModuleResult {
     pub msg: String,
     pub warnings: Vec<String>,
     pub diff: Vec<DiffEntry>,
+    /// Of a failure, its kind when the tool knows it (`failure_kind`: `unreachable`,
+    /// `forbidden`, `timed_out`): what a fleet report sorts the cluster by.
+    pub failure_kind: Option<FailureKind>,
     /// `invocation.module_args`, already masked.
     pub module_args: Option<Map<String, Value>>,
     /// Module-specific return values (top-level keys).
@@ -45,6 +49,12 @@ impl ModuleResult {
         out.insert("changed".into(), Value::Bool(self.changed));
         out.insert("failed".into(), Value::Bool(self.failed));
         out.insert("msg".into(), Value::String(self.msg));
+        if let Some(kind) = self.failure_kind {
+            out.insert(
+                "failure_kind".into(),
+                serde_json::to_value(kind).unwrap_or(Value::Null),
+            );
+        }
         if !self.warnings.is_empty() {
             out.insert("warnings".into(), Value::from(self.warnings));
         }

@@ -121,10 +121,17 @@ pub async fn run_module_typed<M: Module>(
                 },
                 module_args: None,
                 values,
+                failure_kind: None,
             };
             (result, Some(outcome.output))
         }
-        Err(e) => (ModuleResult::failure(e.to_string()), None),
+        Err(e) => {
+            let mut failure = ModuleResult::failure(e.to_string());
+            if let ModuleError::Other(e) = &e {
+                failure.failure_kind = crate::transport::failure_kind_of(e);
+            }
+            (failure, None)
+        }
     };
     let mut warnings = validated.warnings;
     warnings.append(&mut result.warnings);

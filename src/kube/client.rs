@@ -30,6 +30,7 @@ use super::connection::Connection;
 use super::list_stream::ItemSplitter;
 use crate::cluster::resources::Kind;
 use crate::cluster::shrunk;
+use crate::fleet::FailureKind;
 
 /// The kube-rs resource description of a kind, for dynamic APIs.
 pub fn api_resource(kind: Kind) -> ApiResource {
@@ -92,6 +93,29 @@ pub fn explain(
             transport_cause(other)
         ),
     }
+}
+
+/// The kind of failure `err` is ([`FailureKind`]): a 401 or 403 is forbidden, a request
+/// that got no answer unreachable or timed out; any other error has no kind.
+pub fn failure_kind(err: &kube::Error) -> Option<FailureKind> {
+    match err {
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => Some(FailureKind::Forbidden),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+            Some(crate::transport::classify(err).0.failure_kind())
+        }
+        _ => None,
+    }
+}
+
+/// [`explain`] as an error that carries its [`failure_kind`].
+pub fn explained(
+    err: &kube::Error,
+    conn: &Connection,
+    verb: &str,
+    kind: Kind,
+    ns: Option<&str>,
+) -> anyhow::Error {
+    crate::transport::kinded(failure_kind(err), explain(err, conn, verb, kind, ns))
 }
 
 /// Why a request to the API server got no answer ([`crate::transport::cause`], naming
@@ -335,7 +359,7 @@ fn list_items<T>(
             Ok(Some(items))
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "list", kind, ns))),
+        Err(e) => Err(explained(&e, conn, "list", kind, ns)),
     }
 }
 
@@ -371,7 +395,7 @@ pub async fn get(
         }
         Ok(None) => Ok(None),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(explain(&e, conn, "get", kind, ns))),
+        Err(e) => Err(explained(&e, conn, "get", kind, ns)),
     }
 }
 

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use target::{
-    BootImageAge, Check, CheckKind, CheckResult, Outcome, TargetReport, TargetSource,
+    BootImageAge, Check, CheckKind, CheckResult, FailureKind, Outcome, TargetReport, TargetSource,
 };
 pub use view::AuditView;
 
@@ -317,6 +317,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_kind_in_the_result_is_the_outcome_whatever_msg_says() {
+        let today = time::macros::date!(2024 - 06 - 13);
+        for (kind, want) in [
+            ("unreachable", Outcome::Unreachable),
+            ("forbidden", Outcome::Forbidden),
+            ("timed_out", Outcome::TimedOut),
+            ("something_new", Outcome::Failed),
+        ] {
+            let result = serde_json::json!({
+                "failed": true, "failure_kind": kind, "msg": "port 403 said nothing"
+            });
+            let t = TargetReport::of_result("a".into(), source(), &result, 1, today);
+            assert_eq!(t.outcome, want, "{kind}");
+            assert_eq!(t.error.as_deref(), Some("port 403 said nothing"));
+        }
+    }
+
+    #[test]
     fn a_timestamp_is_utc_to_the_second() {
         let t = time::macros::datetime!(2024-06-13 10:20:30.123 +02:00);
         assert_eq!(timestamp(t), "2024-06-13T08:20:30Z");
@@ -336,6 +354,18 @@ mod tests {
                 Outcome::Unreachable,
             ),
             ("kubeconfig: context \"nope\" not found", Outcome::Failed),
+            // CI saw this one sorted as forbidden: the port holds "403".
+            (
+                "cannot reach the Kubernetes API at http://127.0.0.1:40329/: connection refused: \
+                 nothing listens there (tcp connect error: Connection refused (os error 111))",
+                Outcome::Unreachable,
+            ),
+            (
+                "list machinesets failed: HTTP 403 Forbidden (no)",
+                Outcome::Forbidden,
+            ),
+            ("the tls certificate of the MCS expires", Outcome::Failed),
+            ("dump /tmp/403/timeouts: no such file", Outcome::Failed),
         ] {
             assert_eq!(Outcome::of_failure(m), want, "{m}");
         }

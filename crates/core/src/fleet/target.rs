@@ -30,28 +30,62 @@ pub enum Outcome {
     Failed,
 }
 
+/// Which kind of failure stopped an audit: what a failed module result says in
+/// `failure_kind`, set where the error happened (the kube client knows a 403 from a
+/// refused connection), so no report has to guess it from the words of `msg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No answer from the server: connection refused, DNS, TLS, a reset.
+    Unreachable,
+    /// The credentials were refused (401) or lack a permission (403).
+    Forbidden,
+    /// A request or the whole audit ran out of time.
+    TimedOut,
+}
+
+impl From<FailureKind> for Outcome {
+    fn from(kind: FailureKind) -> Outcome {
+        match kind {
+            FailureKind::Unreachable => Outcome::Unreachable,
+            FailureKind::Forbidden => Outcome::Forbidden,
+            FailureKind::TimedOut => Outcome::TimedOut,
+        }
+    }
+}
+
 impl Outcome {
-    /// The outcome of an audit that failed with `message`: sorted by the words the
-    /// errors of the kube client, the API server and the tool use.
+    /// The outcome of an audit that failed with `message` and no `failure_kind` (a result
+    /// of an older release, or a failure outside the tool, such as a task Ansible could
+    /// not start): sorted by the phrases the tool and the kube client write, matched as
+    /// whole words so that a port or a name that holds `403` is no status code.
     pub fn of_failure(message: &str) -> Outcome {
         let m = message.to_ascii_lowercase();
-        let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
-        if any(&["timed out", "timeout", "deadline"]) {
+        let words: Vec<&str> = m
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let has_word = |w: &str| words.contains(&w);
+        let has = |phrases: &[&str]| phrases.iter().any(|p| contains_words(&words, p));
+        if has(&["timed out", "deadline has elapsed", "no answer in time"]) || has_word("timeout") {
             Outcome::TimedOut
-        } else if any(&["forbidden", "unauthorized", "401", "403"]) {
+        } else if has_word("forbidden")
+            || has_word("unauthorized")
+            || has(&["http 401", "http 403", "401 unauthorized", "403 forbidden"])
+        {
             Outcome::Forbidden
-        } else if any(&[
+        } else if has(&[
             "connection refused",
-            "connect error",
+            "cannot reach the kubernetes api",
+            "tcp connect error",
             "error trying to connect",
             "dns error",
-            "failed to lookup",
+            "failed to lookup address",
             "no route to host",
             "network is unreachable",
-            "tls",
-            "certificate",
             "connection reset",
             "unexpected eof",
+            "invalid peer certificate",
         ]) {
             Outcome::Unreachable
         } else {
@@ -69,6 +103,12 @@ impl Outcome {
             Outcome::Failed => "failed",
         }
     }
+}
+
+/// Whether `phrase`'s words occur in a row in `words`.
+fn contains_words(words: &[&str], phrase: &str) -> bool {
+    let want: Vec<&str> = phrase.split(' ').collect();
+    words.windows(want.len()).any(|w| w == want.as_slice())
 }
 
 /// Where a target's cluster was read from (never a credential).
@@ -231,7 +271,7 @@ impl TargetReport {
     /// A cluster from what its `bootimage_info` run returned (its result as JSON: the
     /// return values of a success, or `msg` of a failure): audited when the result
     /// carries a verdict (a task failed by `fail_on_noncompliant` still does), else not
-    /// audited, the outcome sorted from `msg` ([`Outcome::of_failure`]). A null result (a
+    /// audited, the outcome its `failure_kind` (else sorted from `msg`, [`Outcome::of_failure`]). A null result (a
     /// playbook host whose task never ran) and a skipped task are `failed`, saying so.
     /// The one way both the CLI (which has the typed result) and the `fleet_report`
     /// module (which has each host's registered result) build a cluster's entry.
@@ -267,9 +307,13 @@ impl TargetReport {
                 .unwrap_or("bootimage_info returned no verdict and no message")
                 .to_string()
         };
-        let outcome = match result.is_object() && text("msg").is_some() {
-            true => Outcome::of_failure(&why),
-            false => Outcome::Failed,
+        let kind = result
+            .get("failure_kind")
+            .and_then(|k| FailureKind::deserialize(k).ok());
+        let outcome = match (kind, result.is_object() && text("msg").is_some()) {
+            (Some(kind), _) => kind.into(),
+            (None, true) => Outcome::of_failure(&why),
+            (None, false) => Outcome::Failed,
         };
         TargetReport::not_audited(name, source, outcome, why, duration_ms)
     }
