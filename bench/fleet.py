@@ -3,7 +3,7 @@
 the slowest single-cluster audit of the same clusters.
 
 Usage: fleet.py [--clusters 100] [--machinesets 50] [--latency 0,50] [--reps 3]
-                [--concurrency 16,100] [--out bench/results/fleet]
+                [--concurrency 16,100] [--cpus all] [--bin PATH] [--out bench/results/fleet]
 
 For each latency (milliseconds every request of every test API server waits before it is
 answered: a cluster far away; 0 is loopback), it starts C `test-apiserver` processes, each
@@ -12,9 +12,14 @@ five platforms), then times:
 
 - every cluster audited alone (`ocp-bootimage audit --kubeconfig KC -o json`): the slowest
   and the median;
-- the whole fleet in one run (`audit --kubeconfig c1=KC1 ... -o json`), per concurrency,
-  median of --reps runs, with the run's peak RSS (wait4);
+- the whole fleet in one run (`audit --kubeconfig c1=KC1 ... -o json`), per concurrency
+  and per --cpus (`all`, or a count: the client is run under `taskset -c 0..n-1`, and the
+  fleet audit runs one thread per core it may use), median of --reps runs, with the run's
+  peak RSS (GNU time);
 - the peak RSS of fleets of 1, 10 and C clusters (memory against fleet size).
+
+--bin names the ocp-bootimage binary to time (default target/release/ocp-bootimage, the
+glibc build; the static musl build is the one users run).
 
 Writes OUT.json (every measurement) and OUT.md (the tables). Needs release builds of
 ocp-bootimage and test-apiserver (bench/fleet.sh builds them), PyYAML (bench/gen.py) and
@@ -57,8 +62,9 @@ def start_servers(n, dump, latency, tmp):
     return procs, kcs
 
 
-def fleet_cmd(kcs, concurrency):
-    args = [BIN, "audit", "-o", "json", "--concurrency", str(concurrency), "--timeout", "600"]
+def fleet_cmd(kcs, concurrency, cpus="all"):
+    pin = [] if cpus == "all" else ["taskset", "-c", f"0-{int(cpus) - 1}"]
+    args = pin + [BIN, "audit", "-o", "json", "--concurrency", str(concurrency), "--timeout", "600"]
     return args + [f"--kubeconfig=c{i}={kc}" for i, kc in enumerate(kcs)]
 
 
@@ -78,10 +84,10 @@ def measure(latency, args, dump, tmp):
             "fleet": [],
             "rss_by_size": {},
         }
-        for c in args.concurrency:
+        for c, cpus in [(c, n) for c in args.concurrency for n in args.cpus]:
             runs, cpu = [], []
             for _ in range(args.reps):
-                runs.append(run(fleet_cmd(kcs, c)))
+                runs.append(run(fleet_cmd(kcs, c, cpus)))
                 cpu.append(run.cpu)
             for r in runs:
                 report = json.loads(r[3])
@@ -92,6 +98,7 @@ def measure(latency, args, dump, tmp):
             t = statistics.median(r[0] for r in runs)
             row["fleet"].append({
                 "concurrency": c,
+                "cpus": cpus,
                 "median_s": t,
                 "runs_s": [r[0] for r in runs],
                 "rss_mib": max(r[1] for r in runs),
@@ -111,18 +118,19 @@ def measure(latency, args, dump, tmp):
 
 def markdown(rows, args, load):
     lines = [
-        f"Fleet audit: {args.clusters} clusters x {args.machinesets} MachineSets "
+        f"Fleet audit: {args.clusters} clusters x {args.machinesets} MachineSets, "
+        f"{os.path.relpath(BIN, ROOT)} "
         f"(load average {load[0]:.2f} at the start, {load[1]:.2f} at the end)",
         "",
-        "| latency/request | slowest single | median single | concurrency | fleet (median) | "
-        "fleet / slowest single | fleet CPU (ocp-bootimage) | fleet peak RSS |",
-        "|---|---|---|---|---|---|---|---|",
+        "| latency/request | slowest single | median single | concurrency | client cores | "
+        "fleet (median) | fleet / slowest single | fleet CPU (ocp-bootimage) | fleet peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for f in r["fleet"]:
             lines.append(
                 f"| {r['latency_ms']} ms | {r['single_slowest_s']:.3f} s | {r['single_median_s']:.3f} s "
-                f"| {f['concurrency']} | {f['median_s']:.3f} s | {f['vs_slowest_single']:.1f}x "
+                f"| {f['concurrency']} | {f.get('cpus', 'all')} | {f['median_s']:.3f} s | {f['vs_slowest_single']:.1f}x "
                 f"| {f['client_cpu_s']:.2f} s | {f['rss_mib']:.0f} MiB |")
     lines += ["", "| latency/request | peak RSS: 1 cluster | 10 clusters | "
               f"{args.clusters} clusters |", "|---|---|---|---|"]
@@ -134,15 +142,21 @@ def markdown(rows, args, load):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--clusters", type=int, default=100)
     ap.add_argument("--machinesets", type=int, default=50)
     ap.add_argument("--latency", default="0,50")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--concurrency", default="16,100")
+    ap.add_argument("--bin", default=BIN, help="the ocp-bootimage binary to time")
+    ap.add_argument("--cpus", default="all",
+                    help="client cores per fleet run, comma-separated: all or a count")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/fleet"))
     args = ap.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.cpus = args.cpus.split(",")
+    BIN = os.path.abspath(args.bin)
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "dump")

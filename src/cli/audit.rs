@@ -339,7 +339,7 @@ fn run_fleet(cmd: &AuditCommand) -> ExitCode {
         concurrency: a.concurrency,
         timeout: Duration::from_secs(a.timeout),
     };
-    let fleet = match block_on(fleet::audit(targets, &base, options, &env)) {
+    let fleet = match fleet::audit(targets, &base, options, &env) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");

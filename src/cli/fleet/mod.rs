@@ -7,12 +7,14 @@
 
 pub mod targets;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::ansible::entry::block_on;
 use crate::ansible::runner::run_module_typed;
 use crate::fleet::{FleetReport, Outcome, TargetReport};
 use crate::modules::bootimage_info::BootimageInfo;
@@ -30,33 +32,69 @@ pub struct FleetOptions {
 
 /// Audits every target with the module arguments `base` (the target's kubeconfig,
 /// context and dump directory set on top) and returns the fleet report, targets in the
-/// order given.
-pub async fn audit(
+/// order given. The audits run on [`workers`] threads, each with its own current-thread
+/// runtime, taking the next target from one queue whenever one of its `concurrency` /
+/// `workers` slots is free: `concurrency` audits at once in all, parsed and planned on
+/// every core (an audit's futures never move between threads, so the modules need not
+/// be `Send`).
+pub fn audit(
     targets: Vec<Target>,
     base: &Value,
     options: FleetOptions,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> FleetReport {
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<FleetReport, String> {
     let now = OffsetDateTime::now_utc();
     let progress = Progress::count(targets.len(), "auditing clusters");
-    let mut done: Vec<(usize, TargetReport)> =
-        futures::stream::iter(targets.into_iter().enumerate())
-            .map(|(i, target)| {
-                let progress = &progress;
-                async move {
-                    let report = audit_one(target, base, options.timeout, env, now.date()).await;
-                    progress.inc();
-                    (i, report)
-                }
+    let concurrency = options.concurrency.max(1);
+    let workers = workers(concurrency);
+    let queue = Mutex::new(targets.into_iter().enumerate());
+    let next = || queue.lock().map_or(None, |mut q| q.next());
+    let done = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers)
+            .map(|w| {
+                // Slots spread over the workers: 16 on 3 workers is 6, 5 and 5.
+                let slots = concurrency / workers + usize::from(w < concurrency % workers);
+                let (next, progress) = (&next, &progress);
+                scope.spawn(move || {
+                    block_on(
+                        futures::stream::iter(std::iter::from_fn(next))
+                            .map(|(i, target)| async move {
+                                let report =
+                                    audit_one(target, base, options.timeout, env, now.date()).await;
+                                progress.inc();
+                                (i, report)
+                            })
+                            .buffer_unordered(slots)
+                            .collect::<Vec<_>>(),
+                    )
+                })
             })
-            .buffer_unordered(options.concurrency.max(1))
-            .collect()
-            .await;
+            .collect();
+        let mut done = Vec::new();
+        for t in threads {
+            match t.join() {
+                Ok(Ok(reports)) => done.extend(reports),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err("a fleet audit thread panicked".to_string()),
+            }
+        }
+        Ok(done)
+    })?;
+    let mut done: Vec<(usize, TargetReport)> = done;
     done.sort_by_key(|(i, _)| *i);
-    FleetReport::new(
+    Ok(FleetReport::new(
         crate::fleet::timestamp(now),
         done.into_iter().map(|(_, t)| t).collect(),
-    )
+    ))
+}
+
+/// The threads a fleet audit runs on: one per core this process may use (its CPU
+/// affinity: `taskset -c 0` makes it one), never more than the audits at once.
+fn workers(concurrency: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(concurrency)
+        .max(1)
 }
 
 /// The module arguments of one target.
