@@ -5,7 +5,8 @@
 //! one JSON object on stdout.
 //!
 //! The static (musl) binary allocates with mimalloc: musl's malloc made a fleet audit,
-//! which parses thousands of objects on every core, 2.7 times slower (BENCHMARKS.md).
+//! which parses thousands of objects on every core, 2.7 times slower (BENCHMARKS.md). It is
+//! built without transparent huge pages (`no_thp`, docs/decisions.md).
 
 use std::process::ExitCode;
 
