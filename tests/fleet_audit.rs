@@ -393,11 +393,13 @@ fn a_failed_audit_says_its_failure_kind_whatever_its_message_holds() {
     denied.deny("*", "*");
     let (_silent, silent_url) = silent_server();
     let dir = tempfile::tempdir().expect("tmp");
-    let gone = kubeconfig_for(dir.path(), "timeout-403", &closed_port_url());
+    // The refused server's URL says "forbidden" (a path), which its message repeats.
+    let gone_url = format!("{}/forbidden-403/", closed_port_url());
+    let gone = kubeconfig_for(dir.path(), "timeout-403", &gone_url);
     let silent = kubeconfig_for(dir.path(), "forbidden-403", &silent_url);
     for (kubeconfig, env, want) in [
         (denied.kubeconfig_path().to_path_buf(), vec![], "forbidden"),
-        (gone, vec![], "unreachable"),
+        (gone.clone(), vec![], "unreachable"),
         (
             silent,
             vec![("OCP_BOOTIMAGE_TIMEOUT_SECS", "1")],
@@ -408,6 +410,25 @@ fn a_failed_audit_says_its_failure_kind_whatever_its_message_holds() {
         assert_eq!(r.json["failed"], true, "{}", r.stdout);
         assert_eq!(r.json["failure_kind"], want, "{}", r.stdout);
     }
+    // The fleet audit sorts by `failure_kind` too: sorted by the words of its message,
+    // the refused server would be forbidden.
+    let (out, _) = audit(&[
+        format!("--kubeconfig=gone={}", gone.display()),
+        format!("--kubeconfig=denied={}", denied.kubeconfig_path().display()),
+        "-o".into(),
+        "json".into(),
+    ]);
+    let fleet: Value = serde_json::from_slice(&out.stdout).expect("the fleet report as JSON");
+    let gone = target(&fleet, "gone");
+    assert!(
+        gone["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/forbidden-403/")),
+        "{gone}"
+    );
+    assert_eq!(gone["outcome"], "unreachable", "{gone}");
+    assert_eq!(target(&fleet, "denied")["outcome"], "forbidden");
+
     // A failure of no such kind (a context the kubeconfig lacks) has none.
     let r = run_module(
         "bootimage_info",

@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::ansible::entry::block_on;
-use crate::ansible::runner::run_module_typed;
+use crate::ansible::runner::run_module;
 use crate::fleet::{FleetReport, Outcome, TargetReport};
 use crate::modules::bootimage_info::BootimageInfo;
 use crate::progress::Progress;
@@ -126,21 +126,17 @@ async fn audit_one(
 ) -> TargetReport {
     let args = target_args(base, &target);
     let start = Instant::now();
-    let ran = tokio::time::timeout(timeout, run_module_typed::<BootimageInfo>(&args, env)).await;
+    let ran = tokio::time::timeout(timeout, run_module::<BootimageInfo>(&args, env)).await;
     let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     let Target { name, source, .. } = target;
-    let (result, report) = match ran {
-        Ok(r) => r,
-        Err(_) => {
-            let why = format!("no answer within {} s (--timeout)", timeout.as_secs());
-            return TargetReport::not_audited(name, source, Outcome::TimedOut, why, ms);
-        }
+    let Ok(mut result) = ran else {
+        let why = format!("no answer within {} s (--timeout)", timeout.as_secs());
+        return TargetReport::not_audited(name, source, Outcome::TimedOut, why, ms);
     };
-    // As the `fleet_report` module reads a playbook host's result: the return values of
-    // a success, else the failure's message.
-    let returned = report
-        .as_ref()
-        .and_then(|r| serde_json::to_value(r).ok())
-        .unwrap_or_else(|| serde_json::json!({ "failed": true, "msg": result.msg }));
+    // What the `fleet_report` module reads as a playbook host's registered result: the
+    // return values (already serialized once by the runner), or the failure's `msg` and
+    // `failure_kind`. Its `invocation` is not needed.
+    result.module_args = None;
+    let returned = result.into_json();
     TargetReport::of_result(name, source, &returned, ms, today)
 }
