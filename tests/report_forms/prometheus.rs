@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use ocp_bootimage::fleet::CheckResult;
 use ocp_bootimage::report::prometheus;
@@ -201,26 +201,33 @@ fn python_parse(text: &str) -> Option<Json> {
                 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]}\n\
                for f in parse(sys.stdin.read())]\n\
         json.dump(out, sys.stdout)\n";
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("written");
-    let out = child.wait_with_output().expect("python ends");
+    let out = fed(python, &["-c", script], text);
     assert!(
         out.status.success(),
         "the Python client's parser refused it: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Some(serde_json::from_slice(&out.stdout).expect("JSON"))
+}
+
+/// What `program args` printed with `text` on its standard input.
+fn fed(program: &str, args: &[&str], text: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("written");
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{program} ends: {e}"))
 }
 
 #[test]
@@ -272,20 +279,7 @@ fn promtool_checks_the_metrics_when_installed() {
         );
         return;
     }
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("written");
-    let out = child.wait_with_output().expect("promtool ends");
+    let out = fed("promtool", &["check", "metrics"], &text);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
