@@ -6,6 +6,7 @@
 //! - `kube`: observing a cluster (HTTP) or a dump directory into a core
 //!   [`cluster::Snapshot`], and applying planned changes.
 //! - `stream_file`: stream metadata files on disk.
+//! - `atomic_file`: writing a file whole or not at all.
 //! - `options`: the option groups, declared once for the modules and the CLI;
 //!   `execute`: the one executor of every mutating step.
 //! - `ansible`: the binary-module protocol (args file in, one JSON object out) and the
@@ -18,6 +19,7 @@
 pub use ocp_bootimage_core::{cert, cluster, fleet, ignition, mcd, plan, platform, record, stream};
 
 pub mod ansible;
+pub mod atomic_file;
 pub mod cli;
 #[deny(clippy::too_many_lines)]
 pub mod execute;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::ValueEnum;
 
+use crate::atomic_file::write_atomic;
 use crate::fleet::FleetReport;
 
 /// A form of the fleet report.
@@ -96,13 +97,10 @@ pub fn write_dir(dir: &Path, report: &FleetReport, forms: &[Form]) -> anyhow::Re
     Ok(written)
 }
 
-/// Writes `text` to `path` whole or not at all: beside it first, then renamed over it
-/// (its directory created if missing).
+/// Writes `text` to `path` whole or not at all ([`write_atomic`], mode 0644), its
+/// directory created if missing.
 pub fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-    let tmp = parent.join(format!(".{}.tmp", name.unwrap_or_default()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, text.as_bytes(), 0o644)
 }
